@@ -1,0 +1,106 @@
+"""attach(upstream, method, **conf) -> the adapted upstream."""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import torch
+from torch import nn
+
+from adapters.backbones import Backbone
+from adapters.methods.base import parse_config
+from adapters.registry import get_method
+from adapters.tasks import TaskSet, TaskSpec
+
+
+class AdaptedUpstream(nn.Module):
+    """An ``S3PRLUpstream`` with one adapter method attached.
+
+    ``forward(wavs, wavs_len, task=None)`` returns what ``S3PRLUpstream`` returns
+    (all hidden states and their lengths), computed through the adapters;
+    ``task`` is a task name, or one name or index per utterance.
+    """
+
+    def __init__(self, upstream: nn.Module, method):
+        super().__init__()
+        self.upstream = upstream
+        self.method = method
+
+    # the S3PRLUpstream interface
+    @property
+    def num_layers(self):
+        return self.upstream.num_layers
+
+    @property
+    def hidden_sizes(self):
+        return self.upstream.hidden_sizes
+
+    @property
+    def downsample_rates(self):
+        return self.upstream.downsample_rates
+
+    @property
+    def backbone(self) -> Backbone:
+        return self.method.backbone
+
+    @property
+    def tasks(self) -> TaskSet:
+        return self.method.tasks
+
+    def forward(self, wavs: torch.Tensor, wavs_len: torch.Tensor, task: TaskSpec = None):
+        ids = self.method.tasks.resolve(task, wavs.size(0), wavs.device)
+        self.method.begin(ids)
+        try:
+            return self.upstream(wavs, wavs_len)
+        finally:
+            self.method.end()
+
+    def layer_summary(self, hidden_states, lengths):
+        """ELP's L-adapter weighted sum, or None when the method has no own summary."""
+        return self.method.layer_summary(hidden_states, lengths)
+
+    def inference(self):
+        """Context for inference: merged LoRA weights and the like."""
+        return self.method.inference_context()
+
+    def trainable_parameters(self):
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def num_trainable(self) -> int:
+        return sum(p.numel() for p in self.trainable_parameters())
+
+    def num_backbone(self) -> int:
+        """Parameters of the original upstream (adapter parameters hooked into it excluded)."""
+        own = {id(p) for p in self.method.parameters()}
+        return sum(p.numel() for p in self.upstream.parameters() if id(p) not in own)
+
+    def detach_method(self) -> nn.Module:
+        """Remove the adapter's hooks and give the plain upstream back."""
+        self.method.uninstall()
+        return self.upstream
+
+
+def attach(
+    upstream: nn.Module,
+    method: str,
+    tasks: Optional[Iterable[str]] = None,
+    **conf,
+) -> AdaptedUpstream:
+    """Attach ``method`` to an ``S3PRLUpstream`` and freeze everything it does not train.
+
+    ``tasks`` names the tasks (default: one task called ``default``); ``conf`` is
+    the method's configuration (see ``adapters.methods.<name>.Config``).
+    """
+    if isinstance(upstream, AdaptedUpstream):
+        raise ValueError(
+            f"this upstream already carries the {upstream.method.method_name!r} adapter; "
+            "attach to a fresh upstream"
+        )
+    backbone = Backbone(upstream)
+    cls = get_method(method)
+    config = parse_config(cls.Config, conf)
+    m = cls(backbone, config, TaskSet(tasks))
+    for p in upstream.parameters():
+        p.requires_grad_(False)
+    m.install()
+    m.configure_trainable()
+    return AdaptedUpstream(upstream, m)

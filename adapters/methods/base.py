@@ -1,0 +1,144 @@
+"""What every adapter method shares: config parsing, hook bookkeeping, task ids."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Dict, List, Optional
+
+import torch
+from torch import nn
+
+from adapters.backbones import Backbone
+from adapters.tasks import TaskSet
+
+
+def parse_config(config_cls, conf: dict):
+    """Build ``config_cls`` from ``conf``, naming unknown keys and the valid ones."""
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(conf) - names)
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} for {config_cls.__qualname__.split('.')[0]}; "
+            f"valid options: {sorted(names)}"
+        )
+    return config_cls(**conf)
+
+
+def check_choice(name: str, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def check_positive(name: str, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+@dataclasses.dataclass
+class NoConfig:
+    pass
+
+
+class AdapterMethod(nn.Module):
+    """Base class.  A method adds modules (as children of itself) and hooks them
+    into the backbone; the backbone's own weights stay where they are."""
+
+    method_name: str = "?"
+    Config = NoConfig
+    #: True when the method routes utterances by task id (multi-task heads).
+    routes_tasks: bool = False
+
+    def __init__(self, backbone: Backbone, config, tasks: TaskSet):
+        super().__init__()
+        self.config = config
+        self.tasks = tasks
+        # a list, so the upstream is not registered as a child module of the method
+        self._backbone = [backbone]
+        self._handles: List = []
+        self._task_ids: Optional[torch.Tensor] = None
+
+    @property
+    def backbone(self) -> Backbone:
+        return self._backbone[0]
+
+    # -- life cycle -------------------------------------------------------
+    def install(self) -> None:
+        """Register hooks on the backbone."""
+
+    def uninstall(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    def configure_trainable(self) -> None:
+        """Called after the whole upstream was frozen: unfreeze what the method trains."""
+        for p in self.parameters():
+            p.requires_grad_(True)
+
+    def upstream_trainable_names(self) -> List[str]:
+        """Names (in the upstream) of backbone parameters the method trains."""
+        return []
+
+    def hook(self, module: nn.Module, fn) -> None:
+        self._handles.append(module.register_forward_hook(fn))
+
+    def pre_hook(self, module: nn.Module, fn, with_kwargs: bool = False) -> None:
+        self._handles.append(module.register_forward_pre_hook(fn, with_kwargs=with_kwargs))
+
+    # -- per forward --------------------------------------------------------
+    def begin(self, task_ids: Optional[torch.Tensor]) -> None:
+        self._task_ids = task_ids
+
+    def end(self) -> None:
+        self._task_ids = None
+
+    def task_ids(self, batch_size: int, device) -> torch.Tensor:
+        """The batch's task indices; without any, the single task if there is one."""
+        ids = self._task_ids
+        if ids is None:
+            if len(self.tasks) != 1:
+                raise ValueError(
+                    f"{self.method_name}: this adapter has {len(self.tasks)} tasks "
+                    f"{self.tasks.names}; pass task=... with one task per utterance"
+                )
+            return torch.zeros(batch_size, dtype=torch.long, device=device)
+        if ids.numel() != batch_size:
+            raise ValueError(f"got {ids.numel()} task ids for a batch of {batch_size}")
+        return ids.to(device)
+
+    def layer_summary(self, hidden_states, lengths):
+        """Method-specific features for the downstream head, or None (ELP L-adapters)."""
+        return None
+
+    def inference_context(self):
+        """A context for fast inference (LoRA merges its weights in it)."""
+        return contextlib.nullcontext()
+
+    # -- checkpoints ------------------------------------------------------
+    def state_for_tasks(self, tasks: Optional[List[str]]) -> Dict[str, torch.Tensor]:
+        """The method's own state, restricted to ``tasks`` where it has per-task parts."""
+        return dict(self.state_dict())
+
+    def add_task(self, name: str) -> None:
+        raise ValueError(f"{self.method_name} has no per-task parts; it cannot add task {name!r}")
+
+    def config_dict(self) -> dict:
+        return dataclasses.asdict(self.config)
+
+
+def gather_rows(ids: torch.Tensor):
+    """unique task ids and, per utterance, the position of its task among them."""
+    uniq, inverse = torch.unique(ids, return_inverse=True)
+    return uniq, inverse
+
+
+def per_utterance_matmul(x: torch.Tensor, weights: List[torch.Tensor], inverse: torch.Tensor):
+    """y[t, b] = x[t, b] @ weights[inverse[b]].T for time-major x (T, B, in).
+
+    One batched matmul over the batch, never a Python loop over utterances;
+    with a single task it is a plain matmul.
+    """
+    if len(weights) == 1:
+        return torch.matmul(x, weights[0].t())
+    w = torch.stack(weights)[inverse]  # (B, out, in)
+    return torch.bmm(x.transpose(0, 1), w.transpose(1, 2)).transpose(0, 1)

@@ -1,0 +1,219 @@
+"""Audio-AdapterFusion (Ngai et al., 2023): single-task adapters, then a fusion
+that needs no task id.
+
+Every layer l has one bottleneck adapter per task, a_k = W_up,k GELU(W_down,k x_l),
+on the layer output.
+  mode single    (knowledge extraction, and task-id routing):  x_l <- x_l + a_{k(utt)}
+  mode avg       f = (1/K) sum_k a_k
+  mode wavg      f = sum_k softmax(w_l)_k a_k
+  mode attention q = x_l W_q, k_k = a_k W_k, v_k = a_k W_v,
+                 s = softmax_k(q . k_k / sqrt(d_f)),  f = sum_k s_k v_k
+and, for the composition modes, x_l <- x_l + LN(f) (``layernorm: false`` drops LN).
+
+The attention never materialises k_k or v_k: both are linear in the adapter's
+bottleneck activation g_k = GELU(W_down,k x_l), so q . k_k = (q A_k^T) . g_k + q . e_k
+with A_k = W_up,k^T W_k, and sum_k s_k v_k = [s_k g_k]_k @ [W_up,k^T W_v]_k + ...
+This keeps fusion over K adapters at O(K d b) per frame instead of O(K d^2);
+a test checks it against the equation written out directly.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from adapters.methods.base import (
+    AdapterMethod,
+    check_choice,
+    check_positive,
+    gather_rows,
+    per_utterance_matmul,
+)
+from adapters.methods.blocks import Bottleneck
+from adapters.registry import register
+
+MODES = ("single", "avg", "wavg", "attention")
+
+
+@dataclass
+class FusionConfig:
+    mode: str = "single"  # single (extraction / task routing) | avg | wavg | attention
+    bottleneck: int = 64
+    layernorm: bool = True  # LN(f) before the residual, composition modes only
+    train_adapters: bool = False  # composition: update the single-task adapters too
+    attention_dim: Optional[int] = None  # d_f (default: the model width)
+    adapter_paths: List[str] = field(default_factory=list)  # stage-1 checkpoints, one per task
+
+    def __post_init__(self):
+        check_choice("mode", self.mode, MODES)
+        check_positive("bottleneck", self.bottleneck)
+        if self.attention_dim is not None:
+            check_positive("attention_dim", self.attention_dim)
+        self.adapter_paths = [str(p) for p in self.adapter_paths]
+
+
+class LayerFusion(nn.Module):
+    """The fusion parameters of one layer."""
+
+    def __init__(self, mode: str, dim: int, num_adapters: int, att_dim: int, layernorm: bool):
+        super().__init__()
+        if mode == "wavg":
+            self.w = nn.Parameter(torch.zeros(num_adapters))
+        if mode == "attention":
+            self.query = nn.Linear(dim, att_dim)
+            self.key = nn.Linear(dim, att_dim)
+            self.value = nn.Linear(dim, dim)
+            # value near identity, as in AdapterFusion, so f starts as the mean
+            with torch.no_grad():
+                self.value.weight.copy_(torch.eye(dim) + 1e-3 * torch.randn(dim, dim))
+                self.value.bias.zero_()
+        self.norm = nn.LayerNorm(dim) if layernorm else nn.Identity()
+
+
+@register("fusion")
+class AudioAdapterFusion(AdapterMethod):
+    Config = FusionConfig
+
+    def __init__(self, backbone, config, tasks):
+        if config.adapter_paths:
+            tasks = self._tasks_from_checkpoints(backbone, config, tasks)
+        super().__init__(backbone, config, tasks)
+        self.routes_tasks = config.mode == "single"
+        L, d, b, K = backbone.num_layers, backbone.dim, config.bottleneck, len(self.tasks)
+        self.adapters = nn.ModuleDict(
+            {t: nn.ModuleList(Bottleneck(d, b) for _ in range(L)) for t in self.tasks}
+        )
+        if config.adapter_paths:
+            self._load_adapters(config.adapter_paths)
+        if config.mode != "single":
+            att = config.attention_dim or d
+            self.fusion = nn.ModuleList(
+                LayerFusion(config.mode, d, K, att, config.layernorm) for _ in range(L)
+            )
+        self.last_scores: List[Optional[torch.Tensor]] = [None] * L
+
+    # -- stage-1 checkpoints ---------------------------------------------
+    @staticmethod
+    def _tasks_from_checkpoints(backbone, config, tasks):
+        from adapters.checkpoint import read_manifest
+        from adapters.tasks import TaskSet
+
+        names = []
+        for p in config.adapter_paths:
+            man = read_manifest(p)
+            if man["method"] != "fusion" or man["config"].get("mode") != "single":
+                raise ValueError(
+                    f"{p}: not a single-task adapter from the extraction stage "
+                    f"(method {man['method']!r}, mode {man['config'].get('mode')!r})"
+                )
+            if man["config"]["bottleneck"] != config.bottleneck:
+                raise ValueError(
+                    f"{p}: bottleneck {man['config']['bottleneck']} differs from the fusion's "
+                    f"bottleneck {config.bottleneck}"
+                )
+            names.extend(man["tasks"])
+        return TaskSet(names)
+
+    def _load_adapters(self, paths):
+        from adapters.checkpoint import read_checkpoint
+
+        for p in paths:
+            man, state = read_checkpoint(p, expect_shape=self.backbone.shape)
+            for t in man["tasks"]:
+                prefix = f"adapters.{t}."
+                sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+                if not sub:
+                    raise ValueError(f"{p}: holds no adapter weights for task {t!r}")
+                self.adapters[t].load_state_dict(sub)
+
+    def configure_trainable(self):
+        super().configure_trainable()
+        if self.config.mode != "single" and not self.config.train_adapters:
+            for p in self.adapters.parameters():
+                p.requires_grad_(False)
+
+    # -- the equations ----------------------------------------------------
+    def _stacked(self, layer: int):
+        """Adapter weights of one layer stacked over tasks (in task order)."""
+        ads = [self.adapters[t][layer] for t in self.tasks]
+        Wd = torch.cat([a.down.weight for a in ads])  # (K*b, d)
+        bd = torch.cat([a.down.bias for a in ads])  # (K*b,)
+        Wu = torch.stack([a.up.weight for a in ads])  # (K, d, b)
+        bu = torch.stack([a.up.bias for a in ads])  # (K, d)
+        return Wd, bd, Wu, bu
+
+    def adapter_outputs(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        """All a_k (..., K, d), written out; used by the tests as the reference."""
+        return torch.stack([self.adapters[t][layer](x) for t in self.tasks], dim=-2)
+
+    def fuse(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        """f for frames x (..., d)."""
+        mode, K = self.config.mode, len(self.tasks)
+        Wd, bd, Wu, bu = self._stacked(layer)
+        b = Wu.size(-1)
+        g = F.gelu(F.linear(x, Wd, bd)).unflatten(-1, (K, b))  # (..., K, b)
+        fz = self.fusion[layer]
+        if mode in ("avg", "wavg"):
+            w = (torch.full((K,), 1.0 / K, device=x.device, dtype=x.dtype)
+                 if mode == "avg" else torch.softmax(fz.w, dim=0))
+            # sum_k w_k (g_k Wu_k^T + bu_k) as one matmul over the stacked bottlenecks
+            return (g * w[:, None]).flatten(-2) @ Wu.permute(0, 2, 1).reshape(K * b, -1) + w @ bu
+        # attention, via the bottleneck (see the module docstring)
+        q = fz.query(x)  # (..., d_f)
+        A = torch.einsum("kdb,df->kbf", Wu, fz.key.weight.t())  # (K, b, d_f)
+        e = bu @ fz.key.weight.t() + fz.key.bias  # (K, d_f)
+        scores = torch.einsum("...f,kbf->...kb", q, A)
+        scores = (scores * g).sum(-1) + q @ e.t()  # (..., K)
+        s = torch.softmax(scores / math.sqrt(q.size(-1)), dim=-1)
+        self.last_scores[layer] = s.detach()
+        B = torch.einsum("kdb,de->kbe", Wu, fz.value.weight.t())  # (K, b, d)
+        c = bu @ fz.value.weight.t()  # (K, d)
+        f = (g * s.unsqueeze(-1)).flatten(-2) @ B.reshape(K * b, -1)
+        return f + s @ c + fz.value.bias
+
+    def fuse_reference(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        """The fusion equation computed literally (slow); for tests."""
+        a = self.adapter_outputs(x, layer)  # (..., K, d)
+        mode, K = self.config.mode, len(self.tasks)
+        fz = self.fusion[layer]
+        if mode == "avg":
+            return a.mean(-2)
+        if mode == "wavg":
+            return (torch.softmax(fz.w, 0)[:, None] * a).sum(-2)
+        q = fz.query(x).unsqueeze(-2)
+        k, v = fz.key(a), fz.value(a)
+        s = torch.softmax((q * k).sum(-1) / math.sqrt(k.size(-1)), dim=-1)
+        return (s.unsqueeze(-1) * v).sum(-2)
+
+    def adapt(self, x: torch.Tensor, layer: int, ids: Optional[torch.Tensor]) -> torch.Tensor:
+        """The new layer output for time-major x (T, B, d)."""
+        if self.config.mode == "single":
+            ids = self.task_ids(x.size(1), x.device) if ids is None else ids
+            uniq, inverse = gather_rows(ids)
+            ads = [self.adapters[self.tasks.names[int(k)]][layer] for k in uniq]
+            hid = per_utterance_matmul(x, [a.down.weight for a in ads], inverse)
+            hid = hid + torch.stack([a.down.bias for a in ads])[inverse]
+            out = per_utterance_matmul(F.gelu(hid), [a.up.weight for a in ads], inverse)
+            return x + out + torch.stack([a.up.bias for a in ads])[inverse]
+        return x + self.fusion[layer].norm(self.fuse(x, layer))
+
+    def install(self):
+        bb = self.backbone
+        for i in range(bb.num_layers):
+
+            def after_layer(mod, inp, out, _i=i):
+                x = bb.layer_output(out)
+                return bb.with_layer_output(out, self.adapt(x, _i, None))
+
+            self.hook(bb.layers[i], after_layer)
+
+    def state_for_tasks(self, tasks):
+        state = dict(self.state_dict())
+        if tasks is None:
+            return state
+        keep = tuple(f"adapters.{t}." for t in tasks)
+        return {k: v for k, v in state.items() if not k.startswith("adapters.") or k.startswith(keep)}

@@ -1,0 +1,30 @@
+"""The two modes that add no modules: a frozen upstream and full fine-tuning."""
+from __future__ import annotations
+
+from typing import List
+
+from adapters.methods.base import AdapterMethod
+from adapters.registry import register
+
+
+@register("frozen")
+class Frozen(AdapterMethod):
+    """Nothing trains in the upstream; the downstream reads a weighted sum (SUPERB)."""
+
+
+@register("finetune")
+class FineTune(AdapterMethod):
+    """The transformer (and the feature projection) trains; the CNN feature
+    encoder stays frozen, as in the wav2vec2 / HuBERT fine-tuning recipes."""
+
+    def _named(self):
+        up = self.backbone.upstream
+        ids = {id(p) for m in self.backbone.transformer_modules() for p in m.parameters()}
+        return [(n, p) for n, p in up.named_parameters() if id(p) in ids]
+
+    def configure_trainable(self) -> None:
+        for _, p in self._named():
+            p.requires_grad_(True)
+
+    def upstream_trainable_names(self) -> List[str]:
+        return [n for n, _ in self._named()]
