@@ -1,0 +1,53 @@
+import os
+import warnings
+
+import pytest
+import torch
+
+warnings.filterwarnings("ignore")
+FAMILIES = ("wav2vec2", "hubert", "wavlm")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long end-to-end runs, not in the default test run")
+
+
+@pytest.fixture(scope="session")
+def ckpt_dir(tmp_path_factory):
+    from adapters.bin.make_upstream import make_upstream
+
+    d = tmp_path_factory.mktemp("upstreams")
+    for fam in FAMILIES:
+        make_upstream(fam, "tiny", d / f"{fam}.pt", seed=0)
+    return d
+
+
+@pytest.fixture
+def make_up(ckpt_dir):
+    """make_up(family) -> a fresh tiny S3PRLUpstream in eval mode (no dropout)."""
+    from s3prl.nn import S3PRLUpstream
+
+    def make(family="hubert"):
+        torch.manual_seed(0)
+        up = S3PRLUpstream(f"{family}_local", path_or_url=str(ckpt_dir / f"{family}.pt"))
+        return up.eval()
+
+    return make
+
+
+@pytest.fixture
+def wavs():
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(3, 8000, generator=g), torch.tensor([8000, 6400, 4800])
+
+
+def perturb(module, std=0.1, seed=0):
+    """Move every parameter of ``module`` away from its (identity) initialisation."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * std)
+
+
+def max_diff(xs, ys):
+    return max((x - y).abs().max().item() for x, y in zip(xs, ys))
