@@ -1,0 +1,101 @@
+"""Trainable parameter counts against their formulas; frozen weights stay frozen."""
+import pytest
+import torch
+
+import adapters
+from conftest import FAMILIES, perturb
+
+L, D, F_, H = 2, 96, 192, 4  # the tiny upstream: layers, width, FFN width, heads
+
+
+def formula(method, family, tasks=1):
+    if method == "frozen":
+        return 0
+    if method == "houlsby":  # two bottlenecks (b=64) per layer
+        return L * 2 * (2 * D * 64 + 64 + D)
+    if method == "lora":  # rank 8 on q and v
+        return L * 2 * 8 * (D + D)
+    if method == "prefix":  # 16 key and 16 value vectors per layer
+        return L * 2 * 16 * D
+    if method == "hra":  # IndRNN controller C=256 + one linear head per task
+        C = 256
+        return (C * D + 2 * C) + tasks * D * C
+    if method == "fusion":  # one residual bottleneck per layer and task
+        return tasks * L * (2 * D * 64 + 64 + D)
+    if method == "elp":
+        e = (L - 1) * (2 * D * 64 + 64 + D + 2 * D)  # E in layers 0..L-2, with LN
+        l_ = L * (D * D + D + 2 * D) + L  # L-adapters + layer weights
+        p = 8 * D + (D * D + D)  # E (8 x d) and the linear reparametrisation
+        return e + l_ + p
+    if method == "bitfit":  # q,k,v,out,fc1,fc2,2 LN biases per layer + pos_conv + encoder LN
+        per_layer = 7 * D + F_ + (8 if family == "wavlm" else 0)  # WavLM: gated rel-pos bias
+        return L * per_layer + 2 * D
+    raise KeyError(method)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("method", ["frozen", "houlsby", "lora", "prefix", "hra", "fusion", "elp", "bitfit"])
+def test_trainable_count_matches_formula(make_up, family, method):
+    a = adapters.attach(make_up(family), method)
+    assert a.num_trainable() == formula(method, family)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_hra_grows_by_one_head_per_task(make_up, family):
+    for k in (1, 2, 4, 8):
+        a = adapters.attach(make_up(family), "hra", tasks=[f"t{i}" for i in range(k)])
+        assert a.num_trainable() == formula("hra", family, tasks=k)
+
+
+def test_hra_ffn_and_rnn_variant_counts(make_up):
+    C, Fh = 32, 16
+    a = adapters.attach(make_up(), "hra", controller="rnn", head="ffn", controller_dim=C, head_hidden=Fh, tasks=["a", "b"])
+    assert a.num_trainable() == (C * D + C + C * C) + 2 * (Fh * C + D * Fh)
+    g = adapters.attach(make_up(), "hra", controller="lightgru", controller_dim=C)
+    assert g.num_trainable() == (2 * C * D + 2 * C + 2 * C * C) + D * C
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_finetune_trains_the_transformer_not_the_cnn(make_up, family):
+    a = adapters.attach(make_up(family), "finetune")
+    cnn = a.backbone.feature_extractor()
+    assert not any(p.requires_grad for p in cnn.parameters())
+    assert all(p.requires_grad for p in a.backbone.encoder.parameters())
+    assert a.num_trainable() == sum(p.numel() for m in a.backbone.transformer_modules() for p in m.parameters())
+
+
+def test_lora_with_k_and_the_fusion_composition_counts(make_up, tmp_path):
+    a = adapters.attach(make_up(), "lora", rank=4, targets=["q", "k", "v"])
+    assert a.num_trainable() == L * 3 * 4 * 2 * D
+    paths = []
+    for t in ("x", "y"):
+        paths.append(str(adapters.save_adapter(adapters.attach(make_up(), "fusion", tasks=[t]), tmp_path / f"{t}.pt")))
+    att = adapters.attach(make_up(), "fusion", mode="attention", adapter_paths=paths)
+    assert att.num_trainable() == L * ((D * D + D) * 3 + 2 * D)  # Q, K, V and LN; adapters frozen
+    upd = adapters.attach(make_up(), "fusion", mode="wavg", train_adapters=True, adapter_paths=paths)
+    assert upd.num_trainable() == L * (2 + 2 * D) + formula("fusion", "hubert", tasks=2)
+    no_ln = adapters.attach(make_up(), "fusion", mode="avg", layernorm=False, adapter_paths=paths)
+    assert no_ln.num_trainable() == 0
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("method", ["houlsby", "lora", "prefix", "hra", "fusion", "elp", "bitfit", "finetune"])
+def test_frozen_weights_are_bit_identical_after_optimizer_steps(make_up, wavs, family, method):
+    a = adapters.attach(make_up(family), method)
+    a.train()
+    frozen = {n: p.detach().clone() for n, p in a.named_parameters() if not p.requires_grad}
+    trainable = {n: p.detach().clone() for n, p in a.named_parameters() if p.requires_grad}
+    assert trainable, "the method trains nothing"
+    opt = torch.optim.AdamW(a.trainable_parameters(), lr=1e-2, weight_decay=0.1)
+    for _ in range(2):
+        hs, _ = a(*wavs)
+        summary = a.layer_summary(hs, _)
+        loss = hs[-1].pow(2).mean() + (summary[0].pow(2).mean() if summary else 0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for n, p in a.named_parameters():
+        if n in frozen:
+            assert torch.equal(p, frozen[n]), f"{n} changed"
+    changed = [n for n, p in a.named_parameters() if n in trainable and not torch.equal(p, trainable[n])]
+    assert changed, "no trainable parameter moved"

@@ -1,0 +1,156 @@
+"""Multi-task routing and adapter-only checkpoints."""
+import pytest
+import torch
+
+import adapters
+from adapters.checkpoint import CheckpointError, load_state_into
+from conftest import FAMILIES, max_diff, perturb
+
+
+@pytest.fixture
+def same_len_wavs():
+    g = torch.Generator().manual_seed(3)
+    return torch.randn(4, 6400, generator=g), torch.full((4,), 6400)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("method, conf", [("hra", {"head": "linear"}), ("hra", {"head": "ffn"}), ("fusion", {})])
+def test_mixed_task_batch_equals_task_by_task(make_up, same_len_wavs, family, method, conf):
+    a = adapters.attach(make_up(family), method, tasks=["a", "b", "c"], **conf)
+    perturb(a.method, std=0.2)
+    wav, lens = same_len_wavs
+    tasks = ["b", "a", "c", "b"]
+    with torch.no_grad():
+        mixed, _ = a(wav, lens, task=tasks)
+        for t in set(tasks):
+            idx = [i for i, x in enumerate(tasks) if x == t]
+            alone, _ = a(wav[idx], lens[idx], task=t)
+            for m, s in zip(mixed, alone):
+                # batched vs single matmul kernels round differently; a wrong head is off by ~0.1
+                torch.testing.assert_close(m[idx], s, atol=1e-4, rtol=1e-3)
+    # and different tasks really give different outputs
+    with torch.no_grad():
+        outs = [a(wav[:1], lens[:1], task=t)[0][-1] for t in "abc"]
+    assert (outs[0] - outs[1]).abs().max() > 1e-4
+
+
+def test_multi_task_adapter_needs_task_ids(make_up, wavs):
+    a = adapters.attach(make_up(), "hra", tasks=["a", "b"])
+    with pytest.raises(ValueError, match="has 2 tasks .*pass task="):
+        a(*wavs)
+    with pytest.raises(KeyError, match="unknown task 'z'"):
+        a(*wavs, task="z")
+    # fusion needs none in its composition modes
+    f = adapters.attach(make_up(), "fusion", tasks=["a", "b"], mode="avg")
+    f(*wavs)
+
+
+def test_hra_new_task_trains_only_its_head_and_leaves_others_unchanged(make_up, same_len_wavs):
+    a = adapters.attach(make_up(), "hra", tasks=["a", "b"])
+    perturb(a.method, std=0.2)
+    wav, lens = same_len_wavs
+    with torch.no_grad():
+        before = [a(wav, lens, task=t)[0] for t in "ab"]
+    a.method.add_task("new")
+    a.method.train_only_tasks(["new"])
+    assert {n for n, p in a.named_parameters() if p.requires_grad} == {"method.heads.new.V"}
+    opt = torch.optim.Adam(a.trainable_parameters(), lr=1e-2)
+    for _ in range(3):
+        loss = a(wav, lens, task="new")[0][-1].pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after = [a(wav, lens, task=t)[0] for t in "ab"]
+        new = a(wav, lens, task="new")[0]
+    for x, y in zip(before, after):
+        assert all(torch.equal(u, v) for u, v in zip(x, y))  # bit-identical
+    assert max_diff(new, before[0]) > 1e-4
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("method", ["houlsby", "lora", "prefix", "hra", "fusion", "elp", "bitfit", "finetune"])
+def test_save_load_round_trip_gives_identical_outputs(make_up, wavs, tmp_path, family, method):
+    a = adapters.attach(make_up(family), method)
+    with torch.no_grad():
+        for p in a.trainable_parameters():  # exactly what the checkpoint must carry
+            p.add_(0.1 * torch.randn_like(p))
+    with torch.no_grad():
+        ref, _ = a(*wavs)
+    path = adapters.save_adapter(a, tmp_path / "ad.pt")
+    b = adapters.load_adapter(make_up(family), path)
+    with torch.no_grad():
+        got, _ = b(*wavs)
+    assert all(torch.equal(x, y) for x, y in zip(ref, got))
+    assert b.method.config == a.method.config
+
+
+def test_checkpoint_from_another_backbone_is_rejected(make_up, tmp_path, ckpt_dir):
+    from adapters.bin.make_upstream import SIZES, make_upstream
+    from s3prl.nn import S3PRLUpstream
+
+    a = adapters.attach(make_up("hubert"), "hra")
+    path = adapters.save_adapter(a, tmp_path / "hra.pt")
+    with pytest.raises(CheckpointError, match="another backbone.*family: checkpoint has 'hubert', upstream has 'wavlm'"):
+        adapters.load_adapter(make_up("wavlm"), path)
+    SIZES["wider"] = dict(SIZES["tiny"], encoder_embed_dim=64, encoder_ffn_embed_dim=128)
+    try:
+        make_upstream("hubert", "wider", tmp_path / "wide.pt")
+    finally:
+        del SIZES["wider"]
+    wide = S3PRLUpstream("hubert_local", path_or_url=str(tmp_path / "wide.pt"))
+    with pytest.raises(CheckpointError, match="dim: checkpoint has 96, upstream has 64"):
+        adapters.load_adapter(wide, path)
+    other = adapters.attach(make_up("hubert"), "lora")
+    with pytest.raises(CheckpointError, match="holds a 'hra' adapter, the upstream carries 'lora'"):
+        load_state_into(other, path)
+
+
+def test_missing_corrupt_and_foreign_files_are_rejected(make_up, tmp_path):
+    with pytest.raises(CheckpointError, match="not found: .*nothere.pt"):
+        adapters.load_adapter(make_up(), tmp_path / "nothere.pt")
+    good = adapters.save_adapter(adapters.attach(make_up(), "hra"), tmp_path / "good.pt")
+    bad = tmp_path / "trunc.pt"
+    bad.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="trunc.pt: not a readable adapter checkpoint"):
+        adapters.load_adapter(make_up(), bad)
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="foreign.pt: not an adapter checkpoint"):
+        adapters.load_adapter(make_up(), tmp_path / "foreign.pt")
+
+
+def test_per_task_checkpoints_and_fusion_from_missing_file(make_up, wavs, tmp_path):
+    a = adapters.attach(make_up(), "hra", tasks=["a", "b"])
+    perturb(a.method)
+    pa = adapters.save_adapter(a, tmp_path / "a.pt", tasks=["a"])
+    state = torch.load(pa, weights_only=True)["state"]
+    assert not any(k.startswith("method.heads.b.") for k in state)
+    b = adapters.load_adapter(make_up(), pa)
+    assert b.tasks.names == ["a"]
+    with torch.no_grad():
+        torch.testing.assert_close(b(*wavs, task="a")[0][-1], a(*wavs, task="a")[0][-1])
+    with pytest.raises(KeyError, match="unknown task 'c'"):
+        adapters.save_adapter(a, tmp_path / "c.pt", tasks=["c"])
+    with pytest.raises(CheckpointError, match="not found: .*gone.pt"):
+        adapters.attach(make_up(), "fusion", mode="avg", adapter_paths=[str(tmp_path / "gone.pt")])
+    with pytest.raises(ValueError, match="not a single-task adapter from the extraction stage"):
+        adapters.attach(make_up(), "fusion", mode="avg", adapter_paths=[str(pa)])
+
+
+def test_extraction_checkpoints_load_into_composition(make_up, wavs, tmp_path):
+    paths = []
+    singles = {}
+    for i, t in enumerate(["x", "y"]):
+        s = adapters.attach(make_up(), "fusion", tasks=[t])
+        perturb(s.method, seed=i)
+        singles[t] = s
+        paths.append(str(adapters.save_adapter(s, tmp_path / f"{t}.pt")))
+    comp = adapters.attach(make_up(), "fusion", mode="attention", adapter_paths=paths)
+    assert comp.tasks.names == ["x", "y"]
+    for t in "xy":
+        for k, v in singles[t].method.adapters[t].state_dict().items():
+            assert torch.equal(comp.method.adapters[t].state_dict()[k], v)
+    # task routing over the same adapters equals each single-task model
+    route = adapters.attach(make_up(), "fusion", mode="single", adapter_paths=paths)
+    with torch.no_grad():
+        torch.testing.assert_close(route(*wavs, task="y")[0][-1], singles["y"](*wavs)[0][-1])
