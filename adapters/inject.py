@@ -47,7 +47,7 @@ class AdaptedUpstream(nn.Module):
         return self.method.tasks
 
     def forward(self, wavs: torch.Tensor, wavs_len: torch.Tensor, task: TaskSpec = None):
-        ids = self.method.tasks.resolve(task, wavs.size(0), wavs.device)
+        ids = self.method.tasks.resolve(task, wavs.size(0))  # kept on the host
         self.method.begin(ids)
         try:
             return self.upstream(wavs, wavs_len)

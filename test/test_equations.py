@@ -140,7 +140,7 @@ def test_fusion_layernorm_switch(make_up, tmp_path, layernorm):
     x = torch.randn(4, 2, a.backbone.dim)
     f = m.fuse(x, 0)
     expected = x + (F.layer_norm(f, f.shape[-1:]) if layernorm else f)
-    torch.testing.assert_close(m.adapt(x, 0, None), expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(m.adapt(x, 0), expected, atol=1e-5, rtol=1e-4)
     assert isinstance(m.fusion[0].norm, torch.nn.LayerNorm) == layernorm
 
 
@@ -150,7 +150,7 @@ def test_fusion_single_mode_is_the_residual_adapter(make_up):
     x = torch.randn(4, 2, a.backbone.dim)
     ad = a.method.adapters["a"][0]
     expected = x + ad.up(F.gelu(ad.down(x)))
-    torch.testing.assert_close(a.method.adapt(x, 0, None), expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(a.method.adapt(x, 0), expected, atol=1e-5, rtol=1e-4)
 
 
 # ------------------------------------------------------------------ ELP

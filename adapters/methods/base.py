@@ -88,9 +88,22 @@ class AdapterMethod(nn.Module):
     # -- per forward --------------------------------------------------------
     def begin(self, task_ids: Optional[torch.Tensor]) -> None:
         self._task_ids = task_ids
+        self._plan = None
 
     def end(self) -> None:
         self._task_ids = None
+        self._plan = None
+
+    def routing(self, batch_size: int, device):
+        """(task indices present, per-utterance position among them), computed once per
+        forward on the host, so layer hooks never synchronise with the GPU."""
+        plan = getattr(self, "_plan", None)
+        if plan is None or plan[1].numel() != batch_size or plan[1].device != torch.device(device):
+            ids = self.task_ids(batch_size, "cpu")
+            uniq, inverse = torch.unique(ids, return_inverse=True)
+            plan = ([int(k) for k in uniq], inverse.to(device))
+            self._plan = plan
+        return plan
 
     def task_ids(self, batch_size: int, device) -> torch.Tensor:
         """The batch's task indices; without any, the single task if there is one."""
@@ -124,12 +137,6 @@ class AdapterMethod(nn.Module):
 
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)
-
-
-def gather_rows(ids: torch.Tensor):
-    """unique task ids and, per utterance, the position of its task among them."""
-    uniq, inverse = torch.unique(ids, return_inverse=True)
-    return uniq, inverse
 
 
 def per_utterance_matmul(x: torch.Tensor, weights: List[torch.Tensor], inverse: torch.Tensor):

@@ -30,7 +30,6 @@ from adapters.methods.base import (
     AdapterMethod,
     check_choice,
     check_positive,
-    gather_rows,
     per_utterance_matmul,
 )
 from adapters.methods.blocks import Bottleneck
@@ -189,12 +188,11 @@ class AudioAdapterFusion(AdapterMethod):
         s = torch.softmax((q * k).sum(-1) / math.sqrt(k.size(-1)), dim=-1)
         return (s.unsqueeze(-1) * v).sum(-2)
 
-    def adapt(self, x: torch.Tensor, layer: int, ids: Optional[torch.Tensor]) -> torch.Tensor:
+    def adapt(self, x: torch.Tensor, layer: int) -> torch.Tensor:
         """The new layer output for time-major x (T, B, d)."""
         if self.config.mode == "single":
-            ids = self.task_ids(x.size(1), x.device) if ids is None else ids
-            uniq, inverse = gather_rows(ids)
-            ads = [self.adapters[self.tasks.names[int(k)]][layer] for k in uniq]
+            uniq, inverse = self.routing(x.size(1), x.device)
+            ads = [self.adapters[self.tasks.names[k]][layer] for k in uniq]
             hid = per_utterance_matmul(x, [a.down.weight for a in ads], inverse)
             hid = hid + torch.stack([a.down.bias for a in ads])[inverse]
             out = per_utterance_matmul(F.gelu(hid), [a.up.weight for a in ads], inverse)
@@ -207,7 +205,7 @@ class AudioAdapterFusion(AdapterMethod):
 
             def after_layer(mod, inp, out, _i=i):
                 x = bb.layer_output(out)
-                return bb.with_layer_output(out, self.adapt(x, _i, None))
+                return bb.with_layer_output(out, self.adapt(x, _i))
 
             self.hook(bb.layers[i], after_layer)
 

@@ -21,7 +21,6 @@ from adapters.methods.base import (
     AdapterMethod,
     check_choice,
     check_positive,
-    gather_rows,
     per_utterance_matmul,
 )
 from adapters.registry import register
@@ -133,19 +132,19 @@ class HRA(AdapterMethod):
         return FFNHead(self.backbone.dim, c.controller_dim, c.head_hidden)
 
     # -- the equations ----------------------------------------------------
-    def head_output(self, h: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    def head_output(self, h: torch.Tensor) -> torch.Tensor:
         """o = V_k h for each utterance's task k; h is time-major (T, B, C)."""
-        uniq, inverse = gather_rows(ids)
-        heads = [self.heads[self.tasks.names[int(k)]] for k in uniq]
+        uniq, inverse = self.routing(h.size(1), h.device)
+        heads = [self.heads[self.tasks.names[k]] for k in uniq]
         if self.config.head == "linear":
             return per_utterance_matmul(h, [hd.V for hd in heads], inverse)
         mid = F.relu(per_utterance_matmul(h, [hd.V1 for hd in heads], inverse))
         return per_utterance_matmul(mid, [hd.V2 for hd in heads], inverse)
 
-    def step(self, x: torch.Tensor, h_prev: Optional[torch.Tensor], ids: torch.Tensor):
+    def step(self, x: torch.Tensor, h_prev: Optional[torch.Tensor]):
         """One layer: returns (x + o_l, h_l)."""
         h = self.controller(x, h_prev)
-        return x + self.head_output(h, ids), h
+        return x + self.head_output(h), h
 
     # -- hooks ------------------------------------------------------------
     def begin(self, task_ids):
@@ -163,8 +162,7 @@ class HRA(AdapterMethod):
 
             def after_layer(mod, inp, out):
                 x = bb.layer_output(out)
-                ids = self.task_ids(x.size(1), x.device)
-                x, self._state["h"] = self.step(x, self._state.get("h"), ids)
+                x, self._state["h"] = self.step(x, self._state.get("h"))
                 return bb.with_layer_output(out, x)
 
             self.hook(bb.layers[i], after_layer)

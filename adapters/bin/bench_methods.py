@@ -1,0 +1,246 @@
+"""Method benchmark: trainable parameters, training step time, inference time and
+training memory of every method on one upstream, measured in one run.
+
+Ratios: training step and peak memory against full fine-tuning, inference
+against the frozen backbone.  Every method trains the same small SUPERB-style
+downstream (weighted sum of layers + linear frame classifier), so the frozen
+row measures the downstream alone.
+
+Peak memory: on CUDA, torch.cuda.max_memory_allocated around one training step.
+On CPU there is no allocator statistic, so it is the bytes autograd saves for
+the backward pass plus gradients and AdamW's two moments of the trainable
+parameters (labelled "saved+optimizer" in the output).
+
+    python -m adapters.bin.bench_methods --family hubert --size base --device cuda --json bench.json
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import adapters
+from adapters.bin.make_upstream import make_upstream
+
+FUSION_ADAPTERS = 4
+
+# (row name, method, conf, tasks)
+ROWS = [
+    ("frozen", "frozen", {}, None),
+    ("finetune", "finetune", {}, None),
+    ("houlsby", "houlsby", {"bottleneck": 64}, None),
+    ("lora", "lora", {"rank": 8}, None),
+    ("bitfit", "bitfit", {}, None),
+    ("prefix", "prefix", {"length": 16}, None),
+    ("elp", "elp", {}, None),
+    ("hra", "hra", {"controller_dim": 256, "head": "linear"}, None),
+    ("fusion_att4", "fusion", {"mode": "attention"}, [f"task{i}" for i in range(FUSION_ADAPTERS)]),
+]
+
+
+class Downstream(nn.Module):
+    """Weighted sum of hidden states + linear frame classifier."""
+
+    def __init__(self, num_layers: int, dim: int, classes: int = 32):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(num_layers))
+        self.out = nn.Linear(dim, classes)
+
+    def forward(self, hs):
+        w = torch.softmax(self.w, 0)
+        return self.out(sum(wi * h for wi, h in zip(w, hs)))
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time(fn, device, repeat: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        _sync(device)
+        t = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+@contextlib.contextmanager
+def _count_saved_bytes(counter: list):
+    seen = set()
+
+    def pack(t):
+        # a tensor saved by several ops (or views of one storage) is stored once
+        key = (t.untyped_storage().data_ptr(), t.device)
+        if key not in seen:
+            seen.add(key)
+            counter[0] += t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        yield
+
+
+def build(upstream_path, family, method, conf, tasks, device, fusion_dir):
+    from s3prl.nn import S3PRLUpstream
+
+    up = S3PRLUpstream(f"{family}_local", path_or_url=str(upstream_path))
+    if method == "fusion":
+        paths = []
+        for t in tasks:
+            p = Path(fusion_dir) / f"{t}.pt"
+            if not p.exists():
+                single = adapters.attach(
+                    S3PRLUpstream(f"{family}_local", path_or_url=str(upstream_path)), "fusion", tasks=[t]
+                )
+                adapters.save_adapter(single, p)
+            paths.append(str(p))
+        a = adapters.attach(up, "fusion", adapter_paths=paths, **conf)
+    else:
+        a = adapters.attach(up, method, tasks=tasks, **conf)
+    return a.to(device)
+
+
+def measure(a, batch, device, repeat, task=None):
+    wavs, lens = batch
+    ds = Downstream(a.num_layers, a.hidden_sizes[-1]).to(device)
+    params = a.trainable_parameters() + list(ds.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-4)
+    T = len(range(0, int(lens.max()), a.downsample_rates[-1]))
+    labels = torch.randint(0, 32, (wavs.size(0), T), device=device)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def train_step():
+        hs, _ = a(wavs, lens, task=task)
+        loss = loss_fn(ds(hs).transpose(1, 2), labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    a.train()
+    ds.train()
+    step = _time(train_step, device, repeat)
+
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        train_step()
+        _sync(device)
+        peak = torch.cuda.max_memory_allocated(device) - base
+        mem_kind = "cuda peak"
+    else:
+        saved = [0]
+        with _count_saved_bytes(saved):
+            hs, _ = a(wavs, lens, task=task)
+            loss = loss_fn(ds(hs).transpose(1, 2), labels)
+        loss.backward()
+        opt.zero_grad(set_to_none=True)
+        train_bytes = sum(p.numel() * p.element_size() for p in params)
+        peak = saved[0] + 3 * train_bytes
+        mem_kind = "saved+optimizer"
+
+    a.eval()
+
+    @torch.no_grad()
+    def infer():
+        with a.inference():
+            a(wavs, lens, task=task)
+
+    inf = _time(infer, device, repeat)
+    return dict(step_s=step, infer_s=inf, peak_bytes=int(peak), memory_kind=mem_kind)
+
+
+def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None):
+    device = torch.device(device)
+    torch.manual_seed(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = upstream or make_upstream(family, size, Path(tmp) / f"{family}_{size}.pt", seed=seed)
+        n = int(seconds * 16000)
+        wavs = torch.randn(batch_size, n, device=device)
+        lens = torch.full((batch_size,), n, dtype=torch.long, device=device)
+        rows = []
+        for name, method, conf, tasks in ROWS:
+            a = build(path, family, method, conf, tasks, device, tmp)
+            r = measure(a, (wavs, lens), device, repeat)
+            r.update(name=name, method=method, trainable=a.num_trainable(), backbone=a.num_backbone())
+            rows.append(r)
+            print(f"  measured {name}: step {r['step_s'] * 1e3:.1f} ms, inference {r['infer_s'] * 1e3:.1f} ms", flush=True)
+            del a
+        # HRA with 4 task heads: a mixed-task batch against a single-task batch of the same size
+        tasks = [f"task{i}" for i in range(4)]
+        a = build(path, family, "hra", {"controller_dim": 256}, tasks, device, tmp)
+        single = measure(a, (wavs, lens), device, repeat, task="task0")
+        mixed = measure(a, (wavs, lens), device, repeat, task=[tasks[i % 4] for i in range(batch_size)])
+    ft = next(r for r in rows if r["name"] == "finetune")
+    fr = next(r for r in rows if r["name"] == "frozen")
+    for r in rows:
+        r["share"] = r["trainable"] / r["backbone"]
+        r["step_ratio_vs_finetune"] = r["step_s"] / ft["step_s"]
+        r["memory_ratio_vs_finetune"] = r["peak_bytes"] / ft["peak_bytes"]
+        r["inference_ratio_vs_frozen"] = r["infer_s"] / fr["infer_s"]
+    return dict(
+        family=family, size=size, device=str(device), batch_size=batch_size, seconds=seconds,
+        repeat=repeat, torch=torch.__version__, rows=rows,
+        hra_mixed=dict(
+            single_step_s=single["step_s"], mixed_step_s=mixed["step_s"],
+            single_infer_s=single["infer_s"], mixed_infer_s=mixed["infer_s"],
+            train_speed_ratio=single["step_s"] / mixed["step_s"],
+            infer_speed_ratio=single["infer_s"] / mixed["infer_s"],
+        ),
+    )
+
+
+def format_table(res) -> str:
+    lines = [
+        f"method benchmark: {res['family']} {res['size']} on {res['device']}, batch {res['batch_size']} x "
+        f"{res['seconds']} s, median of {res['repeat']} (memory: {res['rows'][0]['memory_kind']})",
+        f"{'method':<12} {'trainable':>11} {'share':>8} {'step/ft':>8} {'mem/ft':>7} {'infer/frozen':>13}",
+    ]
+    for r in res["rows"]:
+        lines.append(
+            f"{r['name']:<12} {r['trainable']:>11,} {100 * r['share']:>7.2f}% {r['step_ratio_vs_finetune']:>8.3f} "
+            f"{r['memory_ratio_vs_finetune']:>7.3f} {r['inference_ratio_vs_frozen']:>13.3f}"
+        )
+    m = res["hra_mixed"]
+    lines.append(
+        f"hra mixed-task batch (4 heads) speed vs single-task: training {m['train_speed_ratio']:.3f}, "
+        f"inference {m['infer_speed_ratio']:.3f}"
+    )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--family", choices=("wav2vec2", "hubert", "wavlm"), default="hubert")
+    p.add_argument("--size", choices=("tiny", "small", "base"), default="tiny")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--seconds", type=float, default=None, help="audio length per utterance")
+    p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--upstream", default=None, help="an existing checkpoint instead of a random one")
+    p.add_argument("--json", default=None, help="write the results here")
+    a = p.parse_args(argv)
+    gpu = a.device.startswith("cuda")
+    bs = a.batch_size or (8 if gpu else 4)
+    sec = a.seconds or (8.0 if gpu else 2.0)
+    res = run(a.family, a.size, a.device, bs, sec, a.repeat, upstream=a.upstream)
+    print(format_table(res))
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
