@@ -1,0 +1,36 @@
+# One-command install, tests and demo.  `make test` and `make demo` install first if needed.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := espeak-ng sox libsox-fmt-all flac
+STAMP := $(VENV)/.installed
+
+.PHONY: install apt venv test test-all demo bench clean
+
+install: apt $(STAMP)
+
+apt:
+	@bash tools/install_apt.sh $(APT_PACKAGES)
+
+# pip 23.2 is the resolver that accepts espnet's dependency ci_sdr (newer pip
+# rejects its git URL extra even though we never request that extra).
+$(STAMP): setup.py
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q "pip==23.2.1"
+	$(PY) -m pip install -q -e ".[test]"
+	@touch $(STAMP)
+
+test: install
+	bash ci/test.sh
+
+test-all: install
+	$(PY) -m pytest -m "" test
+
+demo: install
+	bash ci/demo.sh
+
+bench: install
+	$(PY) -m adapters.bin.bench_methods --family hubert --size tiny --json exp/bench/bench_methods.json
+
+clean:
+	rm -rf $(VENV) *.egg-info
