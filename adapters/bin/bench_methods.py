@@ -112,7 +112,23 @@ def build(upstream_path, family, method, conf, tasks, device, fusion_dir):
     return a.to(device)
 
 
-def measure(a, batch, device, repeat, task=None):
+def _time_pair(fn, ref_fn, device, repeat: int, warmup: int = 2):
+    """Median times of fn and ref_fn, run alternately so clock drift hits both alike."""
+    for _ in range(warmup):
+        fn()
+        ref_fn()
+    ts, rs = [], []
+    for _ in range(repeat):
+        for f, out in ((fn, ts), (ref_fn, rs)):
+            _sync(device)
+            t = time.perf_counter()
+            f()
+            _sync(device)
+            out.append(time.perf_counter() - t)
+    return statistics.median(ts), statistics.median(rs)
+
+
+def measure(a, batch, device, repeat, task=None, ref=None):
     wavs, lens = batch
     ds = Downstream(a.num_layers, a.hidden_sizes[-1]).to(device)
     params = a.trainable_parameters() + list(ds.parameters())
@@ -158,8 +174,17 @@ def measure(a, batch, device, repeat, task=None):
         with a.inference():
             a(wavs, lens, task=task)
 
-    inf = _time(infer, device, repeat)
-    return dict(step_s=step, infer_s=inf, peak_bytes=int(peak), memory_kind=mem_kind)
+    if ref is None:
+        inf = ref_inf = _time(infer, device, repeat)
+    else:
+        ref.eval()
+
+        @torch.no_grad()
+        def infer_ref():
+            ref(wavs, lens)
+
+        inf, ref_inf = _time_pair(infer, infer_ref, device, repeat)
+    return dict(step_s=step, infer_s=inf, frozen_infer_s=ref_inf, peak_bytes=int(peak), memory_kind=mem_kind)
 
 
 def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None):
@@ -171,9 +196,11 @@ def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None
         wavs = torch.randn(batch_size, n, device=device)
         lens = torch.full((batch_size,), n, dtype=torch.long, device=device)
         rows = []
+        # the frozen backbone, timed alternately with every method's inference
+        ref = build(path, family, "frozen", {}, None, device, tmp)
         for name, method, conf, tasks in ROWS:
             a = build(path, family, method, conf, tasks, device, tmp)
-            r = measure(a, (wavs, lens), device, repeat)
+            r = measure(a, (wavs, lens), device, repeat, ref=ref)
             r.update(name=name, method=method, trainable=a.num_trainable(), backbone=a.num_backbone())
             rows.append(r)
             print(f"  measured {name}: step {r['step_s'] * 1e3:.1f} ms, inference {r['infer_s'] * 1e3:.1f} ms", flush=True)
@@ -184,12 +211,11 @@ def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None
         single = measure(a, (wavs, lens), device, repeat, task="task0")
         mixed = measure(a, (wavs, lens), device, repeat, task=[tasks[i % 4] for i in range(batch_size)])
     ft = next(r for r in rows if r["name"] == "finetune")
-    fr = next(r for r in rows if r["name"] == "frozen")
     for r in rows:
         r["share"] = r["trainable"] / r["backbone"]
         r["step_ratio_vs_finetune"] = r["step_s"] / ft["step_s"]
         r["memory_ratio_vs_finetune"] = r["peak_bytes"] / ft["peak_bytes"]
-        r["inference_ratio_vs_frozen"] = r["infer_s"] / fr["infer_s"]
+        r["inference_ratio_vs_frozen"] = r["infer_s"] / r["frozen_infer_s"]
     return dict(
         family=family, size=size, device=str(device), batch_size=batch_size, seconds=seconds,
         repeat=repeat, torch=torch.__version__, rows=rows,
