@@ -114,7 +114,9 @@ class PrefixTuning(AdapterMethod):
             attn = bb.attention(i)
 
             def forward(query, key=None, value=None, key_padding_mask=None, position_bias=None,
-                        _attn=attn, _i=i, **unused):
+                        attn_mask=None, _attn=attn, _i=i, **unused):
+                if attn_mask is not None:  # streaming / causal masks are not used by s3prl's encoders
+                    raise NotImplementedError("prefix tuning does not support an attention mask")
                 return attention_with_prefix(
                     _attn, bb.family, query, key_padding_mask,
                     self.keys[_i], self.values[_i], position_bias,
