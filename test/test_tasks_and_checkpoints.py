@@ -42,7 +42,8 @@ def test_multi_task_adapter_needs_task_ids(make_up, wavs):
         a(*wavs, task="z")
     # fusion needs none in its composition modes
     f = adapters.attach(make_up(), "fusion", tasks=["a", "b"], mode="avg")
-    f(*wavs)
+    hs, _ = f(*wavs)
+    assert len(hs) == f.num_layers and hs[-1].shape[0] == wavs[0].shape[0]
 
 
 def test_hra_new_task_trains_only_its_head_and_leaves_others_unchanged(make_up, same_len_wavs):

@@ -147,16 +147,9 @@ class HRA(AdapterMethod):
         return x + self.head_output(h), h
 
     # -- hooks ------------------------------------------------------------
-    def begin(self, task_ids):
-        super().begin(task_ids)
-        self._state = {}
-
-    def end(self):
-        super().end()
-        self._state = {}
-
     def install(self):
         bb = self.backbone
+        # the controller state starts at h_0 = 0 on every pass through the encoder
         self.pre_hook(bb.encoder, lambda mod, args: self._state.clear())
         for i in self.layer_ids:
 
