@@ -1,0 +1,16 @@
+"""ESPnet's ASR training (``espnet2.bin.asr_train``) with our classes registered:
+``frontend: s3prl_adapter``, ``model: adapter_espnet``, RNN-T via torchaudio.
+Every ESPnet option works as in ESPnet (``--ngpu``, ``--num_nodes``,
+``--multiprocessing_distributed``, ``--resume``, batch types, optimizers...)."""
+from adapters.espnet.register import register_asr
+
+
+def main(cmd=None):
+    register_asr()
+    from espnet2.tasks.asr import ASRTask
+
+    ASRTask.main(cmd=cmd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Stage 13: score ASR hypotheses (jiwer WER and CER) and write ESPnet-style
+``RESULTS.md`` plus a machine-readable ``results.json`` for the SUPERB table.
+
+    python -m adapters.bin.score_asr --exp exp/asr_ctc_hra \
+        --test dump/raw/test_clean exp/asr_ctc_hra/decode/test_clean/text ...
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import jiwer
+
+from adapters.data.kaldi import DataDirError, read_table
+
+
+def _pairs(ref_path, hyp_path):
+    ref = read_table(ref_path, allow_empty_value=True)
+    hyp = read_table(hyp_path, allow_empty_value=True)
+    missing = sorted(set(ref) - set(hyp))
+    if missing:
+        raise DataDirError(f"{hyp_path}: no hypothesis for {len(missing)} utterance(s), e.g. {missing[0]} "
+                           "(rerun the decode stage)")
+    keys = sorted(ref)
+    return keys, [ref[k] for k in keys], [hyp[k] for k in keys]
+
+
+def score(ref_path, hyp_path) -> dict:
+    keys, refs, hyps = _pairs(ref_path, hyp_path)
+    w = jiwer.process_words(refs, hyps)
+    c = jiwer.process_characters(refs, hyps)
+    n_words = sum(len(r.split()) for r in refs)
+    return {
+        "wer": 100.0 * w.wer,
+        "cer": 100.0 * c.cer,
+        "utterances": len(keys),
+        "words": n_words,
+        "word_errors": {"sub": w.substitutions, "del": w.deletions, "ins": w.insertions},
+        "sentence_error_rate": 100.0 * sum(r != h for r, h in zip(refs, hyps)) / len(keys),
+    }
+
+
+def model_info(exp: Path) -> dict:
+    """Method, upstream and parameter counts of the trained model in ``exp``."""
+    import yaml
+
+    cfg = yaml.safe_load(open(exp / "config.yaml"))
+    fc = cfg.get("frontend_conf") or {}
+    info = {
+        "method": fc.get("method", "?"),
+        "method_conf": fc.get("method_conf") or {},
+        "upstream": fc.get("upstream", cfg.get("frontend")),
+        "upstream_path": fc.get("path_or_url"),
+        "decoder": cfg.get("decoder") or "ctc",
+        "encoder": cfg.get("encoder"),
+    }
+    try:
+        from adapters.espnet.register import register_asr
+
+        register_asr()
+        from espnet2.tasks.asr import ASRTask
+
+        model, _ = ASRTask.build_model_from_file(exp / "config.yaml", None, "cpu")
+        info["total_params"] = sum(p.numel() for p in model.parameters())
+        info["trainable_params"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        fe = getattr(model, "frontend", None)
+        if fe is not None and hasattr(fe, "adapted"):
+            info["adapter_params"] = fe.adapted.num_trainable()
+            info["upstream_params"] = fe.adapted.num_backbone()
+            info["downstream_params"] = info["trainable_params"] - info["adapter_params"]
+    except Exception as e:  # a result without counts beats no result
+        info["params_error"] = f"{e.__class__.__name__}: {e}"
+    return info
+
+
+def train_info(exp: Path) -> dict:
+    out = {}
+    log = exp / "train.log"
+    if log.is_file():
+        out["train_log"] = str(log)
+    timing = exp / "train_time_s"
+    if timing.is_file():
+        out["train_time_s"] = float(timing.read_text().strip() or 0)
+    return out
+
+
+def write_results(exp: Path, tests, tag: str = "") -> dict:
+    exp = Path(exp)
+    results = {"exp": str(exp), "task": "asr", "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+               **model_info(exp), **train_info(exp), "test": {}}
+    for name, ref_dir, hyp in tests:
+        results["test"][name] = score(Path(ref_dir) / "text", hyp)
+    (exp / "results.json").write_text(json.dumps(results, indent=1))
+    lines = [
+        f"# RESULTS: {exp.name}",
+        "",
+        f"- method: `{results['method']}` {json.dumps(results['method_conf']) if results['method_conf'] else ''}",
+        f"- upstream: `{results['upstream']}` ({results.get('upstream_path') or 'registered name'})",
+        f"- decoder: {results['decoder']}; encoder: {results['encoder']}",
+        f"- parameters: {results.get('trainable_params', '?'):,} trainable "
+        f"(adapter {results.get('adapter_params', '?'):,}) of {results.get('total_params', '?'):,}"
+        if "trainable_params" in results else f"- parameters: unknown ({results.get('params_error')})",
+        f"- date: {results['created']}",
+        "",
+    ]
+    for metric, key in (("WER", "wer"), ("CER", "cer")):
+        lines += [f"## {metric}", "", "|dataset|Snt|Wrd|Err|SErr|", "|---|---|---|---|---|"]
+        for name, r in results["test"].items():
+            lines.append(f"|{tag}{name}|{r['utterances']}|{r['words']}|{r[key]:.1f}|"
+                         f"{r['sentence_error_rate']:.1f}|")
+        lines.append("")
+    (exp / "RESULTS.md").write_text("\n".join(lines))
+    return results
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--exp", required=True)
+    ap.add_argument("--test", nargs=3, action="append", metavar=("NAME", "REF_DIR", "HYP_TEXT"),
+                    required=True)
+    a = ap.parse_args(argv)
+    try:
+        r = write_results(Path(a.exp), a.test)
+    except DataDirError as e:
+        raise SystemExit(f"error: {e}")
+    for name, s in r["test"].items():
+        print(f"{a.exp} {name}: WER {s['wer']:.1f} CER {s['cer']:.1f} ({s['utterances']} utts)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""ESPnet glue: the ``s3prl_adapter`` frontend, the task-routing model, registration."""

@@ -1,0 +1,132 @@
+"""The ``s3prl_adapter`` frontend: an s3prl upstream with one adapter method
+attached, reduced to one feature sequence for ESPnet's encoder or head.
+
+    frontend: s3prl_adapter
+    frontend_conf:
+        upstream: hubert_local          # any S3PRLUpstream name (wavlm_base_plus ...)
+        path_or_url: /path/to/ckpt.pt   # for *_local names
+        method: hra                     # adapters.available_methods()
+        method_conf: {controller_dim: 256}
+        tasks: [default]
+        features: weighted_sum          # weighted_sum | last | layer | l_adapter
+        layer: -1                       # for features: layer
+        adapter_init: null              # an adapter-only checkpoint to start from
+
+``features: auto`` (the default) is the ELP L-adapter sum when ELP has its
+L-adapters on, else the SUPERB weighted sum.  Task ids reach the adapter
+through ``set_tasks`` (the model passes each batch's ``utt2task``).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from typing import List, Optional, Tuple, Union
+
+import humanfriendly
+import torch
+from typeguard import typechecked
+
+from espnet2.asr.frontend.abs_frontend import AbsFrontend
+
+FEATURES = ("auto", "weighted_sum", "last", "layer", "l_adapter")
+
+
+class S3prlAdapterFrontend(AbsFrontend):
+    @typechecked
+    def __init__(
+        self,
+        fs: Union[int, str] = 16000,
+        upstream: str = "hubert_local",
+        path_or_url: Optional[str] = None,
+        method: str = "frozen",
+        method_conf: Optional[dict] = None,
+        tasks: Optional[List[str]] = None,
+        features: str = "auto",
+        layer: int = -1,
+        adapter_init: Optional[str] = None,
+        upstream_conf: Optional[dict] = None,
+    ):
+        super().__init__()
+        from s3prl.nn import Featurizer, S3PRLUpstream
+
+        import adapters
+
+        if isinstance(fs, str):
+            fs = humanfriendly.parse_size(fs)
+        if fs != 16000:
+            raise ValueError(f"s3prl upstreams take 16 kHz audio; this model was configured for fs={fs}")
+        if features not in FEATURES:
+            raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
+        if upstream not in S3PRLUpstream.available_names():
+            raise ValueError(f"unknown s3prl upstream {upstream!r} (see S3PRLUpstream.available_names())")
+        if upstream.endswith("_local") and not path_or_url:
+            raise ValueError(f"upstream {upstream!r} needs path_or_url (a local checkpoint)")
+        up = S3PRLUpstream(upstream, path_or_url=path_or_url, **(upstream_conf or {}))
+        model = getattr(up.upstream, "model", None)
+        if getattr(model, "feature_grad_mult", None) is not None:
+            model.feature_grad_mult = 1.0
+        self.adapted = adapters.attach(up, method, tasks=tasks, **(method_conf or {}))
+        if adapter_init:
+            adapters.load_adapter(self.adapted, adapter_init)
+        self.method = method
+        if features == "auto":
+            features = "l_adapter" if self._has_l_adapter() else "weighted_sum"
+        if features == "l_adapter" and not self._has_l_adapter():
+            raise ValueError("features: l_adapter needs method: elp with l_adapter: true")
+        self.features = features
+        self.layer = layer
+        if features == "weighted_sum":
+            self.featurizer = Featurizer(self.adapted)
+            self._size = self.featurizer.output_size
+        elif features == "l_adapter":
+            self.featurizer = None
+            self._size = self.adapted.method.l_dim
+        else:
+            self.featurizer = None
+            self._size = self.adapted.hidden_sizes[-1]
+        self._tasks = None
+        # ESPnet's --init re-initialises every parameter; reload_pretrained_parameters puts
+        # the upstream and the adapter's own initialisation (identity at step 0) back.
+        self.pretrained_params = copy.deepcopy(self.adapted.state_dict())
+        self.frontend_type = "s3prl_adapter"
+        self.hop_length = self.adapted.downsample_rates[-1]
+        logging.info(
+            f"s3prl_adapter: {upstream} + {method}: {self.adapted.num_trainable():,} trainable of "
+            f"{self.adapted.num_backbone():,} backbone parameters; features={features}"
+        )
+
+    def _has_l_adapter(self) -> bool:
+        return self.adapted.method.method_name == "elp" and self.adapted.method.config.l_adapter
+
+    def output_size(self) -> int:
+        return self._size
+
+    def set_tasks(self, tasks):
+        """Task ids (names, or indices into ``tasks``) for the next forward; None for the default."""
+        self._tasks = tasks
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        # The backbone's dropout and layer drop stay off unless the backbone itself trains:
+        # adapters learn against the deterministic frozen network.
+        if self.method != "finetune":
+            self.adapted.upstream.eval()
+        return self
+
+    def forward(self, input: torch.Tensor, input_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        tasks, self._tasks = self._tasks, None
+        if self.method == "frozen":
+            with torch.no_grad():
+                hs, hs_len = self.adapted(input, input_lengths, task=tasks)
+        else:
+            hs, hs_len = self.adapted(input, input_lengths, task=tasks)
+        if self.features == "weighted_sum":
+            return self.featurizer(hs, hs_len)
+        if self.features == "l_adapter":
+            return self.adapted.layer_summary(hs, hs_len)
+        i = -1 if self.features == "last" else self.layer
+        return hs[i], hs_len[i]
+
+    def reload_pretrained_parameters(self):
+        self.adapted.load_state_dict(self.pretrained_params)
+        logging.info("s3prl_adapter: upstream and adapter initialisation reloaded after --init")

@@ -1,0 +1,35 @@
+# Kaldi-style option parsing, sourced by recipes after their defaults:
+#   --name value   sets the shell variable "name" (dashes become underscores),
+#                  which must already exist; --name=value works too.
+#   --config FILE  sources FILE (name=value lines) first.
+#   --help         prints the variables and their current values.
+# Options stop at the first argument that does not start with "--".
+
+__usage() {
+  echo "Usage: $0 [options]"
+  echo "Options (current values):"
+  for __v in ${__option_names:-}; do printf '  --%-24s %s\n' "$__v" "${!__v}"; done
+}
+
+while true; do
+  [ -z "${1:-}" ] && break
+  case "$1" in
+    --help|-h) __usage; exit 0 ;;
+    --config)
+      [ $# -ge 2 ] || { echo "$0: --config needs a file" >&2; exit 1; }
+      [ -f "$2" ] || { echo "$0: config file $2 not found" >&2; exit 1; }
+      . "$2"; shift 2 ;;
+    --*=*)
+      __name=$(echo "${1%%=*}" | sed -e 's/^--//' -e 's/-/_/g')
+      __value="${1#*=}"
+      if [ -z "${!__name+x}" ]; then echo "$0: unknown option $1" >&2; exit 1; fi
+      printf -v "$__name" '%s' "$__value"; shift ;;
+    --*)
+      __name=$(echo "$1" | sed -e 's/^--//' -e 's/-/_/g')
+      if [ -z "${!__name+x}" ]; then echo "$0: unknown option $1 (see --help)" >&2; exit 1; fi
+      [ $# -ge 2 ] || { echo "$0: option $1 needs a value" >&2; exit 1; }
+      printf -v "$__name" '%s' "$2"; shift 2 ;;
+    *) break ;;
+  esac
+done
+unset __name __value
