@@ -36,16 +36,18 @@ def _greedy_speech2text():
 def main(cmd=None):
     register_asr()
     from espnet2.bin import asr_inference
+    from espnet2.utils.types import str2bool
 
-    args = list(sys.argv[1:] if cmd is None else cmd)
-    greedy = False
-    if "--ctc_greedy" in args:
-        i = args.index("--ctc_greedy")
-        greedy = args[i + 1].lower() in ("true", "1", "yes")
-        del args[i : i + 2]
-    if greedy:
+    parser = asr_inference.get_parser()
+    parser.add_argument("--ctc_greedy", type=str2bool, default=False,
+                        help="best-path CTC decoding instead of beam search")
+    args = parser.parse_args(cmd)
+    print(" ".join(sys.argv), file=sys.stderr)
+    kwargs = vars(args)
+    kwargs.pop("config", None)
+    if kwargs.pop("ctc_greedy"):
         asr_inference.Speech2Text = _greedy_speech2text()
-    asr_inference.main(args)
+    asr_inference.inference(**kwargs)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ class S3prlAdapterFrontend(AbsFrontend):
         self._tasks = None
         # ESPnet's --init re-initialises every parameter; reload_pretrained_parameters puts
         # the upstream and the adapter's own initialisation (identity at step 0) back.
-        self.pretrained_params = copy.deepcopy(self.adapted.state_dict())
+        self.pretrained_params = copy.deepcopy(self.state_dict())
         self.frontend_type = "s3prl_adapter"
         self.hop_length = self.adapted.downsample_rates[-1]
         logging.info(
@@ -128,5 +128,5 @@ class S3prlAdapterFrontend(AbsFrontend):
         return hs[i], hs_len[i]
 
     def reload_pretrained_parameters(self):
-        self.adapted.load_state_dict(self.pretrained_params)
-        logging.info("s3prl_adapter: upstream and adapter initialisation reloaded after --init")
+        self.load_state_dict(self.pretrained_params)
+        logging.info("s3prl_adapter: upstream, adapter and layer-weight initialisation reloaded after --init")

@@ -1,0 +1,50 @@
+"""Print one comparison table from several runs' ``results.json``.
+
+    python -m adapters.bin.compare exp/asr_*/results.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _fmt_params(n):
+    if not isinstance(n, (int, float)):
+        return "?"
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
+
+
+def table(results) -> str:
+    tests = []
+    for r in results:
+        for t in r.get("test", {}):
+            if t not in tests:
+                tests.append(t)
+    head = ["run", "method", "decoder", "trainable", "adapter"] + [f"{t} WER/CER" for t in tests]
+    rows = [head, ["---"] * len(head)]
+    for r in results:
+        cells = [Path(r["exp"]).name, r.get("method", "?"), r.get("decoder", "?"),
+                 _fmt_params(r.get("trainable_params")), _fmt_params(r.get("adapter_params"))]
+        for t in tests:
+            s = r.get("test", {}).get(t)
+            cells.append(f"{s['wer']:.1f} / {s['cer']:.1f}" if s else "not run")
+        rows.append(cells)
+    return "\n".join("| " + " | ".join(c) + " |" for c in rows)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", nargs="+")
+    a = ap.parse_args(argv)
+    results = []
+    for p in a.results:
+        try:
+            results.append(json.loads(Path(p).read_text()))
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"error: cannot read {p}: {e}")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# The staged ASR pipeline shared by the ASR recipes, with ESPnet's stage numbers:
+#   1 data (local/data.sh)    3 format/dump audio     4 filter short/long utterances
+#   5 tokens (bpe|char)      10 ESPnet collect_stats  11 train   12 decode   13 score
+# Stages 11-13 run once per method in --methods (conf/train_<decoder>_<method>.yaml).
+# Every stage skips what is complete and resumes what was interrupted.
+set -euo pipefail
+
+log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0")) $*"; }
+die() { log "ERROR: $*" >&2; exit 1; }
+
+# General
+stage=1
+stop_stage=13
+ngpu=0               # ESPnet --ngpu
+nj=2                 # parallel jobs for format and decoding
+dumpdir=dump
+expdir=exp
+python=${PYTHON:-python3}
+fs=16000
+audio_format=flac
+skip_bad=false       # format: drop unreadable utterances instead of stopping
+min_wav_duration=0.1
+max_wav_duration=30
+
+# Data
+train_set=
+valid_set=
+test_sets=
+local_data_opts=
+
+# Tokens
+token_type=bpe       # bpe | char
+nbpe=300
+bpemode=unigram
+bpe_train_text=      # default: the training set's text
+
+# Model
+decoder=ctc          # ctc | rnnt: picks conf/train_<decoder>_<method>.yaml
+methods=frozen       # one or more adapter methods, each a run
+asr_config=          # one explicit config (overrides decoder/methods)
+asr_tag=
+asr_args=            # extra arguments for asr_train
+stats_config=        # config for collect_stats (default: the first run's config)
+stats_args=          # extra arguments for collect_stats
+upstream_ckpt=       # local upstream checkpoint the configs name; built when missing
+upstream_family=hubert
+upstream_size=small
+
+# Decoding
+inference_config=    # default: conf/decode_<decoder>.yaml
+inference_args=
+inference_model=valid.loss.ave.pth
+
+. "$(dirname "${BASH_SOURCE[0]}")/../../../tools/parse_options.sh"
+[ $# -eq 0 ] || die "unexpected arguments: $*"
+
+[ -n "$train_set" ] || die "--train_set is required"
+[ -n "$valid_set" ] || die "--valid_set is required"
+[ -n "$test_sets" ] || die "--test_sets is required"
+case "$token_type" in bpe|char) ;; *) die "--token_type must be bpe or char, got $token_type" ;; esac
+
+if [ "$token_type" = bpe ]; then
+  token_tag=bpe_${bpemode}${nbpe}
+else
+  token_tag=char
+fi
+token_dir=data/token_list/${token_tag}
+token_list=${token_dir}/tokens.txt
+bpemodel=${token_dir}/bpe.model
+stats_dir=${expdir}/asr_stats_${token_tag}
+
+# run name -> config
+declare -a runs=() configs=()
+if [ -n "$asr_config" ]; then
+  runs+=("${asr_tag:-$(basename "${asr_config%.*}")}"); configs+=("$asr_config")
+else
+  for m in $methods; do
+    c=conf/train_${decoder}_${m}.yaml
+    [ -f "$c" ] || die "no config $c for method '$m' (available: $(ls conf/train_${decoder}_*.yaml 2>/dev/null | sed "s|conf/train_${decoder}_||; s|.yaml||" | tr '\n' ' '))"
+    runs+=("${asr_tag:+${asr_tag}_}${decoder}_${m}"); configs+=("$c")
+  done
+fi
+[ -n "$inference_config" ] || inference_config=conf/decode_${decoder}.yaml
+
+ensure_upstream() {
+  [ -n "$upstream_ckpt" ] || return 0
+  [ -s "$upstream_ckpt" ] && return 0
+  log "building the offline upstream $upstream_ckpt ($upstream_family, $upstream_size)"
+  $python -m adapters.bin.make_upstream --family "$upstream_family" --size "$upstream_size" --out "$upstream_ckpt"
+}
+
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
+  # shellcheck disable=SC2086
+  local/data.sh ${local_data_opts}
+  for s in $train_set $valid_set $test_sets; do
+    $python -m adapters.data.kaldi data/$s --no_audio || die "data/$s is not a valid data directory"
+  done
+fi
+
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  log "Stage 3: format and dump audio (${fs} Hz ${audio_format}) to ${dumpdir}/raw"
+  for s in $train_set $valid_set $test_sets; do
+    if [ "$s" = "$train_set" ] || [ "$s" = "$valid_set" ]; then out=${dumpdir}/raw/org/$s; else out=${dumpdir}/raw/$s; fi
+    if [ -f "$out/.done" ] && [ "$out/.done" -nt "data/$s/wav.scp" ]; then log "  $s: done"; continue; fi
+    $python -m adapters.data.format format data/$s "$out" --dump_dir "${dumpdir}/audio/$s" \
+      --fs "$fs" --audio_format "$audio_format" --nj "$nj" --skip_bad "$skip_bad"
+    $python -m adapters.data.kaldi "$out" --fs "$fs" --no_audio
+    touch "$out/.done"
+  done
+fi
+
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  log "Stage 4: keep ${min_wav_duration}-${max_wav_duration} s utterances with a transcript"
+  for s in $train_set $valid_set; do
+    $python -m adapters.data.format filter ${dumpdir}/raw/org/$s ${dumpdir}/raw/$s \
+      --fs "$fs" --min_sec "$min_wav_duration" --max_sec "$max_wav_duration"
+  done
+fi
+
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+  log "Stage 5: token list ($token_tag)"
+  mkdir -p "$token_dir"
+  text=${bpe_train_text:-${dumpdir}/raw/${train_set}/text}
+  if [ -s "$token_list" ] && [ "$token_list" -nt "$text" ]; then
+    log "  $token_list: done"
+  else
+    cut -f 2- -d " " "$text" > "${token_dir}/train.txt"
+    if [ "$token_type" = bpe ]; then
+      $python -m espnet2.bin.spm_train --input="${token_dir}/train.txt" --vocab_size="$nbpe" \
+        --model_type="$bpemode" --model_prefix="${token_dir}/bpe" --character_coverage=1.0 \
+        --input_sentence_size=100000000
+      tok_opts="--token_type bpe --bpemodel $bpemodel"
+    else
+      tok_opts="--token_type char"
+    fi
+    # shellcheck disable=SC2086
+    $python -m espnet2.bin.tokenize_text --input "${token_dir}/train.txt" --output "$token_list" \
+      $tok_opts --field 1- --cleaner none --g2p none --write_vocabulary true \
+      --add_symbol "<blank>:0" --add_symbol "<unk>:1" --add_symbol "<sos/eos>:-1"
+  fi
+fi
+
+tok_args() {
+  echo "--token_type $token_type --token_list $token_list $([ "$token_type" = bpe ] && echo "--bpemodel $bpemodel")"
+}
+
+if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
+  log "Stage 10: ESPnet collect_stats -> $stats_dir"
+  ensure_upstream
+  if [ -f "$stats_dir/.done" ]; then
+    log "  done"
+  else
+    # shellcheck disable=SC2046,SC2086
+    $python -m adapters.bin.asr_train --collect_stats true --use_preprocessor true \
+      --config "${stats_config:-${configs[0]}}" $(tok_args) --ngpu 0 --num_workers 0 \
+      --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/wav.scp,speech,sound" \
+      --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/text,text,text" \
+      --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/wav.scp,speech,sound" \
+      --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/text,text,text" \
+      --train_shape_file "${dumpdir}/raw/${train_set}/wav.scp" \
+      --valid_shape_file "${dumpdir}/raw/${valid_set}/wav.scp" \
+      --output_dir "$stats_dir" ${stats_args} > "${stats_dir}.log" 2>&1 \
+      || die "collect_stats failed; see ${stats_dir}.log"
+    # ESPnet's shape files for the token sequences carry the vocabulary size
+    for part in train valid; do
+      awk -v N="$(wc -l < "$token_list")" '{ print $0 "," N }' "$stats_dir/$part/text_shape" \
+        > "$stats_dir/$part/text_shape.${token_type}"
+    done
+    touch "$stats_dir/.done"
+  fi
+fi
+
+for i in "${!runs[@]}"; do
+  run=${runs[$i]}; config=${configs[$i]}; dir=${expdir}/asr_${run}
+
+  if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ]; then
+    ensure_upstream
+    if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
+      log "Stage 11: $run: trained"
+    else
+      log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)"
+      mkdir -p "$dir"
+      start=$(date +%s)
+      # shellcheck disable=SC2046,SC2086
+      $python -m adapters.bin.asr_train --config "$config" --use_preprocessor true $(tok_args) \
+        --ngpu "$ngpu" --resume true \
+        --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/wav.scp,speech,sound" \
+        --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/text,text,text" \
+        --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/wav.scp,speech,sound" \
+        --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/text,text,text" \
+        --train_shape_file "${stats_dir}/train/speech_shape" \
+        --train_shape_file "${stats_dir}/train/text_shape.${token_type}" \
+        --valid_shape_file "${stats_dir}/valid/speech_shape" \
+        --valid_shape_file "${stats_dir}/valid/text_shape.${token_type}" \
+        --output_dir "$dir" ${asr_args} > "$dir/train.log" 2>&1 \
+        || die "training $run failed; see $dir/train.log (rerun resumes from the last epoch)"
+      echo $(( $(date +%s) - start + $(cat "$dir/train_time_s" 2>/dev/null || echo 0) )) > "$dir/train_time_s"
+      touch "$dir/.done"
+    fi
+  fi
+
+  dec=${dir}/decode_$(basename "${inference_config%.*}")
+  if [ "$stage" -le 12 ] && [ "$stop_stage" -ge 12 ]; then
+    [ -s "$dir/$inference_model" ] || die "$dir/$inference_model not found: train $run first (stage 11)"
+    for s in $test_sets; do
+      out=$dec/$s
+      if [ -s "$out/text" ] && [ "$out/text" -nt "$dir/$inference_model" ]; then log "Stage 12: $run/$s: decoded"; continue; fi
+      log "Stage 12: decoding $s with $run ($nj jobs) -> $out"
+      mkdir -p "$out/split"
+      n=$(wc -l < "${dumpdir}/raw/$s/wav.scp"); jobs=$(( nj < n ? nj : n ))
+      split -n "l/$jobs" -d -a 3 "${dumpdir}/raw/$s/wav.scp" "$out/split/keys."
+      pids=()
+      for k in "$out"/split/keys.*; do
+        j=${k##*.}
+        # shellcheck disable=SC2086
+        OMP_NUM_THREADS=1 $python -m adapters.bin.asr_inference --config "$inference_config" --ngpu 0 \
+          --data_path_and_name_and_type "${dumpdir}/raw/$s/wav.scp,speech,sound" --key_file "$k" \
+          --asr_train_config "$dir/config.yaml" --asr_model_file "$dir/$inference_model" \
+          --output_dir "$out/output.$j" ${inference_args} > "$out/decode.$j.log" 2>&1 &
+        pids+=($!)
+      done
+      failed=0
+      for p in "${pids[@]}"; do wait "$p" || failed=1; done
+      [ $failed -eq 0 ] || die "decoding $s failed; see $out/decode.*.log"
+      cat "$out"/output.*/1best_recog/text | LC_ALL=C sort > "$out/text"
+    done
+  fi
+
+  if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 13 ]; then
+    log "Stage 13: scoring $run"
+    args=()
+    for s in $test_sets; do args+=(--test "$s" "${dumpdir}/raw/$s" "$dec/$s/text"); done
+    $python -m adapters.bin.score_asr --exp "$dir" "${args[@]}"
+  fi
+done
+
+if [ "$stop_stage" -ge 13 ] && [ ${#runs[@]} -gt 0 ]; then
+  results=()
+  for run in "${runs[@]}"; do [ -f "${expdir}/asr_${run}/results.json" ] && results+=("${expdir}/asr_${run}/results.json"); done
+  [ ${#results[@]} -gt 0 ] && $python -m adapters.bin.compare "${results[@]}"
+fi
+log "Successfully finished"

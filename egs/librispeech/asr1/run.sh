@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# LibriSpeech ASR with adapters on an s3prl upstream (CTC or RNN-T).
+#   ./run.sh                                   # embedded default, default methods, CTC
+#   ./run.sh --methods "hra elp" --decoder rnnt
+#   LIBRISPEECH=/data/LibriSpeech ./run.sh --token_type bpe --nbpe 5000
+# Options of ../../TEMPLATE/asr1/asr.sh can be given here (--stage, --stop_stage, --nj, --ngpu ...).
+set -euo pipefail
+cd "$(dirname "$0")"
+. ./path.sh
+
+./asr.sh \
+  --python "$PYTHON" \
+  --train_set train_clean_100 \
+  --valid_set dev_clean \
+  --test_sets "test_clean test_other" \
+  --token_type char \
+  --decoder ctc \
+  --methods "frozen hra elp" \
+  --stats_config conf/collect_stats.yaml \
+  --upstream_ckpt exp/upstream/hubert_small.pt \
+  --upstream_family hubert --upstream_size small \
+  --min_wav_duration 0.3 --max_wav_duration 20 \
+  "$@"

@@ -1,0 +1,157 @@
+"""Kaldi data-dir tools: LibriSpeech preparation, validation, format/dump and filter,
+and the mini-LibriSpeech synthesis, on small hand-made inputs."""
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from adapters.data import format as fmt
+from adapters.data.kaldi import DataDirError, read_table, validate_data_dir, write_table
+from adapters.data.librispeech import prepare
+
+
+def tone(path, sec=0.5, fs=16000, freq=440.0):
+    t = np.arange(int(sec * fs)) / fs
+    sf.write(str(path), 0.3 * np.sin(2 * np.pi * freq * t), fs, subtype="PCM_16")
+    return path
+
+
+def make_librispeech(root, part="dev-clean", spk="84", chapter="121123", n=3, fs=16000):
+    d = root / part / spk / chapter
+    d.mkdir(parents=True)
+    lines = []
+    for i in range(n):
+        utt = f"{spk}-{chapter}-{i:04d}"
+        tone(d / f"{utt}.flac", fs=fs, freq=300 + 50 * i)
+        lines.append(f"{utt} GO DO YOU HEAR NUMBER {i}")
+    (d / f"{spk}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n")
+    return d
+
+
+def test_prepare_librispeech_layout(tmp_path):
+    make_librispeech(tmp_path / "LibriSpeech")
+    make_librispeech(tmp_path / "LibriSpeech", spk="1272", chapter="128104", n=2)
+    n = prepare(tmp_path, "dev-clean", tmp_path / "data")  # the folder holding LibriSpeech/
+    assert n == 5
+    text = read_table(tmp_path / "data" / "text")
+    assert text["84-121123-0002"] == "GO DO YOU HEAR NUMBER 2"
+    u2s = read_table(tmp_path / "data" / "utt2spk")
+    assert u2s["1272-128104-0001"] == "1272-128104"
+    assert validate_data_dir(tmp_path / "data") == 5
+
+
+def test_prepare_rejects_missing_audio_and_empty_transcript(tmp_path):
+    d = make_librispeech(tmp_path)
+    (d / "84-121123-0001.flac").unlink()
+    with pytest.raises(DataDirError, match=r"84-121123-0001.*not found"):
+        prepare(tmp_path, "dev-clean", tmp_path / "data")
+    d2 = make_librispeech(tmp_path / "b")
+    tr = d2 / "84-121123.trans.txt"
+    tr.write_text(tr.read_text().replace("84-121123-0001 GO DO YOU HEAR NUMBER 1", "84-121123-0001"))
+    with pytest.raises(DataDirError, match=r"trans.txt:2: utterance 84-121123-0001 has an empty transcript"):
+        prepare(tmp_path / "b", "dev-clean", tmp_path / "data2")
+    with pytest.raises(DataDirError, match="set not found"):
+        prepare(tmp_path, "test-other", tmp_path / "data3")
+
+
+def _data_dir(tmp_path, n=3, fs=16000):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    d = tmp_path / "data"
+    wav = {f"u{i}": str(tone(tmp_path / f"u{i}.wav", fs=fs)) for i in range(n)}
+    write_table(d / "wav.scp", wav)
+    write_table(d / "text", {u: "HELLO WORLD" for u in wav})
+    write_table(d / "utt2spk", {u: "s1" for u in wav})
+    return d
+
+
+def test_validate_names_the_utterance_and_file(tmp_path):
+    d = _data_dir(tmp_path)
+    assert validate_data_dir(d) == 3
+    (tmp_path / "u1.wav").write_bytes(b"not audio at all")
+    with pytest.raises(DataDirError, match=r"utterance u1: unreadable audio .*u1.wav"):
+        validate_data_dir(d)
+    (tmp_path / "u1.wav").unlink()
+    with pytest.raises(DataDirError, match=r"utterance u1: audio file not found: .*u1.wav"):
+        validate_data_dir(d)
+
+
+def test_validate_rejects_wrong_rate_empty_text_unsorted_and_mismatch(tmp_path):
+    d = _data_dir(tmp_path, fs=8000)
+    with pytest.raises(DataDirError, match=r"utterance u0: .*sample rate 8000 Hz, expected 16000 Hz"):
+        validate_data_dir(d)
+    d = _data_dir(tmp_path / "b")
+    (d / "text").write_text("u0 HELLO\nu1 \nu2 WORLD\n")
+    with pytest.raises(DataDirError, match=r"text: utterance u1 has an empty text"):
+        validate_data_dir(d)
+    (d / "text").write_text("u1 A\nu0 B\nu2 C\n")
+    with pytest.raises(DataDirError, match=r"text:2: ids not sorted"):
+        validate_data_dir(d)
+    (d / "text").write_text("u0 A\nu0 B\nu2 C\n")
+    with pytest.raises(DataDirError, match=r"text:2: duplicate id 'u0'"):
+        validate_data_dir(d)
+    (d / "text").write_text("u0 A\nu2 C\n")
+    with pytest.raises(DataDirError, match=r"text: no entry for 1 utterance.*u1"):
+        validate_data_dir(d)
+
+
+def test_format_resamples_dumps_and_resumes(tmp_path):
+    d = _data_dir(tmp_path, fs=8000)
+    out = tmp_path / "dump_dir"
+    n = fmt.format_data_dir(d, out, tmp_path / "audio", fs=16000, audio_format="flac", nj=1)
+    assert n == 3
+    assert validate_data_dir(out) == 3  # now at 16 kHz
+    nsamp = read_table(out / "utt2num_samples")
+    assert abs(int(nsamp["u0"]) - 8000) <= 2  # 0.5 s at 16 kHz
+    assert read_table(out / "spk2utt") == {"s1": "u0 u1 u2"}
+    stamp = (tmp_path / "audio" / "u0.flac").stat().st_mtime_ns
+    fmt.format_data_dir(d, out, tmp_path / "audio", fs=16000, nj=1)
+    assert (tmp_path / "audio" / "u0.flac").stat().st_mtime_ns == stamp  # kept, not redone
+
+
+def test_format_stops_on_bad_audio_unless_skipped(tmp_path):
+    d = _data_dir(tmp_path)
+    (tmp_path / "u2.wav").write_bytes(b"RIFF garbage")
+    with pytest.raises(DataDirError, match=r"1 bad utterance.*utterance u2: unreadable audio"):
+        fmt.format_data_dir(d, tmp_path / "out", tmp_path / "audio", nj=1)
+    assert (tmp_path / "audio" / "u0.flac").is_file()  # what was computed is kept
+    n = fmt.format_data_dir(d, tmp_path / "out", tmp_path / "audio", nj=1, skip_bad=True)
+    assert n == 2
+    assert "u2" in read_table(tmp_path / "out" / "bad_utts")
+    assert set(read_table(tmp_path / "out" / "text")) == {"u0", "u1"}
+
+
+def test_filter_by_duration(tmp_path):
+    d = _data_dir(tmp_path)
+    tone(tmp_path / "u1.wav", sec=3.0)
+    fmt.format_data_dir(d, tmp_path / "org", tmp_path / "audio", nj=1)
+    n = fmt.filter_data_dir(tmp_path / "org", tmp_path / "flt", min_sec=0.1, max_sec=1.0)
+    assert n == 2 and "u1" not in read_table(tmp_path / "flt" / "wav.scp")
+    with pytest.raises(DataDirError, match="no utterance left"):
+        fmt.filter_data_dir(tmp_path / "org", tmp_path / "none", min_sec=10.0)
+
+
+def test_synthetic_librispeech_layout_and_cache(tmp_path):
+    pytest.importorskip("shutil").which("espeak-ng") or pytest.skip("espeak-ng not installed")
+    from adapters.synth import librispeech as synth
+
+    sets = {"train-clean-100": (2, 1, 2, False), "test-other": (1, 1, 2, True)}
+    root = synth.build(tmp_path / "c", sets, seed=3, nj=1)
+    flacs = sorted(root.glob("*/*/*/*.flac"))
+    assert len(flacs) == 6
+    for f in flacs:
+        spk, chapter, _ = f.stem.split("-")
+        assert f.parent.name == chapter and f.parent.parent.name == spk
+        assert sf.info(str(f)).samplerate == 16000
+    n = prepare(root.parent, "train-clean-100", tmp_path / "data")
+    assert n == 4 and validate_data_dir(tmp_path / "data") == 4
+    stamp = json.loads((tmp_path / "c" / ".synth_complete.json").read_text())
+    assert stamp["utterances"] == 6
+    mtime = flacs[0].stat().st_mtime_ns
+    synth.build(tmp_path / "c", sets, seed=3, nj=1)  # cached: nothing rewritten
+    assert flacs[0].stat().st_mtime_ns == mtime
+    # same seed, same texts; another seed, other texts
+    a = synth.plan(tmp_path / "x", sets, seed=3)[1]
+    b = synth.plan(tmp_path / "x", sets, seed=4)[1]
+    assert list(a.values()) != list(b.values())
+    assert len(synth.vocabulary()) >= 1000

@@ -1,0 +1,144 @@
+"""The ESPnet glue: the s3prl_adapter frontend, its registration, task routing
+through the model, and the torchaudio RNN-T loss behind ESPnet's transducer."""
+import math
+
+import pytest
+import torch
+
+from conftest import perturb
+
+
+@pytest.fixture(scope="module")
+def registered():
+    from adapters.espnet.register import register_asr
+
+    register_asr()
+    from espnet2.tasks import asr
+
+    return asr
+
+
+def frontend(ckpt_dir, method="frozen", **kw):
+    from adapters.espnet.frontend import S3prlAdapterFrontend
+
+    torch.manual_seed(0)
+    return S3prlAdapterFrontend(upstream="hubert_local", path_or_url=str(ckpt_dir / "hubert.pt"),
+                                method=method, **kw).eval()
+
+
+def test_registered_in_espnet_choices(registered):
+    assert "s3prl_adapter" in registered.frontend_choices.choices()
+    assert "adapter_espnet" in registered.model_choices.choices()
+    import warprnnt_pytorch
+
+    assert hasattr(warprnnt_pytorch, "RNNTLoss")
+
+
+@pytest.mark.parametrize("method", ["frozen", "hra", "houlsby", "lora", "bitfit", "prefix", "finetune"])
+def test_frontend_weighted_sum_shapes(ckpt_dir, wavs, method):
+    fe = frontend(ckpt_dir, method)
+    x, lens = wavs
+    feats, flens = fe(x, lens)
+    assert feats.shape[0] == 3 and feats.shape[2] == fe.output_size() == 96
+    assert flens.tolist() == [int(n) // 320 for n in lens.tolist()] or flens.max() == feats.shape[1]
+    assert fe.features == "weighted_sum"
+    trainable = {n.split(".")[0] for n, p in fe.named_parameters() if p.requires_grad}
+    assert "featurizer" in trainable  # the SUPERB layer weights always learn
+
+
+def test_frontend_elp_uses_l_adapter_sum(ckpt_dir, wavs):
+    fe = frontend(ckpt_dir, "elp", method_conf={"l_dim": 48})
+    assert fe.features == "l_adapter" and fe.output_size() == 48
+    feats, _ = fe(*wavs)
+    assert feats.shape[-1] == 48
+    with pytest.raises(ValueError, match="l_adapter: true"):
+        frontend(ckpt_dir, "hra", features="l_adapter")
+
+
+def test_frontend_last_and_layer_features(ckpt_dir, wavs):
+    fe_last = frontend(ckpt_dir, "frozen", features="last")
+    fe_l1 = frontend(ckpt_dir, "frozen", features="layer", layer=1)
+    hs, _ = fe_last.adapted(*wavs)
+    assert torch.equal(fe_last(*wavs)[0], hs[-1])
+    assert torch.equal(fe_l1(*wavs)[0], hs[1])
+
+
+def test_frontend_rejects_bad_config(ckpt_dir):
+    with pytest.raises(ValueError, match="unknown s3prl upstream 'nonesuch'"):
+        frontend(ckpt_dir, upstream="nonesuch") if False else __import__(
+            "adapters.espnet.frontend", fromlist=["x"]).S3prlAdapterFrontend(upstream="nonesuch")
+    with pytest.raises(ValueError, match="16 kHz"):
+        frontend(ckpt_dir, fs=8000)
+    with pytest.raises(ValueError, match="unknown adapter method 'nope'"):
+        frontend(ckpt_dir, "nope")
+    with pytest.raises(ValueError, match="needs path_or_url"):
+        __import__("adapters.espnet.frontend", fromlist=["x"]).S3prlAdapterFrontend(upstream="hubert_local")
+
+
+def test_backbone_stays_in_eval_mode_when_training_adapters(ckpt_dir):
+    fe = frontend(ckpt_dir, "hra")
+    fe.train()
+    assert not fe.adapted.upstream.training and fe.adapted.method.training
+    ft = frontend(ckpt_dir, "finetune").train()
+    assert ft.adapted.upstream.training
+
+
+def test_reload_pretrained_parameters_undoes_espnet_init(ckpt_dir, wavs):
+    fe = frontend(ckpt_dir, "hra")
+    ref = fe(*wavs)[0].detach().clone()
+    perturb(fe, std=0.5)  # what ESPnet's --init does to every parameter
+    assert not torch.allclose(fe(*wavs)[0], ref)
+    fe.reload_pretrained_parameters()
+    assert torch.allclose(fe(*wavs)[0], ref)
+
+
+def test_model_routes_utt2task_ids_to_the_frontend(ckpt_dir, wavs):
+    from adapters.espnet.model import route_tasks
+
+    fe = frontend(ckpt_dir, "hra", tasks=["a", "b"])
+    perturb(fe.adapted.method, std=0.2)
+    x, lens = wavs
+    kwargs = {"task": torch.tensor([[1], [0], [1]]), "task_lengths": torch.tensor([1, 1, 1])}
+    route_tasks(fe, kwargs)
+    assert kwargs == {}  # consumed: ESPnet's model never sees them
+    mixed = fe(x, lens)[0]
+    fe.set_tasks(["b", "b", "b"])
+    only_b = fe(x, lens)[0]
+    assert torch.allclose(mixed[0], only_b[0], atol=1e-5)
+    assert not torch.allclose(mixed[1], only_b[1], atol=1e-4)
+    with pytest.raises(ValueError, match="pass task="):
+        fe(x, lens)  # two tasks and no ids: refused, not guessed
+
+
+def _rnnt_reference(logits, labels, blank):
+    """The transducer forward algorithm in plain Python (Graves 2012), one utterance."""
+    lp = torch.log_softmax(logits.double(), -1)
+    T, U1, _ = lp.shape
+    alpha = [[-math.inf] * U1 for _ in range(T)]
+    alpha[0][0] = 0.0
+    for t in range(T):
+        for u in range(U1):
+            if t == 0 and u == 0:
+                continue
+            a = alpha[t - 1][u] + lp[t - 1, u, blank].item() if t > 0 else -math.inf
+            b = alpha[t][u - 1] + lp[t, u - 1, labels[u - 1]].item() if u > 0 else -math.inf
+            alpha[t][u] = max(a, b) + math.log1p(math.exp(-abs(a - b))) if max(a, b) > -math.inf else -math.inf
+    return -(alpha[T - 1][U1 - 1] + lp[T - 1, U1 - 1, blank].item())
+
+
+def test_rnnt_loss_matches_the_forward_algorithm():
+    from adapters.espnet.rnnt_loss import RNNTLoss
+
+    g = torch.Generator().manual_seed(0)
+    B, T, U, V = 2, 5, 3, 6
+    logits = torch.randn(B, T, U + 1, V, generator=g)
+    labels = torch.tensor([[1, 2, 3], [4, 5, 0]])
+    t_len, u_len = torch.tensor([5, 4]), torch.tensor([3, 2])
+    ref = [_rnnt_reference(logits[b, : t_len[b], : u_len[b] + 1], labels[b, : u_len[b]].tolist(), 0)
+           for b in range(B)]
+    got = RNNTLoss(blank=0, reduction="none")(logits, labels, t_len, u_len)
+    assert torch.allclose(got.double(), torch.tensor(ref, dtype=torch.double), atol=1e-4)
+    mean = RNNTLoss(blank=0)(logits, labels, t_len, u_len)
+    assert abs(mean.item() - sum(ref) / B) < 1e-4  # warp-transducer's 'mean': over the batch
+    with pytest.raises(ValueError, match="fastemit"):
+        RNNTLoss(fastemit_lambda=0.01)

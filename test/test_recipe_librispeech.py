@@ -1,0 +1,76 @@
+"""A tiny end-to-end run of egs/librispeech/asr1 (every stage, CTC and RNN-T,
+one epoch on a few hundred synthetic utterances with a tiny upstream), in a
+copy of the recipe so the source tree stays clean."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ("--asr_args", "--max_epoch 1 --batch_bins 400000 --frontend_conf path_or_url=exp/upstream/tiny.pt",
+        "--upstream_ckpt", "exp/upstream/tiny.pt", "--upstream_size", "tiny")
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    top = tmp_path_factory.mktemp("tree")
+    (top / "egs").mkdir()
+    os.symlink(ROOT / "egs" / "TEMPLATE", top / "egs" / "TEMPLATE")
+    os.symlink(ROOT / "tools", top / "tools")
+    d = top / "egs" / "librispeech" / "asr1"
+    shutil.copytree(ROOT / "egs" / "librispeech" / "asr1", d, symlinks=True,
+                    ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"))
+    return d
+
+
+def run(recipe, *args, check=True):
+    env = dict(os.environ, PYTHON=sys.executable, LIBRISPEECH="")
+    r = subprocess.run(["./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True,
+                       timeout=900)
+    if check and r.returncode != 0:
+        raise AssertionError(f"run.sh {' '.join(args)} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    return r
+
+
+def test_ctc_then_rnnt_end_to_end(recipe):
+    r = run(recipe, "--local_data_opts", "--synth_scale 0.1", "--methods", "hra", *TINY)
+    res = json.loads((recipe / "exp/asr_ctc_hra/results.json").read_text())
+    assert set(res["test"]) == {"test_clean", "test_other"}
+    for s in res["test"].values():
+        assert s["utterances"] == 6 and 0.0 <= s["cer"] and s["wer"] >= 0.0
+    assert res["method"] == "hra" and res["decoder"] == "ctc"
+    assert 0 < res["adapter_params"] < res["trainable_params"] < res["total_params"]
+    assert res["train_time_s"] > 0
+    assert "|test_clean|6|" in (recipe / "exp/asr_ctc_hra/RESULTS.md").read_text()
+    assert "| asr_ctc_hra | hra | ctc |" in r.stdout  # the comparison table
+
+    # RNN-T on the same data: ESPnet's transducer decoder, torchaudio's loss, transducer beam search
+    run(recipe, "--stage", "11", "--decoder", "rnnt", "--methods", "elp", *TINY)
+    res = json.loads((recipe / "exp/asr_rnnt_elp/results.json").read_text())
+    assert res["decoder"] == "transducer" and res["test"]["test_clean"]["utterances"] == 6
+    hyp = (recipe / "exp/asr_rnnt_elp/decode_decode_rnnt/test_clean/text").read_text().splitlines()
+    assert len(hyp) == 6
+
+    # every stage skips what is complete
+    r = run(recipe, "--stage", "3", "--methods", "hra", *TINY)
+    assert "ctc_hra: trained" in r.stdout and "test_clean: decoded" in r.stdout
+
+
+def test_bad_audio_is_named(recipe):
+    if not (recipe / "data" / "test_clean" / "wav.scp").is_file():
+        pytest.skip("needs the data of test_ctc_then_rnnt_end_to_end")
+    wav = (recipe / "data/test_clean/wav.scp").read_text().splitlines()
+    utt, path = wav[2].split(maxsplit=1)
+    broken = recipe / "broken.flac"
+    broken.write_bytes(b"fLaC but not really")
+    wav[2] = f"{utt} {broken}"
+    (recipe / "data/test_clean/wav.scp").write_text("\n".join(wav) + "\n")
+    r = run(recipe, "--stage", "3", "--stop_stage", "3", *TINY, check=False)
+    assert r.returncode != 0
+    assert f"utterance {utt}: unreadable audio {broken}" in r.stdout + r.stderr
