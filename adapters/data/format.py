@@ -28,12 +28,21 @@ from adapters.data.kaldi import DataDirError, audio_path, read_table, spk2utt_fr
 SIDE_FILES = ("text", "label", "utt2spk", "utt2task", "utt2category", "utt2lang")
 
 
+def _up_to_date(out: Path, src) -> bool:
+    if src is None or not out.is_file() or out.stat().st_size == 0:
+        return False
+    try:
+        return out.stat().st_mtime >= Path(src).stat().st_mtime
+    except OSError:
+        return False
+
+
 def _dump_one(job) -> Tuple[str, int, str]:
     utt, entry, out, fs, fmt = job
     out = Path(out)
-    if out.is_file() and out.stat().st_size > 0:
-        return utt, sf.info(str(out)).frames, ""
     path = audio_path(entry)
+    if _up_to_date(out, path):  # dumped by an earlier (interrupted) run from this same file
+        return utt, sf.info(str(out)).frames, ""
     try:
         if path is None:
             raise DataDirError(f"pipes are not supported ({entry!r})")

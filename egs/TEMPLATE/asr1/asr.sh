@@ -14,6 +14,7 @@ stage=1
 stop_stage=13
 ngpu=0               # ESPnet --ngpu
 nj=2                 # parallel jobs for format and decoding
+train_jobs=1         # runs (methods) trained at the same time, sharing the cores
 dumpdir=dump
 expdir=exp
 python=${PYTHON:-python3}
@@ -172,34 +173,53 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   fi
 fi
 
-for i in "${!runs[@]}"; do
-  run=${runs[$i]}; config=${configs[$i]}; dir=${expdir}/asr_${run}
-
-  if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ]; then
-    ensure_upstream
-    if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
-      log "Stage 11: $run: trained"
-    else
-      log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)"
-      mkdir -p "$dir"
-      start=$(date +%s)
-      # shellcheck disable=SC2046,SC2086
-      $python -m adapters.bin.asr_train --config "$config" --use_preprocessor true $(tok_args) \
-        --ngpu "$ngpu" --resume true \
-        --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/wav.scp,speech,sound" \
-        --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/text,text,text" \
-        --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/wav.scp,speech,sound" \
-        --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/text,text,text" \
-        --train_shape_file "${stats_dir}/train/speech_shape" \
-        --train_shape_file "${stats_dir}/train/text_shape.${token_type}" \
-        --valid_shape_file "${stats_dir}/valid/speech_shape" \
-        --valid_shape_file "${stats_dir}/valid/text_shape.${token_type}" \
-        --output_dir "$dir" ${asr_args} > "$dir/train.log" 2>&1 \
-        || die "training $run failed; see $dir/train.log (rerun resumes from the last epoch)"
-      echo $(( $(date +%s) - start + $(cat "$dir/train_time_s" 2>/dev/null || echo 0) )) > "$dir/train_time_s"
-      touch "$dir/.done"
-    fi
+train_run() {  # $1: index into runs
+  local run=${runs[$1]} config=${configs[$1]} dir=${expdir}/asr_${runs[$1]} start
+  if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
+    log "Stage 11: $run: trained"; return 0
   fi
+  log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)"
+  mkdir -p "$dir"
+  start=$(date +%s)
+  # shellcheck disable=SC2046,SC2086
+  $python -m adapters.bin.asr_train --config "$config" --use_preprocessor true $(tok_args) \
+    --ngpu "$ngpu" --resume true \
+    --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/wav.scp,speech,sound" \
+    --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/text,text,text" \
+    --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/wav.scp,speech,sound" \
+    --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/text,text,text" \
+    --train_shape_file "${stats_dir}/train/speech_shape" \
+    --train_shape_file "${stats_dir}/train/text_shape.${token_type}" \
+    --valid_shape_file "${stats_dir}/valid/speech_shape" \
+    --valid_shape_file "${stats_dir}/valid/text_shape.${token_type}" \
+    --output_dir "$dir" ${asr_args} > "$dir/train.log" 2>&1 \
+    || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
+  echo $(( $(date +%s) - start + $(cat "$dir/train_time_s" 2>/dev/null || echo 0) )) > "$dir/train_time_s"
+  touch "$dir/.done"
+  log "Stage 11: $run trained in $(cat "$dir/train_time_s") s; $(grep -o 'valid\] loss[^,]*, cer[^,]*' "$dir/train.log" | tail -n 1)"
+}
+
+if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ]; then
+  ensure_upstream
+  # runs share the machine: each gets its share of the cores
+  if [ "$train_jobs" -gt 1 ] && [ -z "${OMP_NUM_THREADS:-}" ]; then
+    export OMP_NUM_THREADS=$(( $(nproc) / train_jobs > 0 ? $(nproc) / train_jobs : 1 ))
+  fi
+  pids=(); failed=0
+  for i in "${!runs[@]}"; do
+    if [ "$train_jobs" -le 1 ]; then
+      train_run "$i" || failed=1
+    else
+      while [ "$(jobs -rp | wc -l)" -ge "$train_jobs" ]; do sleep 2; done
+      train_run "$i" & pids+=($!)
+    fi
+  done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  [ $failed -eq 0 ] || die "training failed (see the logs named above)"
+fi
+
+for i in "${!runs[@]}"; do
+  run=${runs[$i]}; dir=${expdir}/asr_${run}
 
   dec=${dir}/decode_$(basename "${inference_config%.*}")
   if [ "$stage" -le 12 ] && [ "$stop_stage" -ge 12 ]; then
