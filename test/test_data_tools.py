@@ -155,3 +155,23 @@ def test_synthetic_librispeech_layout_and_cache(tmp_path):
     b = synth.plan(tmp_path / "x", sets, seed=4)[1]
     assert list(a.values()) != list(b.values())
     assert len(synth.vocabulary()) >= 1000
+
+
+def test_every_espeak_variant_is_a_distinct_voice(tmp_path):
+    """An unknown variant name falls back silently to the plain voice; none may."""
+    import hashlib
+    import shutil
+    import subprocess
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    from adapters.synth.espeak import VARIANTS
+
+    digests = {}
+    for v in ("",) + VARIANTS:
+        out = tmp_path / f"v{len(digests)}.wav"
+        subprocess.run(["espeak-ng", "-v", f"en-us{'+' + v if v else ''}", "-w", str(out), "hello there"],
+                       check=True, capture_output=True)
+        digests.setdefault(hashlib.md5(out.read_bytes()).hexdigest(), []).append(v or "plain")
+    same = [names for names in digests.values() if len(names) > 1]
+    assert not same, f"variants that sound the same: {same}"

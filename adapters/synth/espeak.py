@@ -21,11 +21,13 @@ ENGLISH_VOICES = (
     "en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
     "en-gb-x-gbcwmd", "en-029", "en-us-nyc",
 )
+# variant file names (case matters: an unknown name silently falls back to the plain voice)
 VARIANTS = (
-    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
-    "klatt", "klatt2", "klatt3", "Andy", "Annie", "Denis", "Gene", "Jacky",
-    "Lee", "Mario", "Michael", "Mike", "Paul", "Rob", "Steph", "Tweaky",
-    "Alicia", "Andrea", "Belinda", "Linda", "anika", "Zac", "david", "john",
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
+    "klatt", "klatt2", "klatt3", "klatt4", "klatt5", "Andy", "Annie", "Denis", "Gene",
+    "Jacky", "Lee", "Mario", "Michael", "Mike", "paul", "rob", "steph", "Tweaky",
+    "Alicia", "Andrea", "belinda", "linda", "anika", "zac", "david", "john", "adam",
+    "Alex", "max", "Hugo",
 )
 
 

@@ -70,7 +70,7 @@ def build(root, sets=None, seed: int = 0, nj: int = 2) -> Path:
     """Synthesize (or find cached) the corpus under ``root``; returns ``root/LibriSpeech``."""
     root = Path(root)
     sets = sets or DEFAULT_SETS
-    spec = {"corpus": "librispeech", "version": 1, "seed": seed,
+    spec = {"corpus": "librispeech", "version": 2, "seed": seed,
             "sets": {k: list(v) for k, v in sets.items()}}
     if is_complete(root, spec):
         return root / "LibriSpeech"
