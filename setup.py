@@ -25,6 +25,7 @@ setup(
     description=__doc__,
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["adapters", "adapters.*"]),
+    package_data={"adapters.synth": ["words_en.txt"]},
     install_requires=install_requires,
     extras_require={"test": ["pytest>=7"]},
 )
