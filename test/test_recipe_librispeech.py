@@ -57,6 +57,12 @@ def test_ctc_then_rnnt_end_to_end(recipe):
     hyp = (recipe / "exp/asr_rnnt_elp/decode_decode_rnnt/test_clean/text").read_text().splitlines()
     assert len(hyp) == 6
 
+    # ESPnet's CTC prefix beam search on the same model
+    run(recipe, "--stage", "12", "--methods", "hra", "--inference_config", "conf/decode_ctc_beam.yaml", *TINY)
+    beam = json.loads((recipe / "exp/asr_ctc_hra/results.json").read_text())
+    assert beam["test"]["test_clean"]["utterances"] == 6
+    assert (recipe / "exp/asr_ctc_hra/decode_decode_ctc_beam/test_clean/text").is_file()
+
     # every stage skips what is complete
     r = run(recipe, "--stage", "3", "--methods", "hra", *TINY)
     assert "ctc_hra: trained" in r.stdout and "test_clean: decoded" in r.stdout
@@ -74,3 +80,13 @@ def test_bad_audio_is_named(recipe):
     r = run(recipe, "--stage", "3", "--stop_stage", "3", *TINY, check=False)
     assert r.returncode != 0
     assert f"utterance {utt}: unreadable audio {broken}" in r.stdout + r.stderr
+
+
+def test_options_are_checked(recipe):
+    r = run(recipe, "--no_such_option", "1", check=False)
+    assert r.returncode != 0 and "unknown option --no_such_option" in r.stderr
+    r = run(recipe, "--stage", "11", "--methods", "nonesuch", check=False)
+    assert r.returncode != 0 and "no config conf/train_ctc_nonesuch.yaml" in r.stderr
+    assert "available: bitfit elp finetune frozen houlsby hra lora prefix" in r.stderr
+    r = run(recipe, "--help")
+    assert "--stop_stage" in r.stdout and "--methods" in r.stdout

@@ -7,8 +7,9 @@
 
 __usage() {
   echo "Usage: $0 [options]"
-  echo "Options (current values):"
-  for __v in ${__option_names:-}; do printf '  --%-24s %s\n' "$__v" "${!__v}"; done
+  echo "Options (defaults, as set at the top of $0):"
+  # the name=value lines before this file is sourced, with their comments
+  sed -n '/parse_options.sh/q; s/^\([a-z_][a-z0-9_]*\)=\(.*\)$/  --\1=\2/p' "$0"
 }
 
 while true; do

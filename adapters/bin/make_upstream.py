@@ -86,24 +86,28 @@ def _fairseq_model_cfg(family: str, size: str) -> dict:
     return cfg
 
 
+def build_hubert(size: str, num_clusters: int = 100, overrides: dict | None = None):
+    """(s3prl HubertModel, task_cfg, model_cfg, symbols) of ``size``, randomly initialised."""
+    from s3prl.upstream.hubert.hubert_model import HubertConfig, HubertModel, HubertPretrainingConfig
+    from s3prl.upstream.utils import merge_with_parent
+
+    model_cfg = {**_fairseq_model_cfg("hubert", size), **(overrides or {})}
+    task_cfg = dict(label_rate=50.0, sample_rate=16000, normalize=False)
+    symbols = [[str(i) for i in range(num_clusters)]]
+    model = HubertModel(
+        merge_with_parent(HubertConfig, model_cfg),
+        merge_with_parent(HubertPretrainingConfig, task_cfg),
+        symbols,
+    )
+    return model, task_cfg, model_cfg, symbols
+
+
 def _build_fairseq_family(family: str, size: str, num_clusters: int) -> dict:
     from s3prl.upstream.utils import merge_with_parent
 
     model_cfg = _fairseq_model_cfg(family, size)
     if family == "hubert":
-        from s3prl.upstream.hubert.hubert_model import (
-            HubertConfig,
-            HubertModel,
-            HubertPretrainingConfig,
-        )
-
-        task_cfg = dict(label_rate=50.0, sample_rate=16000, normalize=False)
-        symbols = [[str(i) for i in range(num_clusters)]]
-        model = HubertModel(
-            merge_with_parent(HubertConfig, model_cfg),
-            merge_with_parent(HubertPretrainingConfig, task_cfg),
-            symbols,
-        )
+        model, task_cfg, model_cfg, symbols = build_hubert(size, num_clusters)
         return dict(
             task_cfg=task_cfg,
             model_cfg=model_cfg,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
 import humanfriendly
@@ -61,7 +62,16 @@ class S3prlAdapterFrontend(AbsFrontend):
             raise ValueError(f"unknown s3prl upstream {upstream!r} (see S3PRLUpstream.available_names())")
         if upstream.endswith("_local") and not path_or_url:
             raise ValueError(f"upstream {upstream!r} needs path_or_url (a local checkpoint)")
-        up = S3PRLUpstream(upstream, path_or_url=path_or_url, **(upstream_conf or {}))
+        try:
+            up = S3PRLUpstream(upstream, path_or_url=path_or_url, **(upstream_conf or {}))
+        except Exception as e:
+            if path_or_url and not path_or_url.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"cannot load upstream {upstream!r} from {path_or_url}: "
+                    + ("file not found" if not Path(path_or_url).exists()
+                       else f"corrupt, truncated or not a {upstream} checkpoint ({e.__class__.__name__}: {str(e)[:200]})")
+                ) from None
+            raise
         model = getattr(up.upstream, "model", None)
         if getattr(model, "feature_grad_mult", None) is not None:
             model.feature_grad_mult = 1.0

@@ -1,0 +1,78 @@
+"""Pretrain the offline default upstream: HuBERT iteration 1 on synthetic speech.
+
+    python -m adapters.bin.pretrain_upstream --out egs/upstream/hubert_pretrained_small.pt
+
+Synthesizes (or reuses, cached) a pretraining set of varied espeak-ng voices in
+LibriSpeech's layout, then MFCC -> k-means -> masked prediction with s3prl's
+``HubertModel`` (see ``adapters.pretrain.hubert``), and writes a checkpoint that
+``S3PRLUpstream('hubert_local', path_or_url=OUT)`` loads (weights stored in
+float16 to keep the file small; s3prl loads them into its float32 model), plus
+``report.json`` and ``loss.png`` in the work dir.  Interrupt and rerun: it
+resumes from its last checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from adapters.pretrain.hubert import PretrainConfig, UpstreamCheckpointError, load_checked, pretrain
+
+# the pretraining corpus: speakers x utterances, in its own set (seed differs from the recipes')
+DEFAULT_SPEAKERS = 160
+DEFAULT_UTTS = 8
+
+
+def synthesize_corpus(cache: Path, speakers: int, utts: int, seed: int, nj: int):
+    from adapters.synth import librispeech
+
+    root = librispeech.build(cache, {"pretrain": (speakers, 1, utts, False)}, seed=seed, nj=nj)
+    return sorted(str(p) for p in (root / "pretrain").glob("*/*/*.flac"))
+
+
+def export_half(src: Path, out: Path):
+    st = load_checked(src)
+    st["model_weight"] = {k: v.half() if v.is_floating_point() else v for k, v in st["model_weight"].items()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(st, tmp)
+    tmp.replace(out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="the exported s3prl checkpoint")
+    ap.add_argument("--work_dir", default=None, help="labels, training state, report (default: OUT's name + _work)")
+    ap.add_argument("--corpus_cache", default="cache/pretrain_corpus")
+    ap.add_argument("--wav_list", default=None, help="a file of audio paths to use instead of synthesizing")
+    ap.add_argument("--speakers", type=int, default=DEFAULT_SPEAKERS)
+    ap.add_argument("--utts_per_speaker", type=int, default=DEFAULT_UTTS)
+    ap.add_argument("--nj", type=int, default=2)
+    for f, v in PretrainConfig().__dict__.items():
+        ap.add_argument(f"--{f}", type=type(v), default=v)
+    a = ap.parse_args(argv)
+    cfg = PretrainConfig(**{f: getattr(a, f) for f in PretrainConfig().__dict__})
+    out = Path(a.out)
+    work = Path(a.work_dir) if a.work_dir else out.with_name(out.stem + "_work")
+    try:
+        if a.wav_list:
+            paths = [l.split()[-1] for l in Path(a.wav_list).read_text().splitlines() if l.strip()]
+        else:
+            paths = synthesize_corpus(Path(a.corpus_cache), a.speakers, a.utts_per_speaker, 1000 + cfg.seed, a.nj)
+        report = pretrain(paths, work, cfg)
+        export_half(Path(report["checkpoint"]), out)
+    except UpstreamCheckpointError as e:
+        raise SystemExit(f"error: {e}")
+    report["exported"] = str(out)
+    report["exported_bytes"] = out.stat().st_size
+    (work / "report.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps({k: report[k] for k in ("exported", "exported_bytes", "hours", "clusters", "steps",
+                                             "first_masked_ce", "final_masked_ce", "final_masked_acc",
+                                             "wall_time_s_this_run")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

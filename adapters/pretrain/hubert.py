@@ -1,0 +1,256 @@
+"""HuBERT iteration 1 on unlabelled (synthetic) speech, with s3prl's own ``HubertModel``.
+
+1. MFCC (torchaudio's Kaldi-compatible MFCC, 13 + deltas + delta-deltas, 20 ms
+   shift so one label per model frame), mean-normalised per utterance;
+2. k-means targets (scikit-learn MiniBatchKMeans) fitted on a sample of frames;
+3. masked prediction with ``HubertModel.forward`` (its span masking, its label
+   embeddings, cosine logits), cross-entropy on the masked frames plus the
+   feature penalty, as in the HuBERT paper's base recipe;
+4. export in s3prl's converted ``hubert_local`` format.
+
+Training checkpoints every ``save_every`` steps and resumes from the last one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import soundfile as sf
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+HOP = 320  # samples per model frame (the CNN's stride) and per label
+
+
+@dataclass
+class PretrainConfig:
+    size: str = "small"  # adapters.bin.make_upstream size
+    num_clusters: int = 100
+    kmeans_frames: int = 150_000
+    crop_sec: float = 2.0
+    batch_size: int = 16
+    max_steps: int = 1200
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    mask_prob: float = 0.65
+    mask_length: int = 5
+    feature_pen_weight: float = 10.0
+    save_every: int = 100
+    seed: int = 0
+
+
+class UpstreamCheckpointError(ValueError):
+    pass
+
+
+def load_audio(paths: List[str]) -> List[np.ndarray]:
+    out = []
+    for p in tqdm(paths, desc="loading audio", unit="utt", mininterval=2.0):
+        try:
+            x, fs = sf.read(p, dtype="float32")
+        except Exception as e:
+            raise UpstreamCheckpointError(f"unreadable audio {p}: {e}") from None
+        if fs != 16000:
+            raise UpstreamCheckpointError(f"{p}: sample rate {fs} Hz, expected 16000 Hz")
+        if x.ndim > 1:
+            x = x.mean(1)
+        out.append(x)
+    return out
+
+
+def mfcc_features(wav: np.ndarray) -> torch.Tensor:
+    """(frames, 39) MFCC + deltas at a 20 ms shift, mean-normalised."""
+    import torchaudio.compliance.kaldi as kaldi
+    import torchaudio.functional as AF
+
+    x = torch.from_numpy(wav).unsqueeze(0) * 32768.0
+    m = kaldi.mfcc(x, sample_frequency=16000, frame_shift=20.0, frame_length=25.0,
+                   num_ceps=13, use_energy=False, dither=0.0)  # (T, 13)
+    d1 = AF.compute_deltas(m.t()).t()
+    d2 = AF.compute_deltas(d1.t()).t()
+    f = torch.cat([m, d1, d2], 1)
+    return f - f.mean(0, keepdim=True)
+
+
+def fit_kmeans(feats: List[torch.Tensor], cfg: PretrainConfig):
+    from sklearn.cluster import MiniBatchKMeans
+
+    allf = torch.cat(feats).numpy()
+    rng = np.random.default_rng(cfg.seed)
+    take = rng.choice(len(allf), size=min(cfg.kmeans_frames, len(allf)), replace=False)
+    km = MiniBatchKMeans(n_clusters=cfg.num_clusters, batch_size=10_000, n_init=3,
+                         max_iter=100, random_state=cfg.seed)
+    km.fit(allf[take])
+    return km
+
+
+def build_model(cfg: PretrainConfig):
+    """A randomly initialised s3prl HubertModel of ``cfg.size`` and its configs."""
+    from adapters.bin.make_upstream import build_hubert
+
+    torch.manual_seed(cfg.seed)
+    return build_hubert(cfg.size, cfg.num_clusters,
+                        dict(mask_prob=cfg.mask_prob, mask_length=cfg.mask_length))
+
+
+class Crops:
+    """Random fixed-length crops aligned to label frames."""
+
+    def __init__(self, wavs, labels, cfg: PretrainConfig):
+        self.frames = int(cfg.crop_sec * 16000) // HOP
+        self.items = [(w, l) for w, l in zip(wavs, labels) if len(l) >= self.frames]
+        if not self.items:
+            raise UpstreamCheckpointError(f"no utterance is longer than crop_sec={cfg.crop_sec}")
+        self.bs = cfg.batch_size
+
+    def batch(self, rng: random.Random):
+        wavs, labs = [], []
+        for _ in range(self.bs):
+            w, l = self.items[rng.randrange(len(self.items))]
+            s = rng.randint(0, len(l) - self.frames)
+            # label t covers samples [t*HOP, t*HOP + 400): one crop keeps them together
+            seg = w[s * HOP: s * HOP + self.frames * HOP + 80]
+            seg = np.pad(seg, (0, self.frames * HOP + 80 - len(seg)))
+            wavs.append(torch.from_numpy(seg))
+            labs.append(torch.from_numpy(l[s: s + self.frames]))
+        return torch.stack(wavs), torch.stack(labs).long()
+
+
+def lr_at(step, cfg: PretrainConfig):
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    frac = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+    return cfg.lr * max(0.05, 1.0 - frac)
+
+
+def masked_prediction_loss(model, wavs, labels, cfg: PretrainConfig):
+    pad = torch.zeros(wavs.shape, dtype=torch.bool)
+    out = model(wavs, target_list=[labels], padding_mask=pad, mask=True)
+    logits = model.get_logits(out, is_masked=True)[0]
+    targets = model.get_targets(out, is_masked=True)[0]
+    ce = F.cross_entropy(logits, targets)
+    acc = (logits.argmax(-1) == targets).float().mean()
+    return ce + cfg.feature_pen_weight * out["features_pen"], ce, acc
+
+
+def pretrain(wav_paths: List[str], out_dir, cfg: PretrainConfig, log=print,
+             stop_after: Optional[int] = None) -> Optional[dict]:
+    """Run (or resume) pretraining in ``out_dir``; returns the report."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    state_path = out_dir / "pretrain_state.pt"
+    wavs = load_audio(wav_paths)
+    hours = sum(len(w) for w in wavs) / 16000 / 3600
+    labels_path = out_dir / "labels.npz"
+    if labels_path.is_file():
+        z = np.load(labels_path, allow_pickle=False)
+        labels = [z[f"u{i}"] for i in range(len(wavs))]
+    else:
+        log(f"MFCC of {len(wavs)} utterances ({hours:.2f} h), k-means with {cfg.num_clusters} clusters")
+        feats = [mfcc_features(w) for w in tqdm(wavs, desc="mfcc", unit="utt", mininterval=2.0)]
+        km = fit_kmeans(feats, cfg)
+        labels = [km.predict(f.numpy()).astype(np.int16) for f in feats]
+        np.savez(labels_path, **{f"u{i}": l for i, l in enumerate(labels)})
+    model, task_cfg, model_cfg, symbols = build_model(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    step, history = 0, []
+    if state_path.is_file():
+        st = load_checked(state_path)
+        if st.get("config") != asdict(cfg):
+            raise UpstreamCheckpointError(
+                f"{state_path} was written with another configuration; remove it or use the same options")
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        step, history = st["step"], st["history"]
+        log(f"resuming from step {step}")
+    crops = Crops(wavs, labels, cfg)
+    model.train()
+    bar = tqdm(total=cfg.max_steps, initial=step, desc="pretraining", unit="step", mininterval=5.0)
+    while step < cfg.max_steps:
+        # the batch of step k depends only on (seed, k): a resumed run sees the same data
+        rng = random.Random(cfg.seed * 1_000_003 + step)
+        torch.manual_seed(cfg.seed * 1_000_003 + step)
+        np.random.seed((cfg.seed * 1_000_003 + step) % 2**32)  # s3prl's span masking draws from numpy
+        x, y = crops.batch(rng)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        loss, ce, acc = masked_prediction_loss(model, x, y, cfg)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+        step += 1
+        history.append((step, ce.item(), acc.item()))
+        bar.update()
+        bar.set_postfix(ce=f"{ce.item():.3f}", acc=f"{acc.item():.3f}")
+        if step % cfg.save_every == 0 or step == cfg.max_steps:
+            _atomic_save({"config": asdict(cfg), "step": step, "history": history,
+                          "model": model.state_dict(), "optimizer": opt.state_dict()}, state_path)
+            if stop_after is not None and step >= stop_after:  # tests: an interruption
+                bar.close()
+                return None
+    bar.close()
+    ckpt = out_dir / "hubert_pretrained.pt"
+    _atomic_save({"task_cfg": task_cfg, "model_cfg": model_cfg, "model_weight": model.state_dict(),
+                  "dictionaries_symbols": symbols,
+                  "pretraining": {"config": asdict(cfg), "steps": step, "hours": hours}}, ckpt)
+    report = {
+        "checkpoint": str(ckpt), "clusters": cfg.num_clusters, "utterances": len(wavs),
+        "hours": round(hours, 3), "steps": step,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "final_masked_ce": float(np.mean([h[1] for h in history[-50:]])),
+        "final_masked_acc": float(np.mean([h[2] for h in history[-50:]])),
+        "first_masked_ce": float(np.mean([h[1] for h in history[:50]])),
+        "wall_time_s_this_run": round(time.time() - t0, 1),
+        "config": asdict(cfg),
+    }
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1))
+    plot_history(history, out_dir / "loss.png")
+    return report
+
+
+def plot_history(history, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = [h[0] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(s, [h[1] for h in history], lw=0.6, label="masked CE")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy")
+    ax2 = ax.twinx()
+    ax2.plot(s, [h[2] for h in history], lw=0.6, color="tab:orange", label="masked accuracy")
+    ax2.set_ylabel("accuracy")
+    ax.set_title("HuBERT iteration 1 on synthetic speech")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _atomic_save(obj, path: Path):
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def load_checked(path) -> dict:
+    """torch.load with a clear message for a missing, truncated or corrupt file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UpstreamCheckpointError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UpstreamCheckpointError(
+            f"{path}: corrupt or truncated checkpoint ({e.__class__.__name__}: {str(e)[:200]}); "
+            "delete it and rebuild it") from None

@@ -1,0 +1,77 @@
+"""HuBERT iteration-1 pretraining of the offline default upstream: export format,
+determinism, resuming, and bad checkpoints."""
+import shutil
+
+import pytest
+import torch
+
+from adapters.pretrain.hubert import PretrainConfig, UpstreamCheckpointError, load_checked, pretrain
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+
+TINY = PretrainConfig(size="tiny", num_clusters=8, kmeans_frames=3000, crop_sec=1.0, batch_size=3,
+                      max_steps=6, warmup_steps=2, save_every=3, seed=5)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from adapters.bin.pretrain_upstream import synthesize_corpus
+
+    return synthesize_corpus(tmp_path_factory.mktemp("c"), speakers=4, utts=3, seed=9, nj=1)
+
+
+def test_export_loads_in_s3prl_and_is_deterministic(corpus, tmp_path):
+    from s3prl.nn import S3PRLUpstream
+
+    from adapters.bin.pretrain_upstream import export_half
+
+    r = pretrain(corpus, tmp_path / "a", TINY, log=lambda *_: None)
+    assert r["steps"] == 6 and r["clusters"] == 8 and r["hours"] > 0
+    assert (tmp_path / "a" / "loss.png").stat().st_size > 1000
+    export_half(tmp_path / "a" / "hubert_pretrained.pt", tmp_path / "up.pt")
+    up = S3PRLUpstream("hubert_local", path_or_url=str(tmp_path / "up.pt")).eval()
+    wav = torch.randn(1, 16000, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        hs, _ = up(wav, torch.tensor([16000]))
+    assert len(hs) == 3 and hs[-1].shape[::2] == (1, 96) and 48 <= hs[-1].shape[1] <= 50
+    # trained weights, not the random initialisation
+    trained = load_checked(tmp_path / "a" / "hubert_pretrained.pt")["model_weight"]
+    from adapters.pretrain.hubert import build_model
+
+    init = build_model(TINY)[0].state_dict()
+    assert any(not torch.equal(trained[k], init[k]) for k in init)
+    # same seed, same weights
+    pretrain(corpus, tmp_path / "b", TINY, log=lambda *_: None)
+    again = load_checked(tmp_path / "b" / "hubert_pretrained.pt")["model_weight"]
+    assert all(torch.equal(trained[k], again[k]) for k in trained)
+
+
+def test_resume_after_interruption_gives_the_same_model(corpus, tmp_path):
+    full = pretrain(corpus, tmp_path / "full", TINY, log=lambda *_: None)
+    assert pretrain(corpus, tmp_path / "cut", TINY, log=lambda *_: None, stop_after=3) is None
+    assert load_checked(tmp_path / "cut" / "pretrain_state.pt")["step"] == 3
+    msgs = []
+    resumed = pretrain(corpus, tmp_path / "cut", TINY, log=msgs.append)
+    assert "resuming from step 3" in msgs and resumed["steps"] == 6
+    a = load_checked(tmp_path / "full" / "hubert_pretrained.pt")["model_weight"]
+    b = load_checked(tmp_path / "cut" / "hubert_pretrained.pt")["model_weight"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    other = PretrainConfig(**{**TINY.__dict__, "lr": 0.5})
+    with pytest.raises(UpstreamCheckpointError, match="another configuration"):
+        pretrain(corpus, tmp_path / "cut", other, log=lambda *_: None)
+
+
+def test_corrupt_or_truncated_checkpoints_are_rejected(tmp_path, ckpt_dir):
+    good = (ckpt_dir / "hubert.pt").read_bytes()
+    bad = tmp_path / "truncated.pt"
+    bad.write_bytes(good[: len(good) // 2])
+    with pytest.raises(UpstreamCheckpointError, match=r"truncated.pt: corrupt or truncated"):
+        load_checked(bad)
+    with pytest.raises(UpstreamCheckpointError, match="not found"):
+        load_checked(tmp_path / "missing.pt")
+    from adapters.espnet.frontend import S3prlAdapterFrontend
+
+    with pytest.raises(ValueError, match=r"cannot load upstream 'hubert_local' from .*truncated.pt: corrupt"):
+        S3prlAdapterFrontend(upstream="hubert_local", path_or_url=str(bad))
+    with pytest.raises(ValueError, match=r"from .*nothere.pt: file not found"):
+        S3prlAdapterFrontend(upstream="hubert_local", path_or_url=str(tmp_path / "nothere.pt"))
