@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := espeak-ng sox libsox-fmt-all flac
 STAMP := $(VENV)/.installed
 
-.PHONY: install apt venv test test-all demo bench clean
+.PHONY: install apt venv test test-all demo bench pretrain probe clean
 
 install: apt $(STAMP)
 
@@ -31,6 +31,13 @@ demo: install
 
 bench: install
 	$(PY) -m adapters.bin.bench_methods --family hubert --size tiny --json exp/bench/bench_methods.json
+
+# The offline default upstream: HuBERT iteration 1 on synthetic speech (about 20 min on 2 cores).
+pretrain: install
+	$(PY) -m adapters.bin.pretrain_upstream --out egs/upstream/hubert_pretrained_small.pt --work_dir cache/pretrain_small
+
+probe: install
+	$(PY) -m adapters.bin.probe_upstream --upstream egs/upstream/hubert_pretrained_small.pt --json exp/probe/probe_upstream.json
 
 clean:
 	rm -rf $(VENV) *.egg-info

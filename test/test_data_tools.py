@@ -175,3 +175,32 @@ def test_every_espeak_variant_is_a_distinct_voice(tmp_path):
         digests.setdefault(hashlib.md5(out.read_bytes()).hexdigest(), []).append(v or "plain")
     same = [names for names in digests.values() if len(names) > 1]
     assert not same, f"variants that sound the same: {same}"
+
+
+def test_speech_commands_protocol(tmp_path):
+    """SUPERB's 12 classes from the v0.01 layout, lists checked line by line."""
+    import numpy as np
+    import soundfile as sf
+
+    from adapters.data.kaldi import DataDirError
+    from adapters.data.speech_commands import SILENCE, UNKNOWN, prepare
+
+    for w in ("yes", "no", "marvin"):
+        for h in ("aaaa1111", "bbbb2222", "cccc3333"):
+            (tmp_path / w).mkdir(exist_ok=True)
+            sf.write(str(tmp_path / w / f"{h}_nohash_0.wav"), np.zeros(16000), 16000, subtype="PCM_16")
+    (tmp_path / "_background_noise_").mkdir()
+    sf.write(str(tmp_path / "_background_noise_" / "white_noise.wav"), np.random.rand(48000) * 0.1, 16000)
+    (tmp_path / "validation_list.txt").write_text("yes/bbbb2222_nohash_0.wav\nmarvin/bbbb2222_nohash_0.wav\n")
+    (tmp_path / "testing_list.txt").write_text("no/cccc3333_nohash_0.wav\n")
+    s = prepare(tmp_path, tmp_path / "out")
+    labels = {c[2] for c in s["train"]}
+    assert labels == {"yes", "no", UNKNOWN, SILENCE}
+    assert [c[2] for c in s["dev"] if c[2] != SILENCE] == [UNKNOWN, "yes"]
+    assert [c[1].endswith("no/cccc3333_nohash_0.wav") for c in s["test"]][0]
+    (tmp_path / "testing_list.txt").write_text("no/cccc3333_nohash_0.wav\nno cccc3333.wav\n")
+    with pytest.raises(DataDirError, match=r"testing_list.txt:2: expected '<word>/<file>.wav'"):
+        prepare(tmp_path, tmp_path / "out")
+    (tmp_path / "testing_list.txt").write_text("no/dddd_nohash_0.wav\n")
+    with pytest.raises(DataDirError, match=r"testing_list.txt:1: listed clip not found"):
+        prepare(tmp_path, tmp_path / "out")

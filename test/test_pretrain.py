@@ -75,3 +75,20 @@ def test_corrupt_or_truncated_checkpoints_are_rejected(tmp_path, ckpt_dir):
         S3prlAdapterFrontend(upstream="hubert_local", path_or_url=str(bad))
     with pytest.raises(ValueError, match=r"from .*nothere.pt: file not found"):
         S3prlAdapterFrontend(upstream="hubert_local", path_or_url=str(tmp_path / "nothere.pt"))
+
+
+def test_probe_heads_learn_what_is_learnable():
+    """The probe's heads on features that do / do not carry the label."""
+    from adapters.bin.probe_upstream import WeightedSum, probe_kws
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 4, (200,), generator=g)
+    noise = torch.randn(200, 3, 8, generator=g)
+    informative = noise.clone()
+    informative[:, 2, :4] += 3.0 * torch.nn.functional.one_hot(y, 4)  # only layer 2 knows the class
+    acc = probe_kws((informative[:150], y[:150]), (informative[150:], y[150:]), 4, seed=0, epochs=60)
+    chance = probe_kws((noise[:150], y[:150]), (noise[150:], y[150:]), 4, seed=0, epochs=60)
+    assert acc > 75.0 and chance < 45.0  # 4 classes: chance is 25 %
+    ws = WeightedSum(3)
+    assert torch.allclose(ws(informative[:5]), informative[:5].mean(1), atol=1e-6)  # uniform at init
+

@@ -46,7 +46,7 @@ stats_config=        # config for collect_stats (default: the first run's config
 stats_args=          # extra arguments for collect_stats
 upstream_ckpt=       # local upstream checkpoint the configs name; built when missing
 upstream_family=hubert
-upstream_size=small
+upstream_size=pretrained  # pretrained (adapters.bin.pretrain_upstream) | tiny | small | base (random init)
 
 # Decoding
 inference_config=    # default: conf/decode_<decoder>.yaml
@@ -87,8 +87,13 @@ fi
 ensure_upstream() {
   [ -n "$upstream_ckpt" ] || return 0
   [ -s "$upstream_ckpt" ] && return 0
-  log "building the offline upstream $upstream_ckpt ($upstream_family, $upstream_size)"
-  $python -m adapters.bin.make_upstream --family "$upstream_family" --size "$upstream_size" --out "$upstream_ckpt"
+  if [ "$upstream_size" = pretrained ]; then
+    log "pretraining the offline upstream $upstream_ckpt (HuBERT iteration 1 on synthetic speech; resumable)"
+    $python -m adapters.bin.pretrain_upstream --out "$upstream_ckpt"
+  else
+    log "building a randomly initialised upstream $upstream_ckpt ($upstream_family, $upstream_size)"
+    $python -m adapters.bin.make_upstream --family "$upstream_family" --size "$upstream_size" --out "$upstream_ckpt"
+  fi
 }
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then

@@ -18,7 +18,7 @@ cd "$(dirname "$0")"
   --methods "frozen hra elp" \
   --stats_config conf/collect_stats.yaml \
   --train_jobs 3 \
-  --upstream_ckpt exp/upstream/hubert_small.pt \
-  --upstream_family hubert --upstream_size small \
+  --upstream_ckpt ../../upstream/hubert_pretrained_small.pt \
+  --upstream_family hubert --upstream_size pretrained \
   --min_wav_duration 0.3 --max_wav_duration 20 \
   "$@"
