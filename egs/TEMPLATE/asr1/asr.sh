@@ -197,8 +197,21 @@ train_run() {  # $1: index into runs
     --train_shape_file "${stats_dir}/train/text_shape.${token_type}" \
     --valid_shape_file "${stats_dir}/valid/speech_shape" \
     --valid_shape_file "${stats_dir}/valid/text_shape.${token_type}" \
-    --output_dir "$dir" ${asr_args} > "$dir/train.log" 2>&1 \
-    || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
+    --output_dir "$dir" ${asr_args} > "$dir/train.log" 2>&1 &
+  local pid=$! seen=0 n
+  while kill -0 "$pid" 2>/dev/null; do  # progress: one line per finished epoch
+    sleep 15
+    n=$(grep -c "epoch results" "$dir/train.log" 2>/dev/null || true)
+    if [ "${n:-0}" -gt "$seen" ]; then
+      seen=$n
+      line=$(grep "epoch results" "$dir/train.log" | tail -n 1)
+      log "  $run: epoch $(echo "$line" | grep -o '[0-9]*epoch results' | cut -de -f1)" \
+          "of $(grep -m1 -o '^max_epoch: [0-9]*' "$dir/config.yaml" | cut -d' ' -f2)," \
+          "$(echo "$line" | grep -o ' time=[^,]*' | head -n 1 | sed 's/ time=/took /');" \
+          "$(echo "$line" | grep -o 'valid\] [^,]*' | sed 's/\]//') $(echo "$line" | grep -o 'cer_ctc=[^,]*' | head -n 1)"
+    fi
+  done
+  wait "$pid" || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
   echo $(( $(date +%s) - start + $(cat "$dir/train_time_s" 2>/dev/null || echo 0) )) > "$dir/train_time_s"
   touch "$dir/.done"
   log "Stage 11: $run trained in $(cat "$dir/train_time_s") s; $(grep -o 'valid\] loss[^,]*, cer[^,]*' "$dir/train.log" | tail -n 1)"
