@@ -40,7 +40,7 @@ def test_frontend_weighted_sum_shapes(ckpt_dir, wavs, method):
     x, lens = wavs
     feats, flens = fe(x, lens)
     assert feats.shape[0] == 3 and feats.shape[2] == fe.output_size() == 96
-    assert flens.tolist() == [int(n) // 320 for n in lens.tolist()] or flens.max() == feats.shape[1]
+    assert flens.max() == feats.shape[1] and flens[0] > flens[1] > flens[2]
     assert fe.features == "weighted_sum"
     trainable = {n.split(".")[0] for n, p in fe.named_parameters() if p.requires_grad}
     assert "featurizer" in trainable  # the SUPERB layer weights always learn
@@ -64,15 +64,18 @@ def test_frontend_last_and_layer_features(ckpt_dir, wavs):
 
 
 def test_frontend_rejects_bad_config(ckpt_dir):
+    from adapters.espnet.frontend import S3prlAdapterFrontend
+
     with pytest.raises(ValueError, match="unknown s3prl upstream 'nonesuch'"):
-        frontend(ckpt_dir, upstream="nonesuch") if False else __import__(
-            "adapters.espnet.frontend", fromlist=["x"]).S3prlAdapterFrontend(upstream="nonesuch")
+        S3prlAdapterFrontend(upstream="nonesuch")
+    with pytest.raises(ValueError, match="needs path_or_url"):
+        S3prlAdapterFrontend(upstream="hubert_local")
     with pytest.raises(ValueError, match="16 kHz"):
         frontend(ckpt_dir, fs=8000)
     with pytest.raises(ValueError, match="unknown adapter method 'nope'"):
         frontend(ckpt_dir, "nope")
-    with pytest.raises(ValueError, match="needs path_or_url"):
-        __import__("adapters.espnet.frontend", fromlist=["x"]).S3prlAdapterFrontend(upstream="hubert_local")
+    with pytest.raises(ValueError, match="features must be one of"):
+        frontend(ckpt_dir, features="mean")
 
 
 def test_backbone_stays_in_eval_mode_when_training_adapters(ckpt_dir):
