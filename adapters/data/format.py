@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Dict, Tuple
 
@@ -23,6 +22,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from adapters.data.kaldi import DataDirError, audio_path, read_table, spk2utt_from, write_table
+from adapters.parallel import parallel_map
 
 # files copied along with wav.scp, filtered to the kept utterances
 SIDE_FILES = ("text", "label", "utt2spk", "utt2task", "utt2category", "utt2lang")
@@ -78,13 +78,12 @@ def format_data_dir(src, dst, dump_dir, fs=16000, audio_format="flac", nj=2, ski
     results: Dict[str, int] = {}
     bad: Dict[str, str] = {}
     bar = tqdm(total=len(jobs), desc=f"format {src.name}", unit="utt", mininterval=2.0)
-    with ProcessPoolExecutor(max(1, nj)) as ex:
-        for utt, n, err in ex.map(_dump_one, jobs, chunksize=16):
-            bar.update()
-            if err:
-                bad[utt] = err
-            else:
-                results[utt] = n
+    for utt, n, err in parallel_map(_dump_one, jobs, nj):
+        bar.update()
+        if err:
+            bad[utt] = err
+        else:
+            results[utt] = n
     bar.close()
     if bad and not skip_bad:
         first = next(iter(bad.values()))

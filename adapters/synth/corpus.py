@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable, List, Sequence, Tuple
 
 from tqdm import tqdm
+
+from adapters.parallel import parallel_map
 
 STAMP = ".synth_complete.json"
 
@@ -55,12 +56,6 @@ def render(jobs: Sequence[Tuple[Callable, tuple]], nj: int, desc: str):
     """Run ``fn(*args)`` for every job (the last arg is the output path; existing
     outputs are skipped, so an interrupted synthesis resumes)."""
     bar = tqdm(total=len(jobs), desc=desc, unit="utt", mininterval=2.0)
-    if nj <= 1:
-        for j in jobs:
-            _render_one(j)
-            bar.update()
-    else:
-        with ProcessPoolExecutor(nj) as ex:
-            for _ in ex.map(_render_one, jobs, chunksize=8):
-                bar.update()
+    for _ in parallel_map(_render_one, jobs, nj):
+        bar.update()
     bar.close()
