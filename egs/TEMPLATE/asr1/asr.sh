@@ -154,6 +154,7 @@ tok_args() {
 
 if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   log "Stage 10: ESPnet collect_stats -> $stats_dir"
+  mkdir -p "$expdir"
   ensure_upstream
   if [ -f "$stats_dir/.done" ]; then
     log "  done"
