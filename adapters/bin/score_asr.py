@@ -37,6 +37,7 @@ def score(ref_path, hyp_path) -> dict:
         "cer": 100.0 * c.cer,
         "utterances": len(keys),
         "words": n_words,
+        "chars": sum(len(r) for r in refs),
         "word_errors": {"sub": w.substitutions, "del": w.deletions, "ins": w.insertions},
         "sentence_error_rate": 100.0 * sum(r != h for r, h in zip(refs, hyps)) / len(keys),
     }
@@ -105,10 +106,10 @@ def write_results(exp: Path, tests, tag: str = "") -> dict:
         f"- date: {results['created']}",
         "",
     ]
-    for metric, key in (("WER", "wer"), ("CER", "cer")):
-        lines += [f"## {metric}", "", "|dataset|Snt|Wrd|Err|SErr|", "|---|---|---|---|---|"]
+    for metric, key, unit, count in (("WER", "wer", "Wrd", "words"), ("CER", "cer", "Chr", "chars")):
+        lines += [f"## {metric}", "", f"|dataset|Snt|{unit}|Err|SErr|", "|---|---|---|---|---|"]
         for name, r in results["test"].items():
-            lines.append(f"|{tag}{name}|{r['utterances']}|{r['words']}|{r[key]:.1f}|"
+            lines.append(f"|{tag}{name}|{r['utterances']}|{r[count]}|{r[key]:.1f}|"
                          f"{r['sentence_error_rate']:.1f}|")
         lines.append("")
     (exp / "RESULTS.md").write_text("\n".join(lines))
