@@ -59,7 +59,11 @@ def main(argv=None):
     work = Path(a.work_dir) if a.work_dir else out.with_name(out.stem + "_work")
     try:
         if a.wav_list:
+            if not Path(a.wav_list).is_file():
+                raise UpstreamCheckpointError(f"--wav_list {a.wav_list}: file not found")
             paths = [l.split()[-1] for l in Path(a.wav_list).read_text().splitlines() if l.strip()]
+            if not paths:
+                raise UpstreamCheckpointError(f"--wav_list {a.wav_list}: no audio paths in it")
         else:
             paths = synthesize_corpus(Path(a.corpus_cache), a.speakers, a.utts_per_speaker, 1000 + cfg.seed, a.nj)
         report = pretrain(paths, work, cfg)
