@@ -31,5 +31,26 @@ def test_comparison_table_marks_missing_sets():
          "adapter_params": 131_584, "test": {"test_clean": {"wer": 10.0, "cer": 4.25}}},
         {"exp": "exp/asr_ctc_frozen", "method": "frozen", "decoder": "ctc", "test": {}},
     ]).splitlines()
-    assert rows[2] == "| asr_ctc_hra | hra | ctc | 1.52M | 131.6k | 10.0 / 4.2 |"
-    assert rows[3] == "| asr_ctc_frozen | frozen | ctc | ? | ? | not run |"
+    assert rows[2] == "| asr_ctc_hra | hra | 1.52M | 131.6k | 10.0 / 4.2 |"
+    assert rows[3] == "| asr_ctc_frozen | frozen | ? | ? | not run |"
+
+
+def test_accuracy_by_hand_and_table(tmp_path):
+    from adapters.bin.score_cls import score as score_cls
+
+    (tmp_path / "label").write_text("a yes\nb yes\nc no\nd _silence_\n")
+    (tmp_path / "pred").write_text("a yes\nb no\nc no\nd _silence_\ne yes\n")
+    s = score_cls(tmp_path / "label", tmp_path / "pred")
+    assert s["accuracy"] == pytest.approx(75.0)  # a, c, d right; b wrong; e is not in the reference
+    assert s["per_class_accuracy"] == {"_silence_": 100.0, "no": 100.0, "yes": 50.0}
+    assert s["majority_accuracy"] == pytest.approx(50.0)
+    assert s["confusion"]["yes"] == {"yes": 1, "no": 1}
+    (tmp_path / "pred").write_text("a yes\n")
+    with pytest.raises(DataDirError, match="no prediction for 3 utterance"):
+        score_cls(tmp_path / "label", tmp_path / "pred")
+    rows = table([{"exp": "exp/cls_elp", "method": "elp", "test": {"test": s}},
+                  {"exp": "exp/spk_elp", "method": "elp",
+                   "test": {"trials": {"eer": 12.5, "min_dcf_0.05": 0.4567}}}]).splitlines()
+    assert rows[0] == "| run | method | trainable | adapter | test acc % | trials EER %/minDCF |"
+    assert rows[2] == "| cls_elp | elp | ? | ? | 75.0 | not run |"
+    assert rows[3] == "| spk_elp | elp | ? | ? | not run | 12.50 / 0.457 |"

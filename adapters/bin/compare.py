@@ -15,20 +15,38 @@ def _fmt_params(n):
     return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
 
 
+def _metric_name(results, test) -> str:
+    for r in results:
+        s = r.get("test", {}).get(test)
+        if s:
+            return "WER/CER" if "wer" in s else "acc %" if "accuracy" in s else "EER %/minDCF" if "eer" in s else ""
+    return ""
+
+
+def _cell(s: dict) -> str:
+    if "wer" in s:
+        return f"{s['wer']:.1f} / {s['cer']:.1f}"
+    if "accuracy" in s:
+        return f"{s['accuracy']:.1f}" + (f" ±{s['accuracy_std']:.1f}" if "accuracy_std" in s else "")
+    if "eer" in s:
+        return f"{s['eer']:.2f} / {s['min_dcf_0.05']:.3f}"
+    return "?"
+
+
 def table(results) -> str:
     tests = []
     for r in results:
         for t in r.get("test", {}):
             if t not in tests:
                 tests.append(t)
-    head = ["run", "method", "decoder", "trainable", "adapter"] + [f"{t} WER/CER" for t in tests]
+    head = ["run", "method", "trainable", "adapter"] + [f"{t} {_metric_name(results, t)}" for t in tests]
     rows = [head, ["---"] * len(head)]
     for r in results:
-        cells = [Path(r["exp"]).name, r.get("method", "?"), r.get("decoder", "?"),
+        cells = [Path(r["exp"]).name, r.get("method", "?"),
                  _fmt_params(r.get("trainable_params")), _fmt_params(r.get("adapter_params"))]
         for t in tests:
             s = r.get("test", {}).get(t)
-            cells.append(f"{s['wer']:.1f} / {s['cer']:.1f}" if s else "not run")
+            cells.append(_cell(s) if s else "not run")
         rows.append(cells)
     return "\n".join("| " + " | ".join(c) + " |" for c in rows)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import jiwer
 
 from adapters.data.kaldi import DataDirError, read_table
+from adapters.results import model_info, params_line, train_info
 
 
 def _pairs(ref_path, hyp_path):
@@ -43,50 +44,6 @@ def score(ref_path, hyp_path) -> dict:
     }
 
 
-def model_info(exp: Path) -> dict:
-    """Method, upstream and parameter counts of the trained model in ``exp``."""
-    import yaml
-
-    cfg = yaml.safe_load(open(exp / "config.yaml"))
-    fc = cfg.get("frontend_conf") or {}
-    info = {
-        "method": fc.get("method", "?"),
-        "method_conf": fc.get("method_conf") or {},
-        "upstream": fc.get("upstream", cfg.get("frontend")),
-        "upstream_path": fc.get("path_or_url"),
-        "decoder": cfg.get("decoder") or "ctc",
-        "encoder": cfg.get("encoder"),
-    }
-    try:
-        from adapters.espnet.register import register_asr
-
-        register_asr()
-        from espnet2.tasks.asr import ASRTask
-
-        model, _ = ASRTask.build_model_from_file(exp / "config.yaml", None, "cpu")
-        info["total_params"] = sum(p.numel() for p in model.parameters())
-        info["trainable_params"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        fe = getattr(model, "frontend", None)
-        if fe is not None and hasattr(fe, "adapted"):
-            info["adapter_params"] = fe.adapted.num_trainable()
-            info["upstream_params"] = fe.adapted.num_backbone()
-            info["downstream_params"] = info["trainable_params"] - info["adapter_params"]
-    except Exception as e:  # a result without counts beats no result
-        info["params_error"] = f"{e.__class__.__name__}: {e}"
-    return info
-
-
-def train_info(exp: Path) -> dict:
-    out = {}
-    log = exp / "train.log"
-    if log.is_file():
-        out["train_log"] = str(log)
-    timing = exp / "train_time_s"
-    if timing.is_file():
-        out["train_time_s"] = float(timing.read_text().strip() or 0)
-    return out
-
-
 def write_results(exp: Path, tests, tag: str = "") -> dict:
     exp = Path(exp)
     results = {"exp": str(exp), "task": "asr", "created": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -100,9 +57,7 @@ def write_results(exp: Path, tests, tag: str = "") -> dict:
         f"- method: `{results['method']}` {json.dumps(results['method_conf']) if results['method_conf'] else ''}",
         f"- upstream: `{results['upstream']}` ({results.get('upstream_path') or 'registered name'})",
         f"- decoder: {results['decoder']}; encoder: {results['encoder']}",
-        f"- parameters: {results.get('trainable_params', '?'):,} trainable "
-        f"(adapter {results.get('adapter_params', '?'):,}) of {results.get('total_params', '?'):,}"
-        if "trainable_params" in results else f"- parameters: unknown ({results.get('params_error')})",
+        params_line(results),
         f"- date: {results['created']}",
         "",
     ]

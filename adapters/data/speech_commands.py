@@ -86,3 +86,47 @@ def prepare(root, out_dir, version: str = "v0.01", test_root=None, seed: int = 0
         if not clips:
             raise DataDirError(f"{root}: the {split} split is empty")
     return splits
+
+
+def speaker_of(utt_path: str) -> str:
+    """The speaker of a clip: the hash before ``_nohash_`` (noise cuts: ``noise``)."""
+    name = Path(utt_path).name
+    return name.split("_nohash_")[0] if "_nohash_" in name else "noise"
+
+
+def write_data_dirs(splits: Dict[str, List[Clip]], out: Path) -> Dict[str, int]:
+    from adapters.data.labels import write_label_dir
+
+    counts = {}
+    for split, clips in splits.items():
+        items = [(f"{speaker_of(p)}-{utt}", p, label, speaker_of(p)) for utt, p, label in clips]
+        counts[split] = write_label_dir(Path(out) / split, items)
+    return counts
+
+
+def main(argv=None):
+    import argparse
+    from collections import Counter
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("root", help="the Speech Commands folder (word folders, the two lists, _background_noise_)")
+    ap.add_argument("out", help="writes <out>/train, <out>/dev, <out>/test")
+    ap.add_argument("--version", default="v0.01", choices=("v0.01", "v0.02"))
+    ap.add_argument("--test_root", default=None, help="the separate v0.01 test set (label folders)")
+    ap.add_argument("--silence_dir", default=None, help="where the _silence_ cuts are written "
+                    "(default: <out>/silence_audio)")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    try:
+        splits = prepare(a.root, a.silence_dir or Path(a.out) / "silence_audio", a.version, a.test_root, a.seed)
+        counts = write_data_dirs(splits, Path(a.out))
+    except DataDirError as e:
+        raise SystemExit(f"error: {e}")
+    for split, clips in splits.items():
+        c = Counter(label for _, _, label in clips)
+        print(f"{split}: {counts[split]} clips, {len(c)} classes "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(c.items()))})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+"""ESPnet's classification training (``espnet2.bin.cls_train``) with
+``frontend: s3prl_adapter`` registered; every ESPnet option works as in ESPnet."""
+from adapters.espnet.register import register_cls
+
+
+def main(cmd=None):
+    register_cls()
+    from espnet2.tasks.cls import CLSTask
+
+    CLSTask.main(cmd=cmd)
+
+
+if __name__ == "__main__":
+    main()

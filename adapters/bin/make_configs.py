@@ -1,0 +1,82 @@
+"""Write one training config per adapter method from a recipe's base config.
+
+    python -m adapters.bin.make_configs conf/base_ks.yaml --prefix train --out conf
+
+The base holds what every method shares (downstream, batch, optimizer, the
+upstream in ``frontend_conf``); this file holds what each method adds (its
+``method_conf`` and learning-rate scale), so a recipe compares methods on equal
+terms and a new method is one entry in ``METHODS``.  Configs are regenerated
+whole: edit the base, not the generated files.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+
+import yaml
+
+import adapters
+
+# method -> (one-line description, method_conf, learning-rate scale)
+METHODS = {
+    "frozen": ("SUPERB baseline: frozen upstream, learnable weighted sum of all layers", {}, 1.0),
+    "finetune": ("full fine-tuning of the transformer (CNN feature encoder frozen)", {}, 0.1),
+    "houlsby": ("Houlsby adapters after attention and FFN in every layer", {"bottleneck": 64}, 1.0),
+    "lora": ("LoRA on the query and value projections", {"rank": 8, "alpha": 16, "targets": ["q", "v"]}, 1.0),
+    "bitfit": ("BitFit: the transformer's biases", {}, 1.0),
+    "prefix": ("prefix tuning: 16 learnable keys/values per layer", {"length": 16}, 1.0),
+    "elp": ("ELP: E-adapters (layers 0..L-2), L-adapters summed as the features, P-adapter prefix",
+            {"e_bottleneck": 64, "l_adapter": True, "p_length": 8, "p_position": "prefix",
+             "p_reparam": "linear"}, 1.0),
+    "hra": ("HRA: shared IndRNN controller + a linear head (one task)",
+            {"controller": "indrnn", "controller_dim": 256, "head": "linear"}, 1.0),
+}
+
+
+def method_config(base: dict, method: str) -> dict:
+    if method not in METHODS:
+        raise SystemExit(f"unknown method {method!r} (known: {', '.join(METHODS)})")
+    if method not in adapters.available_methods():
+        raise SystemExit(f"method {method!r} is not registered in adapters")
+    _, conf, lr_scale = METHODS[method]
+    cfg = copy.deepcopy(base)
+    fc = cfg.setdefault("frontend_conf", {})
+    fc["method"] = method
+    fc.pop("method_conf", None)
+    if conf:
+        fc["method_conf"] = copy.deepcopy(conf)
+    if lr_scale != 1.0 and "lr" in (cfg.get("optim_conf") or {}):
+        cfg["optim_conf"]["lr"] = float(f"{cfg['optim_conf']['lr'] * lr_scale:.6g}")
+    return cfg
+
+
+def write_configs(base_path, out_dir, prefix: str, methods=None, title: str = "") -> list:
+    base_path, out_dir = Path(base_path), Path(out_dir)
+    base = yaml.safe_load(base_path.read_text())
+    written = []
+    for m in methods or METHODS:
+        cfg = method_config(base, m)
+        head = (f"# {title + ': ' if title else ''}{METHODS[m][0]}.\n"
+                f"# Generated from {base_path.name} by `python -m adapters.bin.make_configs`: edit the base "
+                "and regenerate.\n")
+        path = out_dir / f"{prefix}_{m}.yaml"
+        path.write_text(head + yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False))
+        written.append(path)
+    return written
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("base", help="the recipe's base config (downstream, training, upstream)")
+    ap.add_argument("--out", default="conf")
+    ap.add_argument("--prefix", default="train", help="files are <out>/<prefix>_<method>.yaml")
+    ap.add_argument("--methods", nargs="*", default=None, help=f"default: {' '.join(METHODS)}")
+    ap.add_argument("--title", default="", help="first words of each file's comment (the recipe)")
+    a = ap.parse_args(argv)
+    for p in write_configs(a.base, a.out, a.prefix, a.methods, a.title):
+        print(p)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Stage 13 of cls.sh: accuracy of the predicted labels, per class and overall,
+written as ESPnet-style ``RESULTS.md`` and a machine-readable ``results.json``.
+
+    python -m adapters.bin.score_cls --exp exp/cls_elp --task ks \
+        --test test dump/raw/test exp/cls_elp/decode/test/prediction
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from adapters.data.kaldi import DataDirError, read_table
+from adapters.results import model_info, params_line, train_info
+
+
+def score(ref_path, hyp_path) -> dict:
+    ref = read_table(ref_path)
+    hyp = read_table(hyp_path)
+    missing = sorted(set(ref) - set(hyp))
+    if missing:
+        raise DataDirError(f"{hyp_path}: no prediction for {len(missing)} utterance(s), e.g. {missing[0]} "
+                           "(rerun the inference stage)")
+    keys = sorted(ref)
+    correct = [ref[k] == hyp[k] for k in keys]
+    per_class, counts = {}, Counter(ref[k] for k in keys)
+    for c in sorted(counts):
+        ks = [k for k in keys if ref[k] == c]
+        per_class[c] = 100.0 * sum(ref[k] == hyp[k] for k in ks) / len(ks)
+    majority = max(counts.values())
+    return {
+        "accuracy": 100.0 * sum(correct) / len(keys),
+        "utterances": len(keys),
+        "per_class_accuracy": per_class,
+        # what always answering the most frequent class would score: the bar to clear
+        "majority_accuracy": 100.0 * majority / len(keys),
+        "confusion": {c: dict(Counter(hyp[k] for k in keys if ref[k] == c)) for c in sorted(counts)},
+    }
+
+
+def write_results(exp: Path, tests, task: str) -> dict:
+    exp = Path(exp)
+    results = {"exp": str(exp), "task": task, "metric": "accuracy",
+               "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+               **model_info(exp, "cls"), **train_info(exp), "test": {}}
+    for name, ref_dir, hyp in tests:
+        results["test"][name] = score(Path(ref_dir) / "label", hyp)
+    (exp / "results.json").write_text(json.dumps(results, indent=1))
+    lines = [
+        f"# RESULTS: {exp.name}",
+        "",
+        f"- task: {task}; method: `{results['method']}` "
+        f"{json.dumps(results['method_conf']) if results['method_conf'] else ''}",
+        f"- upstream: `{results['upstream']}` ({results.get('upstream_path') or 'registered name'})",
+        params_line(results),
+        f"- date: {results['created']}",
+        "",
+        "## Accuracy",
+        "",
+        "|dataset|Snt|Acc|majority class|",
+        "|---|---|---|---|",
+    ]
+    for name, r in results["test"].items():
+        lines.append(f"|{name}|{r['utterances']}|{r['accuracy']:.1f}|{r['majority_accuracy']:.1f}|")
+    for name, r in results["test"].items():
+        lines += ["", f"### {name}: accuracy per class", "", "|class|Acc|", "|---|---|"]
+        lines += [f"|{c}|{a:.1f}|" for c, a in r["per_class_accuracy"].items()]
+    (exp / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    return results
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--exp", required=True)
+    ap.add_argument("--task", default="cls", help="task name recorded in results.json (ks, er, sid ...)")
+    ap.add_argument("--test", nargs=3, action="append", metavar=("NAME", "REF_DIR", "PREDICTION"),
+                    required=True)
+    a = ap.parse_args(argv)
+    try:
+        r = write_results(Path(a.exp), a.test, a.task)
+    except DataDirError as e:
+        raise SystemExit(f"error: {e}")
+    for name, s in r["test"].items():
+        print(f"{a.exp} {name}: accuracy {s['accuracy']:.1f} % ({s['utterances']} utts; "
+              f"majority class {s['majority_accuracy']:.1f} %)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Stage 13 of spk.sh: cosine scoring of trial lists with the run's speaker
+embeddings; EER and minDCF (p_target 0.05 and 0.01) into ``RESULTS.md`` and
+``results.json``.
+
+    python -m adapters.bin.score_spk --exp exp/spk_elp --task asv \
+        --test asv_test dump/raw/asv_test/trials exp/spk_elp/embed/asv_test/embeddings.npz
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from adapters.data.kaldi import DataDirError
+from adapters.data.trials import read_trials
+from adapters.metrics import verification_report
+from adapters.results import model_info, params_line, train_info
+
+
+def cosine_scores(trials, emb) -> np.ndarray:
+    missing = sorted({u for _, a, b in trials for u in (a, b)} - set(emb))
+    if missing:
+        raise DataDirError(f"no embedding for {len(missing)} trial utterance(s), e.g. {missing[0]} "
+                           "(rerun stage 12)")
+    unit = {u: e / max(np.linalg.norm(e), 1e-12) for u, e in emb.items()}
+    return np.array([float(unit[a] @ unit[b]) for _, a, b in trials])
+
+
+def score(trials_path, emb_path) -> dict:
+    trials_path = Path(trials_path)
+    trials = read_trials(trials_path.parent)
+    if not Path(emb_path).is_file():
+        raise DataDirError(f"{emb_path}: not found (run stage 12)")
+    with np.load(emb_path) as z:
+        emb = {k: z[k] for k in z.files}
+    s = cosine_scores(trials, emb)
+    r = verification_report(s, [t[0] for t in trials])
+    out = {"eer": 100.0 * r["eer"], "min_dcf_0.05": r["min_dcf_p0.05"], "min_dcf_0.01": r["min_dcf_p0.01"],
+           "trials": r["n_trials"], "targets": r["n_target"], "eer_threshold": r["eer_threshold"]}
+    scores_file = Path(emb_path).parent / "scores"
+    scores_file.write_text("".join(f"{a} {b} {v:.6f} {'target' if y else 'nontarget'}\n"
+                                   for (y, a, b), v in zip(trials, s)))
+    return out
+
+
+def write_results(exp: Path, tests, task: str) -> dict:
+    exp = Path(exp)
+    results = {"exp": str(exp), "task": task, "metric": "eer",
+               "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+               **model_info(exp, "spk"), **train_info(exp), "test": {}}
+    for name, trials, emb in tests:
+        results["test"][name] = score(trials, emb)
+    (exp / "results.json").write_text(json.dumps(results, indent=1))
+    lines = [
+        f"# RESULTS: {exp.name}",
+        "",
+        f"- task: {task}; method: `{results['method']}` "
+        f"{json.dumps(results['method_conf']) if results['method_conf'] else ''}",
+        f"- upstream: `{results['upstream']}` ({results.get('upstream_path') or 'registered name'})",
+        params_line(results),
+        "- scoring: cosine similarity of the embeddings",
+        f"- date: {results['created']}",
+        "",
+        "|trial list|trials|targets|EER %|minDCF (p=0.05)|minDCF (p=0.01)|",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results["test"].items():
+        lines.append(f"|{name}|{r['trials']}|{r['targets']}|{r['eer']:.2f}|{r['min_dcf_0.05']:.3f}|"
+                     f"{r['min_dcf_0.01']:.3f}|")
+    (exp / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    return results
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--exp", required=True)
+    ap.add_argument("--task", default="asv")
+    ap.add_argument("--test", nargs=3, action="append", required=True, metavar=("NAME", "TRIALS", "EMBEDDINGS"))
+    a = ap.parse_args(argv)
+    try:
+        r = write_results(Path(a.exp), a.test, a.task)
+    except (DataDirError, ValueError) as e:
+        raise SystemExit(f"error: {e}")
+    for name, s in r["test"].items():
+        print(f"{a.exp} {name}: EER {s['eer']:.2f} % minDCF(0.05) {s['min_dcf_0.05']:.3f} "
+              f"minDCF(0.01) {s['min_dcf_0.01']:.3f} ({s['trials']} trials)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Stage 12 of spk.sh: one speaker embedding per test utterance, for every trained run.
+
+    python -m adapters.bin.spk_embed --exp exp/spk_elp --test asv_test dump/raw/asv_test
+
+Whole utterances, batched by length (padding is masked by the pooling), one
+process for every run.  Writes ``<exp>/embed/<test>/embeddings.npz`` (utterance
+id -> embedding) and the run's parameter counts; finished sets are not redone.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from adapters.bin.cls_inference import batches, load_audio
+from adapters.data.kaldi import DataDirError, check_audio, read_table
+from adapters.results import espnet_task, save_model_info
+
+
+@torch.no_grad()
+def embed(model, data_dir: Path, max_samples: int, desc: str) -> dict:
+    wav = read_table(Path(data_dir) / "wav.scp")
+    lengths = {u: check_audio(u, e, 16000)[1] for u, e in wav.items()}
+    out = {}
+    bar = tqdm(total=len(wav), desc=desc, unit="utt", mininterval=5.0, file=sys.stderr)
+    for keys in batches(lengths, max_samples):
+        xs = [torch.from_numpy(load_audio(k, wav[k])) for k in keys]
+        lens = torch.tensor([len(x) for x in xs])
+        speech = torch.nn.utils.rnn.pad_sequence(xs, batch_first=True)
+        e = model(speech=speech, speech_lengths=lens, extract_embd=True)
+        for k, row in zip(keys, e):
+            out[k] = row.numpy().astype(np.float32)
+        bar.update(len(keys))
+    bar.close()
+    return out
+
+
+def run(exp: Path, model_file: str, tests, max_samples: int):
+    exp = Path(exp)
+    ckpt = exp / model_file
+    if not ckpt.is_file():
+        raise DataDirError(f"{ckpt}: not found (train the run first)")
+    todo = [(n, Path(d)) for n, d in tests
+            if not ((exp / "embed" / n / "embeddings.npz").is_file()
+                    and (exp / "embed" / n / "embeddings.npz").stat().st_mtime > ckpt.stat().st_mtime)]
+    if not todo:
+        print(f"{exp}: every test set already embedded")
+        return
+    model, _ = espnet_task("spk").build_model_from_file(exp / "config.yaml", ckpt, "cpu")
+    model.eval()
+    save_model_info(exp, model)
+    for name, data_dir in todo:
+        out = exp / "embed" / name
+        out.mkdir(parents=True, exist_ok=True)
+        emb = embed(model, data_dir, max_samples, desc=f"{exp.name} {name}")
+        tmp = out / "embeddings.tmp.npz"
+        np.savez(tmp, **emb)
+        tmp.replace(out / "embeddings.npz")
+        print(f"{exp}: {name}: {len(emb)} embeddings -> {out / 'embeddings.npz'}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--exp", action="append", required=True)
+    ap.add_argument("--test", nargs=2, action="append", required=True, metavar=("NAME", "DATA_DIR"))
+    ap.add_argument("--model_file", default="valid.eer.best.pth")
+    ap.add_argument("--batch_sec", type=float, default=120.0)
+    a = ap.parse_args(argv)
+    try:
+        for exp in a.exp:
+            run(Path(exp), a.model_file, a.test, int(a.batch_sec * 16000))
+    except DataDirError as e:
+        raise SystemExit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+"""ESPnet's speaker-embedding training (``espnet2.bin.spk_train``) with
+``frontend: s3prl_adapter`` registered; ESPnet validates on trials (EER, minDCF)."""
+from adapters.espnet.register import register_spk
+
+
+def main(cmd=None):
+    register_spk()
+    from espnet2.tasks.spk import SpeakerTask
+
+    SpeakerTask.main(cmd=cmd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""What every scored run records besides its metric: the method, the upstream,
+parameter counts and training time, read from the run's ESPnet exp dir.
+
+Shared by the scorers of all tasks (ASR, classification, speaker) so that the
+SUPERB table reads the same fields from every ``results.json``.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import yaml
+
+# task -> (register function, ESPnet task class)
+TASKS = {
+    "asr": ("register_asr", "espnet2.tasks.asr", "ASRTask"),
+    "cls": ("register_cls", "espnet2.tasks.cls", "CLSTask"),
+    "spk": ("register_spk", "espnet2.tasks.spk", "SpeakerTask"),
+}
+INFO_FILE = "model_info.json"
+
+
+def espnet_task(task: str):
+    """The ESPnet task class with our classes registered in it."""
+    if task not in TASKS:
+        raise ValueError(f"unknown ESPnet task {task!r} (known: {', '.join(TASKS)})")
+    reg, module, name = TASKS[task]
+    from adapters.espnet import register
+
+    getattr(register, reg)()
+    return getattr(importlib.import_module(module), name)
+
+
+def config_info(exp: Path) -> dict:
+    cfg = yaml.safe_load(open(Path(exp) / "config.yaml"))
+    fc = cfg.get("frontend_conf") or {}
+    return {
+        "method": fc.get("method", "?"),
+        "method_conf": fc.get("method_conf") or {},
+        "upstream": fc.get("upstream", cfg.get("frontend")),
+        "upstream_path": fc.get("path_or_url"),
+        "decoder": cfg.get("decoder") or "ctc",
+        "encoder": cfg.get("encoder"),
+    }
+
+
+def param_counts(model) -> dict:
+    out = {"total_params": sum(p.numel() for p in model.parameters()),
+           "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+    fe = getattr(model, "frontend", None)
+    if fe is not None and hasattr(fe, "adapted"):
+        out["adapter_params"] = fe.adapted.num_trainable()
+        out["upstream_params"] = fe.adapted.num_backbone()
+        out["downstream_params"] = out["trainable_params"] - out["adapter_params"]
+    return out
+
+
+def save_model_info(exp: Path, model) -> dict:
+    """Record ``model``'s counts in ``exp`` (inference has the model loaded anyway)."""
+    info = {**config_info(exp), **param_counts(model)}
+    (Path(exp) / INFO_FILE).write_text(json.dumps(info, indent=1))
+    return info
+
+
+def model_info(exp: Path, task: str = "asr") -> dict:
+    """Method, upstream and parameter counts of the trained model in ``exp``."""
+    exp = Path(exp)
+    cached = exp / INFO_FILE
+    if cached.is_file() and cached.stat().st_mtime >= (exp / "config.yaml").stat().st_mtime:
+        return json.loads(cached.read_text())
+    info = config_info(exp)
+    try:
+        model, _ = espnet_task(task).build_model_from_file(exp / "config.yaml", None, "cpu")
+        info.update(param_counts(model))
+    except Exception as e:  # a result without counts beats no result
+        info["params_error"] = f"{e.__class__.__name__}: {e}"
+    return info
+
+
+def train_info(exp: Path) -> dict:
+    out = {}
+    exp = Path(exp)
+    if (exp / "train.log").is_file():
+        out["train_log"] = str(exp / "train.log")
+    if (exp / "train_time_s").is_file():
+        out["train_time_s"] = float((exp / "train_time_s").read_text().strip() or 0)
+    return out
+
+
+def params_line(r: dict) -> str:
+    if "trainable_params" not in r:
+        return f"- parameters: unknown ({r.get('params_error')})"
+    return (f"- parameters: {r['trainable_params']:,} trainable (adapter {r.get('adapter_params', '?'):,}) "
+            f"of {r['total_params']:,}")

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Shell helpers shared by the staged pipelines (asr.sh, cls.sh, spk.sh); sourced, not run.
+
+log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0")) $*"; }
+die() { log "ERROR: $*" >&2; exit 1; }
+
+# ensure_upstream CKPT FAMILY SIZE: build the local upstream checkpoint the configs name, when missing
+ensure_upstream() {
+  local ckpt=$1 family=$2 size=$3
+  [ -n "$ckpt" ] || return 0
+  [ -s "$ckpt" ] && return 0
+  if [ "$size" = pretrained ]; then
+    log "pretraining the offline upstream $ckpt (HuBERT iteration 1 on synthetic speech; resumable)"
+    $python -m adapters.bin.pretrain_upstream --out "$ckpt"
+  else
+    log "building a randomly initialised upstream $ckpt ($family, $size)"
+    $python -m adapters.bin.make_upstream --family "$family" --size "$size" --out "$ckpt"
+  fi
+}
+
+# share_cores JOBS: give each of JOBS concurrent trainings its share of the cores
+share_cores() {
+  if [ "$1" -gt 1 ] && [ -z "${OMP_NUM_THREADS:-}" ]; then
+    export OMP_NUM_THREADS=$(( $(nproc) / $1 > 0 ? $(nproc) / $1 : 1 ))
+  fi
+}
+
+# watch_training PID DIR NAME METRIC_REGEX: one progress line per finished epoch of an
+# ESPnet training writing DIR/train.log, until PID exits; returns PID's status.
+watch_training() {
+  local pid=$1 dir=$2 name=$3 metric=$4 seen=0 n line max
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 10
+    n=$(grep -c "epoch results" "$dir/train.log" 2>/dev/null || true)
+    if [ "${n:-0}" -gt "$seen" ]; then
+      seen=$n
+      line=$(grep "epoch results" "$dir/train.log" | tail -n 1)
+      max=$(grep -m1 -o '^max_epoch: [0-9]*' "$dir/config.yaml" 2>/dev/null | cut -d' ' -f2)
+      log "  $name: epoch $(echo "$line" | grep -o '[0-9]*epoch results' | cut -de -f1) of ${max:-?}," \
+          "$(echo "$line" | grep -o ' time=[^,]*' | head -n 1 | sed 's/ time=/took /');" \
+          "$(echo "$line" | grep -o 'valid\] [^,]*' | sed 's/\]//') $(echo "$line" | grep -oE "$metric" | tail -n 1)"
+    fi
+  done
+  wait "$pid"
+}
+
+# run_parallel JOBS FN ARGS...: FN ARG for each ARG, JOBS at a time; fails if any failed
+run_parallel() {
+  local jobs=$1 fn=$2 failed=0 p; shift 2
+  local -a pids=()
+  for a in "$@"; do
+    if [ "$jobs" -le 1 ]; then
+      "$fn" "$a" || failed=1
+    else
+      while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 2; done
+      "$fn" "$a" & pids+=($!)
+    fi
+  done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  return $failed
+}

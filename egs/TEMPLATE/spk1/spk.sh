@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# The staged speaker-verification pipeline on ESPnet's speaker task, with ESPnet's stage numbers:
+#   1 data (local/data.sh)   3 format/dump audio   4 filter short/long training utterances
+#  10 shape and trial files 11 train (ESPnet validates on trials: EER, minDCF)
+#  12 embeddings of the test sets   13 cosine scoring of the trial lists: EER, minDCF
+# Stages 11-13 run once per method in --methods (conf/<conf_prefix>_<method>.yaml).
+# Every stage skips what is complete and resumes what was interrupted.
+# Data dirs: label (= speaker), utt2spk, spk2utt; valid and test sets also have a
+# `trials` file (`<1|0> <utt1> <utt2>`, 1 = same speaker).
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../../TEMPLATE/common/lib.sh"
+
+# General
+stage=1
+stop_stage=13
+ngpu=0
+nj=2
+train_jobs=1
+dumpdir=dump
+expdir=exp
+python=${PYTHON:-python3}
+fs=16000
+audio_format=flac
+skip_bad=false
+min_wav_duration=0.5
+max_wav_duration=60
+
+# Data
+train_set=
+valid_set=           # with a trials file (ESPnet's validation EER)
+test_sets=           # each with a trials file
+local_data_opts=
+skip_data_prep=false
+
+# Model
+methods=frozen
+conf_prefix=train
+spk_config=
+run_prefix=
+spk_args=
+task_name=asv
+upstream_ckpt=
+upstream_family=hubert
+upstream_size=pretrained
+
+# Scoring
+inference_model=valid.eer.best.pth
+inference_batch_sec=120
+
+. "$(dirname "${BASH_SOURCE[0]}")/../../../tools/parse_options.sh"
+[ $# -eq 0 ] || die "unexpected arguments: $*"
+
+[ -n "$train_set" ] || die "--train_set is required"
+[ -n "$valid_set" ] || die "--valid_set is required"
+[ -n "$test_sets" ] || die "--test_sets is required"
+
+stats_dir=${expdir}/spk_stats_$(echo "$train_set" | tr / _)
+
+declare -a runs=() configs=()
+if [ -n "$spk_config" ]; then
+  runs+=("${run_prefix}$(basename "${spk_config%.*}")"); configs+=("$spk_config")
+else
+  for m in $methods; do
+    c=conf/${conf_prefix}_${m}.yaml
+    [ -f "$c" ] || die "no config $c for method '$m' (available: $(ls conf/${conf_prefix}_*.yaml 2>/dev/null | sed "s|conf/${conf_prefix}_||; s|.yaml||" | tr '\n' ' '))"
+    runs+=("${run_prefix}${m}"); configs+=("$c")
+  done
+fi
+
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  if [ "$skip_data_prep" = true ]; then
+    log "Stage 1: data prepared by the caller"
+  else
+    log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
+    # shellcheck disable=SC2086
+    local/data.sh ${local_data_opts}
+  fi
+  for s in $train_set $valid_set $test_sets; do
+    $python -m adapters.data.kaldi "data/$s" --label label --no_audio || die "data/$s is not a valid data directory"
+  done
+  for s in $valid_set $test_sets; do
+    $python -m adapters.data.trials "data/$s" || die "data/$s/trials is not a valid trial list"
+  done
+fi
+
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  log "Stage 3: format and dump audio (${fs} Hz ${audio_format}) to ${dumpdir}/raw"
+  for s in $train_set $valid_set $test_sets; do
+    if [ "$s" = "$train_set" ]; then out=${dumpdir}/raw/org/$s; else out=${dumpdir}/raw/$s; fi
+    if [ -f "$out/.done" ] && [ "$out/.done" -nt "data/$s/wav.scp" ]; then log "  $s: done"; continue; fi
+    $python -m adapters.data.format format "data/$s" "$out" --dump_dir "${dumpdir}/audio/$s" \
+      --fs "$fs" --audio_format "$audio_format" --nj "$nj" --skip_bad "$skip_bad"
+    [ ! -f "data/$s/trials" ] || cp "data/$s/trials" "$out/trials"
+    touch "$out/.done"
+  done
+fi
+
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  log "Stage 4: keep ${min_wav_duration}-${max_wav_duration} s training utterances"
+  $python -m adapters.data.format filter "${dumpdir}/raw/org/$train_set" "${dumpdir}/raw/$train_set" \
+    --fs "$fs" --min_sec "$min_wav_duration" --max_sec "$max_wav_duration" --label label
+fi
+
+if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
+  log "Stage 10: shape and trial files -> $stats_dir"
+  mkdir -p "$stats_dir/train" "$stats_dir/valid"
+  cp "${dumpdir}/raw/$train_set/utt2num_samples" "$stats_dir/train/speech_shape"
+  # ESPnet validates on trial pairs: trial.scp / trial2.scp / trial_label keyed by "utt1*utt2"
+  $python -m adapters.data.trials "${dumpdir}/raw/$valid_set" --espnet_out "$stats_dir/valid"
+fi
+
+train_run() {  # $1: index into runs
+  local run=${runs[$1]} config=${configs[$1]} dir=${expdir}/spk_${runs[$1]} start
+  if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
+    log "Stage 11: $run: trained"; return 0
+  fi
+  log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)"
+  mkdir -p "$dir"
+  start=$(date +%s)
+  # shellcheck disable=SC2086
+  $python -m adapters.bin.spk_train --config "$config" --use_preprocessor true --ngpu "$ngpu" --resume true \
+    --spk2utt "${dumpdir}/raw/${train_set}/spk2utt" --spk_num "$(wc -l < "${dumpdir}/raw/${train_set}/spk2utt")" \
+    --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/wav.scp,speech,sound" \
+    --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/utt2spk,spk_labels,text" \
+    --valid_data_path_and_name_and_type "${stats_dir}/valid/trial.scp,speech,sound" \
+    --valid_data_path_and_name_and_type "${stats_dir}/valid/trial2.scp,speech2,sound" \
+    --valid_data_path_and_name_and_type "${stats_dir}/valid/trial_label,spk_labels,text" \
+    --train_shape_file "${stats_dir}/train/speech_shape" \
+    --valid_shape_file "${stats_dir}/valid/speech_shape" \
+    --output_dir "$dir" ${spk_args} > "$dir/train.log" 2>&1 &
+  watch_training $! "$dir" "$run" 'eer=[^,]*' \
+    || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
+  echo $(( $(date +%s) - start + $(cat "$dir/train_time_s" 2>/dev/null || echo 0) )) > "$dir/train_time_s"
+  touch "$dir/.done"
+  log "Stage 11: $run trained in $(cat "$dir/train_time_s") s; $(grep -o 'valid\] eer[^,]*' "$dir/train.log" | tail -n 1)"
+}
+
+if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ]; then
+  ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
+  share_cores "$train_jobs"
+  run_parallel "$train_jobs" train_run "${!runs[@]}" || die "training failed (see the logs named above)"
+fi
+
+if [ "$stage" -le 12 ] && [ "$stop_stage" -ge 12 ]; then
+  args=()
+  for run in "${runs[@]}"; do
+    dir=${expdir}/spk_${run}
+    [ -s "$dir/$inference_model" ] || die "$dir/$inference_model not found: train $run first (stage 11)"
+    args+=(--exp "$dir")
+  done
+  for s in $test_sets; do args+=(--test "$(echo "$s" | tr / _)" "${dumpdir}/raw/$s"); done
+  log "Stage 12: speaker embeddings of $test_sets with ${runs[*]}"
+  $python -m adapters.bin.spk_embed --model_file "$inference_model" --batch_sec "$inference_batch_sec" "${args[@]}"
+fi
+
+if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 13 ]; then
+  for run in "${runs[@]}"; do
+    dir=${expdir}/spk_${run}
+    log "Stage 13: scoring $run (cosine similarity; EER, minDCF at p_target 0.05 and 0.01)"
+    args=()
+    for s in $test_sets; do
+      t=$(echo "$s" | tr / _)
+      args+=(--test "$t" "${dumpdir}/raw/$s/trials" "$dir/embed/$t/embeddings.npz")
+    done
+    $python -m adapters.bin.score_spk --exp "$dir" --task "$task_name" "${args[@]}"
+  done
+  results=()
+  for run in "${runs[@]}"; do [ -f "${expdir}/spk_${run}/results.json" ] && results+=("${expdir}/spk_${run}/results.json"); done
+  [ ${#results[@]} -gt 0 ] && $python -m adapters.bin.compare "${results[@]}"
+fi
+log "Successfully finished"
