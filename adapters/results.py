@@ -85,7 +85,27 @@ def train_info(exp: Path) -> dict:
         out["train_log"] = str(exp / "train.log")
     if (exp / "train_time_s").is_file():
         out["train_time_s"] = float((exp / "train_time_s").read_text().strip() or 0)
+    if (exp / "peak_mem_mb").is_file():
+        out["peak_mem_mb"] = float((exp / "peak_mem_mb").read_text().strip() or 0)
     return out
+
+
+def record_peak_memory(argv) -> None:
+    """Write the training process's peak resident memory to ``<output_dir>/peak_mem_mb``
+    (the SUPERB table's memory column; on a GPU, ESPnet's log has the GPU figure)."""
+    import resource
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = None
+    for i, a in enumerate(argv):
+        if a == "--output_dir" and i + 1 < len(argv):
+            out = argv[i + 1]
+        elif a.startswith("--output_dir="):
+            out = a.split("=", 1)[1]
+    if out and Path(out).is_dir():
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+        (Path(out) / "peak_mem_mb").write_text(f"{kb / 1024:.0f}\n")
 
 
 def params_line(r: dict) -> str:

@@ -3,6 +3,7 @@
 Every ESPnet option works as in ESPnet (``--ngpu``, ``--num_nodes``,
 ``--multiprocessing_distributed``, ``--resume``, batch types, optimizers...)."""
 from adapters.espnet.register import register_asr
+from adapters.results import record_peak_memory
 
 
 def main(cmd=None):
@@ -10,6 +11,7 @@ def main(cmd=None):
     from espnet2.tasks.asr import ASRTask
 
     ASRTask.main(cmd=cmd)
+    record_peak_memory(cmd)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """ESPnet's classification training (``espnet2.bin.cls_train``) with
 ``frontend: s3prl_adapter`` registered; every ESPnet option works as in ESPnet."""
 from adapters.espnet.register import register_cls
+from adapters.results import record_peak_memory
 
 
 def main(cmd=None):
@@ -8,6 +9,7 @@ def main(cmd=None):
     from espnet2.tasks.cls import CLSTask
 
     CLSTask.main(cmd=cmd)
+    record_peak_memory(cmd)
 
 
 if __name__ == "__main__":

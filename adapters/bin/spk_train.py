@@ -1,6 +1,7 @@
 """ESPnet's speaker-embedding training (``espnet2.bin.spk_train``) with
 ``frontend: s3prl_adapter`` registered; ESPnet validates on trials (EER, minDCF)."""
 from adapters.espnet.register import register_spk
+from adapters.results import record_peak_memory
 
 
 def main(cmd=None):
@@ -8,6 +9,7 @@ def main(cmd=None):
     from espnet2.tasks.spk import SpeakerTask
 
     SpeakerTask.main(cmd=cmd)
+    record_peak_memory(cmd)
 
 
 if __name__ == "__main__":

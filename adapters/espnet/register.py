@@ -45,6 +45,9 @@ def register_spk():
     from espnet2.tasks import spk
 
     from adapters.espnet.frontend import S3prlAdapterFrontend
+    from adapters.espnet.spk_preprocessor import SpkCropPreprocessor
 
     spk.frontend_choices.classes["s3prl_adapter"] = S3prlAdapterFrontend
+    # ESPnet's own "spk" preprocessor, with its training crop fixed for NumPy 2
+    spk.preprocessor_choices.classes["spk"] = SpkCropPreprocessor
     _done.add("spk")

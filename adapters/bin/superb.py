@@ -1,0 +1,677 @@
+"""The SUPERB-style table: every recipe's ``results.json`` in one row per method,
+so methods compare on all tasks at once, with what each costs (trainable and
+stored parameters, training time, memory), the accuracy/size trade-off as
+plots with the Pareto front, and a reason in every empty cell.
+
+    python -m adapters.bin.superb --egs egs --out superb --plan bench_plan.json
+
+Reads ``<egs>/*/*/exp/**/results.json`` (written by score_asr, score_cls,
+score_spk and aggregate_folds) and writes ``<out>/superb.md``,
+``<out>/superb.csv`` and ``<out>/plots/*.png`` with ``<out>/plots/index.md``.
+
+One column per (recipe, task, decoder, test set, metric): ``ASR-CTC test_clean
+WER``, ``KS acc``, ``ER acc``, ``SID acc``, ``ASV EER``, ``ASV minDCF``.  The
+test set is named when the task is ASR or has several test sets; the corpus is
+named when two recipes would give the same column.  Several results for one
+cell: the newest (``created``) is shown and a footnote says so.  IEMOCAP's
+per-fold runs (``exp/*fold<k>_*``) count only through their average
+(aggregate_folds); folds without an average read ``<n> fold(s), not averaged``.
+
+The plan (``--plan``), written by the benchmark driver, lists the runs that
+were meant to happen, so that an empty cell says why it is empty::
+
+    [{"recipe": "egs/iemocap/er1", "method": "hra", "column_hint": "ER",
+      "status": "done" | "failed" | "not run", "log": "path/to/log"}]
+
+``recipe`` is matched on its last two folders (``iemocap/er1``); ``column_hint``
+(optional) picks the recipe's columns whose name starts with it (``ASV`` gives
+both ASV columns) and names the columns of a recipe with no result at all.
+Empty cells read ``failed (see <log>)``, ``not run``, or ``done, no
+results.json (see <log>)``; without a plan entry, ``not run``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adapters.bin.compare import _fmt_params
+
+DEFAULT_METHODS = "frozen finetune houlsby lora bitfit prefix elp hra fusion"
+BENCH_HEADING = "Method cost (step time, inference time, memory)"
+# results.json key -> (label, lower is better, format)
+METRICS = {
+    "wer": ("WER", True, "{:.1f}"),
+    "accuracy": ("acc", False, "{:.1f}"),
+    "eer": ("EER", True, "{:.2f}"),
+    "min_dcf_0.05": ("minDCF", True, "{:.3f}"),
+}
+TASK_ORDER = ("asr", "ks", "ic", "er", "sid", "asv")
+FOLD_RUN = re.compile(r"(^|_)fold\d+_")
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass
+class Run:
+    path: Path
+    recipe: str  # "<corpus>/<kind>"
+    data: dict
+
+    @property
+    def created(self) -> str:
+        return str(self.data.get("created") or "")
+
+    @property
+    def method(self) -> str:
+        return str(self.data.get("method") or "?")
+
+    @property
+    def fold(self) -> bool:
+        """One fold of a cross-validation (counts only through the folds' average)."""
+        return bool(FOLD_RUN.search(self.path.parent.name))
+
+    @property
+    def group(self) -> tuple:
+        """The task this run trained a model for: what gets stored and served."""
+        task = self.data["task"]
+        return self.recipe, task, (self.data.get("decoder") or "ctc") if task == "asr" else None
+
+
+def _check(data) -> None:
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    if not isinstance(data.get("task"), str):
+        raise ValueError("no 'task'")
+    if not isinstance(data.get("test"), dict) or not all(isinstance(s, dict) for s in data["test"].values()):
+        raise ValueError("no 'test' object of test sets")
+
+
+def find_results(egs: Path):
+    """(runs, skipped): every readable results.json, and (path, reason) for the others."""
+    runs, skipped = [], []
+    for p in sorted(Path(egs).glob("*/*/exp/**/results.json")):
+        try:
+            data = json.loads(p.read_text())
+            _check(data)
+        except (OSError, ValueError) as e:  # JSONDecodeError is a ValueError
+            skipped.append((p, f"{e.__class__.__name__}: {e}"))
+            continue
+        rel = p.relative_to(egs).parts
+        runs.append(Run(p, f"{rel[0]}/{rel[1]}", data))
+    return runs, skipped
+
+
+def load_plan(path) -> list:
+    try:
+        plan = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"error: cannot read the plan {path}: {e}")
+    if not isinstance(plan, list) or not all(isinstance(e, dict) and "recipe" in e and "method" in e
+                                             for e in plan):
+        raise SystemExit(f"error: {path}: expected a list of {{recipe, method, column_hint, status, log}}")
+    return plan
+
+
+def recipe_key(recipe: str) -> str:
+    """``egs/iemocap/er1``, ``./egs/iemocap/er1/`` and ``iemocap/er1`` all name ``iemocap/er1``."""
+    return "/".join(Path(recipe).parts[-2:])
+
+
+# ---------------------------------------------------------------- columns
+
+
+@dataclass
+class Column:
+    recipe: str
+    task: str
+    decoder: str | None
+    test: str | None  # None: a column declared by the plan only
+    metric: str
+    base: str  # the name without the corpus
+    name: str = ""
+
+    @property
+    def key(self) -> tuple:
+        return self.recipe, self.task, self.decoder, self.test, self.metric
+
+    @property
+    def lower_better(self) -> bool:
+        return METRICS[self.metric][1]
+
+    @property
+    def header(self) -> str:
+        return f"{self.name}{'↓' if self.lower_better else '↑'}"
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_")
+
+    def order(self) -> tuple:
+        t = TASK_ORDER.index(self.task) if self.task in TASK_ORDER else len(TASK_ORDER)
+        return t, self.task, self.decoder or "", self.recipe, self.test or "", list(METRICS).index(self.metric)
+
+
+def task_label(task: str, decoder: str | None) -> str:
+    return f"ASR-{decoder.upper()}" if task == "asr" else task.upper()
+
+
+def entry_metrics(entry: dict) -> list:
+    if "wer" in entry:
+        return ["wer"]
+    if "accuracy" in entry:
+        return ["accuracy"]
+    if "eer" in entry:
+        return ["eer", "min_dcf_0.05"]
+    return []
+
+
+def _run_tests(run: Run):
+    """(test name, entry) of a run; a fold run's single test set is the average's ``test``."""
+    if run.fold:
+        return [("test", e) for e in run.data["test"].values()]
+    return list(run.data["test"].items())
+
+
+def build_columns(runs):
+    """(columns in table order, {(column key, method): [(run, entry)]})."""
+    tests: dict = {}
+    for r in runs:
+        for t, _ in _run_tests(r):
+            tests.setdefault(r.group, set()).add(t)
+    columns, cands = {}, {}
+    for r in runs:
+        recipe, task, dec = r.group
+        for t, entry in _run_tests(r):
+            named = task == "asr" or len(tests[r.group]) > 1
+            for m in entry_metrics(entry):
+                base = " ".join([task_label(task, dec)] + ([t] if named else []) + [METRICS[m][0]])
+                col = Column(recipe, task, dec, t, m, base)
+                columns.setdefault(col.key, col)
+                cands.setdefault((col.key, r.method), []).append((r, entry))
+    return list(columns.values()), cands
+
+
+def hint_columns(recipe: str, hint: str) -> list:
+    """The columns a plan entry names when its recipe has no result at all:
+    ``ASR-CTC test WER`` as it stands, ``ASV`` -> ``ASV EER`` and ``ASV minDCF``."""
+    words = hint.split() or ["?"]
+    task, _, dec = words[0].lower().partition("-")
+    dec = (dec or "ctc") if task == "asr" else None
+    for m, (label, _, _) in METRICS.items():
+        if len(words) > 1 and words[-1].lower() == label.lower():
+            return [Column(recipe, task, dec, None, m, hint)]
+    metrics = ["eer", "min_dcf_0.05"] if task == "asv" else ["wer"] if task == "asr" else ["accuracy"]
+    return [Column(recipe, task, dec, None, m, f"{hint} {METRICS[m][0]}") for m in metrics]
+
+
+def plan_columns(entry: dict, columns) -> list:
+    rk, hint = recipe_key(entry["recipe"]), (entry.get("column_hint") or "").strip()
+    return [c for c in columns if c.recipe == rk and c.base.lower().startswith(hint.lower())]
+
+
+def name_columns(columns) -> list:
+    """Sorted, with the corpus (or the whole recipe) in front where several recipes
+    have the same task (two ASR corpora: ``librispeech ASR-CTC test_clean WER``)."""
+    columns = sorted(columns, key=Column.order)
+    recipes: dict = {}
+    for c in columns:
+        recipes.setdefault(task_label(c.task, c.decoder), set()).add(c.recipe)
+    for c in columns:
+        same = recipes[task_label(c.task, c.decoder)]
+        if len(same) == 1:
+            c.name = c.base
+        else:
+            unique_corpus = len({r.split("/")[0] for r in same}) == len(same)
+            c.name = f"{c.recipe.split('/')[0] if unique_corpus else c.recipe} {c.base}"
+    return columns
+
+
+# ---------------------------------------------------------------- cells
+
+
+@dataclass
+class Cell:
+    value: float | None = None
+    std: float | None = None
+    text: str = "not run"  # why there is no value
+    run: Run | None = None
+    notes: list = field(default_factory=list)
+
+    def shown(self, fmt: str) -> str:
+        if self.value is None:
+            return self.text
+        return fmt.format(self.value) + (f" ±{self.std:.1f}" if self.std is not None else "")
+
+
+def _newest(pool):
+    return max(pool, key=lambda c: (c[0].created, str(c[0].path)))
+
+
+def choose(col: Column, cands: list) -> Cell:
+    """The cell of one (column, method): the fold average, else the newest result."""
+    averaged = [c for c in cands if "folds" in c[1]]
+    single = [c for c in cands if "folds" not in c[1] and not c[0].fold]
+    folds = [c for c in cands if c[0].fold]
+    pool = averaged or single
+    if not pool:
+        return Cell(text=f"{len(folds)} fold(s), not averaged")
+    run, entry = _newest(pool)
+    value = entry.get(col.metric)
+    if not isinstance(value, (int, float)):
+        return Cell(text=f"no {col.metric} in {run.path}", run=run)
+    cell = Cell(float(value), run=run)
+    if col.metric == "accuracy" and isinstance(entry.get("accuracy_std"), (int, float)):
+        cell.std = float(entry["accuracy_std"])
+    if len(pool) > 1:
+        older = sorted((c for c in pool if c[0] is not run), key=lambda c: c[0].created, reverse=True)
+        cell.notes.append(f"{len(pool)} results; the newest ({run.created or 'undated'}, {run.path}) is shown; "
+                          "older: " + ", ".join(f"{c[0].created or 'undated'} ({c[0].path})" for c in older))
+    return cell
+
+
+def plan_reason(entry: dict) -> str:
+    status, log = str(entry.get("status") or "not run"), entry.get("log")
+    see = f" (see {log})" if log else ""
+    if status == "not run":
+        return "not run"
+    if status == "done":
+        return f"done, no results.json{see}"
+    return f"{status}{see}"
+
+
+def fill_cells(columns, cands, methods, plan):
+    """{(column key, method): Cell} for every row and column, with the plan's reasons."""
+    cells = {(c.key, m): choose(c, cands[(c.key, m)]) if (c.key, m) in cands else Cell()
+             for c in columns for m in methods}
+    for entry in plan:
+        m = entry["method"]
+        if m not in methods:
+            continue
+        for c in plan_columns(entry, columns):
+            cell = cells[(c.key, m)]
+            if cell.value is None:
+                cell.text = plan_reason(entry)
+            elif entry.get("status") not in (None, "done"):
+                cell.notes.append(f"the planned run is '{entry['status']}'"
+                                  + (f" (see {entry['log']})" if entry.get("log") else "")
+                                  + f"; shown: an earlier result ({cell.run.created}, {cell.run.path})")
+    return cells
+
+
+def best_methods(col: Column, cells, methods) -> set:
+    """The methods with the best shown value (ties on the printed digits all win)."""
+    fmt = METRICS[col.metric][2]
+    vals = {m: float(fmt.format(cells[(col.key, m)].value)) for m in methods
+            if cells[(col.key, m)].value is not None}
+    if not vals:
+        return set()
+    best = min(vals.values()) if col.lower_better else max(vals.values())
+    return {m for m, v in vals.items() if v == best}
+
+
+# ---------------------------------------------------------------- costs
+
+
+def method_runs(method, columns, cells) -> list:
+    """One run per task group (the newest shown), the runs whose cost the row reports."""
+    per_group: dict = {}
+    for c in columns:
+        run = cells[(c.key, method)].run
+        if run is not None and cells[(c.key, method)].value is not None:
+            g = run.group
+            if g not in per_group or run.created > per_group[g].created:
+                per_group[g] = run
+    return list(per_group.values())
+
+
+def _num(d: dict, key: str):
+    v = d.get(key)
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def stored_params(run: Run, method: str):
+    """Parameters to keep on disk for this task next to one shared frozen upstream."""
+    d = run.data
+    if method == "finetune":
+        return _num(d, "total_params")
+    a, ds = _num(d, "adapter_params"), _num(d, "downstream_params")
+    return a + ds if a is not None and ds is not None else _num(d, "trainable_params")
+
+
+def _total(values):
+    """(sum of the known values, whether all were known); (None, False) when none was."""
+    known = [v for v in values if v is not None]
+    return (sum(known) if known else None), len(known) == len(values)
+
+
+def costs(method: str, runs: list) -> dict:
+    def median(key):
+        vs = [_num(r.data, key) for r in runs if _num(r.data, key) is not None]
+        return statistics.median(vs) if vs else None
+
+    mems = [_num(r.data, "peak_mem_mb") for r in runs if _num(r.data, "peak_mem_mb") is not None]
+    return {
+        "trainable": median("trainable_params"),
+        "adapter": median("adapter_params"),
+        "stored": _total([stored_params(r, method) for r in runs]),
+        "time": _total([_num(r.data, "train_time_s") for r in runs]),
+        "mem": max(mems) if mems else None,
+        "runs": len(runs),
+    }
+
+
+def fmt_params(n) -> str:
+    return "0" if n == 0 else _fmt_params(n)
+
+
+def fmt_time(s) -> str:
+    if s is None:
+        return "?"
+    return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.1f} min"
+
+
+def fmt_mem(mb) -> str:
+    if mb is None:
+        return "?"
+    return f"{mb / 1024:.1f} GB" if mb >= 1024 else f"{mb:.0f} MB"
+
+
+def _partial(total, fmt) -> str:
+    value, complete = total
+    if value is None:
+        return "?"
+    return fmt(value) + ("" if complete else "+?")
+
+
+COST_HEADERS = ["trainable/task", "adapter/task", "stored (all tasks)", "train time", "peak mem"]
+CSV_COST_HEADERS = ["trainable/task", "adapter/task", "stored (all tasks)", "train time (s)", "peak mem (MB)"]
+
+
+def cost_cells(c: dict) -> list:
+    if not c["runs"]:
+        return ["?"] * len(COST_HEADERS)
+    return [fmt_params(c["trainable"]) if c["trainable"] is not None else "?",
+            fmt_params(c["adapter"]) if c["adapter"] is not None else "?",
+            _partial(c["stored"], fmt_params), _partial(c["time"], fmt_time), fmt_mem(c["mem"])]
+
+
+def csv_cost_cells(c: dict) -> list:
+    def exact(total):
+        return total[0] if total[1] else ""
+
+    return ["" if v is None else v for v in (c["trainable"], c["adapter"], exact(c["stored"]),
+                                               exact(c["time"]), c["mem"])]
+
+
+# ---------------------------------------------------------------- Pareto front and plots
+
+
+def pareto_front(points, lower_is_better: bool = True) -> list:
+    """The points (label, params, value) that no other point beats, by params.
+
+    q beats p when q has no more parameters and a metric at least as good, and
+    is strictly better on one of the two.
+    """
+    def as_good(a, b):
+        return a <= b if lower_is_better else a >= b
+
+    def beats(q, p):
+        return q[1] <= p[1] and as_good(q[2], p[2]) and (q[1] < p[1] or q[2] != p[2])
+
+    front = [p for p in points if not any(beats(q, p) for q in points if q is not p)]
+    return sorted(front, key=lambda p: (p[1], p[2] if lower_is_better else -p[2]))
+
+
+def column_points(col: Column, cells, methods):
+    """(points for the plot, methods left out for want of a parameter count)."""
+    points, left = [], []
+    for m in methods:
+        cell = cells[(col.key, m)]
+        if cell.value is None:
+            continue
+        n = _num(cell.run.data, "trainable_params")
+        if n is None or n <= 0:
+            left.append(m)
+        else:
+            points.append((m, n, cell.value))
+    return points, left
+
+
+def plot_column(col: Column, points, path: Path) -> list:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    front = pareto_front(points, col.lower_better)
+    fig, ax = plt.subplots(figsize=(5.5, 4), dpi=100)
+    ax.scatter([p[1] for p in points], [p[2] for p in points], color="tab:blue", zorder=2)
+    ax.plot([p[1] for p in front], [p[2] for p in front], "o--", color="tab:red", zorder=3,
+            label="Pareto front")
+    for m, x, y in points:
+        ax.annotate(m, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.margins(x=0.15, y=0.12)  # room for the labels
+    xs = sorted({p[1] for p in points})  # ticks at the methods' sizes, not at powers of ten
+    ax.set_xticks(xs, [fmt_params(x) for x in xs], rotation=30, fontsize=8)
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("trainable parameters per task (log)")
+    ax.set_ylabel(f"{METRICS[col.metric][0]} ({'lower' if col.lower_better else 'higher'} is better)")
+    ax.set_title(col.name, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return front
+
+
+def write_plots(columns, cells, methods, plots: Path) -> list:
+    """One PNG per column with at least one point; returns the paths, writes index.md."""
+    lines, written = ["# SUPERB plots: metric against trainable parameters", ""], []
+    for col in columns:
+        points, left = column_points(col, cells, methods)
+        lines.append(f"## {col.header}")
+        lines.append("")
+        if not points:
+            lines += ["no result with a parameter count: no plot", ""]
+            continue
+        png = plots / f"{col.slug}.png"
+        front = plot_column(col, points, png)
+        written.append(png)
+        lines += [f"![{col.name}]({png.name})", "",
+                  "Pareto front (no other method has both fewer parameters and a better metric): "
+                  + ", ".join(p[0] for p in front)]
+        if left:
+            lines.append(f"not plotted (no trainable parameter count): {', '.join(left)}")
+        lines.append("")
+    plots.mkdir(parents=True, exist_ok=True)
+    (plots / "index.md").write_text("\n".join(lines))
+    return written
+
+
+# ---------------------------------------------------------------- method benchmark
+
+
+def _md_tables(text: str) -> list:
+    """The fenced blocks and pipe tables of a markdown file, verbatim."""
+    blocks = re.findall(r"^```.*?^```[ \t]*$", text, flags=re.M | re.S)
+    pipes = re.findall(r"(?:^\|.*\|[ \t]*\n?)+", re.sub(r"^```.*?^```[ \t]*$", "", text, flags=re.M | re.S),
+                       flags=re.M)
+    return [b.rstrip("\n") for b in blocks + pipes]
+
+
+def bench_section(sources) -> tuple:
+    """(markdown lines, problems) for the method benchmark files that exist."""
+    lines, problems = [], []
+    for src in sources:
+        src = Path(src)
+        try:
+            if src.suffix == ".json":
+                from adapters.bin.bench_methods import format_table
+
+                parts = ["```\n" + format_table(json.loads(src.read_text())) + "\n```"]
+            else:
+                text = src.read_text()
+                parts = _md_tables(text) or [text.rstrip("\n")]
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+            problems.append((src, f"{e.__class__.__name__}: {e}"))
+            continue
+        lines += [f"From `{src}`:", ""]
+        for p in parts:
+            lines += [p, ""]
+    if lines:
+        lines = [f"## {BENCH_HEADING}", ""] + lines
+    return lines, problems
+
+
+# ---------------------------------------------------------------- output
+
+
+@dataclass
+class Summary:
+    columns: list
+    methods: list
+    cells: dict
+    costs: dict
+    skipped: list
+    notes: list  # general notes under the table
+
+
+def summarize(egs: Path, methods, plan=()) -> Summary:
+    runs, skipped = find_results(egs)
+    left_out = sorted({r.method for r in runs} - set(methods))
+    runs = [r for r in runs if r.method in methods]
+    columns, cands = build_columns(runs)
+    have = {c.key for c in columns}
+    for entry in plan:
+        if not plan_columns(entry, columns):
+            for c in hint_columns(recipe_key(entry["recipe"]), (entry.get("column_hint") or "?").strip()):
+                if c.key not in have:
+                    columns.append(c)
+                    have.add(c.key)
+    columns = name_columns(columns)
+    cells = fill_cells(columns, cands, methods, plan)
+    notes = []
+    if left_out:
+        notes.append(f"results of methods not in --methods are left out: {', '.join(left_out)}")
+    ups = sorted({f"{r.data.get('upstream')} ({r.data.get('upstream_path') or 'registered name'})" for r in runs})
+    if ups:
+        notes.append("upstream: " + "; ".join(ups)
+                     + (" -- several upstreams: compare with care" if len(ups) > 1 else ""))
+    return Summary(columns, list(methods), cells,
+                   {m: costs(m, method_runs(m, columns, cells)) for m in methods}, skipped, notes)
+
+
+def markdown_table(s: Summary) -> list:
+    """The table lines and the footnote lines."""
+    head = ["method"] + [c.header for c in s.columns] + COST_HEADERS
+    rows, footnotes = [head, ["---"] * len(head)], []
+    best = {c.key: best_methods(c, s.cells, s.methods) for c in s.columns}
+    for m in s.methods:
+        row = [m]
+        for c in s.columns:
+            cell = s.cells[(c.key, m)]
+            text = cell.shown(METRICS[c.metric][2])
+            if m in best[c.key]:
+                text = f"**{text}**"
+            for n in cell.notes:
+                footnotes.append(f"[^{len(footnotes) + 1}]: {c.name}, {m}: {n}")
+                text += f"[^{len(footnotes)}]"
+            row.append(text)
+        rows.append(row + cost_cells(s.costs[m]))
+    return ["| " + " | ".join(r) + " |" for r in rows], footnotes
+
+
+def markdown(s: Summary, egs: Path, bench_lines=()) -> str:
+    table, footnotes = markdown_table(s)
+    lines = [f"# SUPERB-style summary: {egs}", "",
+             f"Collected {time.strftime('%Y-%m-%d %H:%M:%S')} from `{egs}/*/*/exp/**/results.json`.", ""]
+    lines += table + [""]
+    lines += [
+        "- **bold**: the best value of each metric column (arrows: ↓ lower is better, ↑ higher is better);"
+        " acc ± std: mean and standard deviation over cross-validation folds.",
+        "- trainable/task, adapter/task: the median over the method's tasks (one run per task);"
+        " stored (all tasks): the sum over tasks of adapter + downstream parameters, what one shared"
+        " frozen upstream needs next to it to serve every task (fine-tuning: the whole model per task);"
+        " train time: the sum of train_time_s; peak mem: the largest peak_mem_mb; `+?`: some runs did not"
+        " record the number.",
+    ]
+    lines += [f"- {n}" for n in s.notes]
+    if footnotes:
+        lines += [""] + footnotes
+    if s.skipped:
+        lines += ["", "## Skipped results", ""] + [f"- `{p}`: {why}" for p, why in s.skipped]
+    if bench_lines:
+        lines += [""] + list(bench_lines)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def csv_text(s: Summary) -> str:
+    """The table with raw numbers: metric values unrounded, a std column where folds were averaged."""
+    has_std = {c.key for c in s.columns if any(s.cells[(c.key, m)].std is not None for m in s.methods)}
+    head = ["method"]
+    for c in s.columns:
+        head += [c.header] + ([f"{c.header} std"] if c.key in has_std else [])
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(head + CSV_COST_HEADERS)
+    for m in s.methods:
+        row = [m]
+        for c in s.columns:
+            cell = s.cells[(c.key, m)]
+            row.append(cell.value if cell.value is not None else cell.text)
+            if c.key in has_std:
+                row.append("" if cell.std is None else cell.std)
+        w.writerow(row + csv_cost_cells(s.costs[m]))
+    return buf.getvalue()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--egs", default="egs")
+    ap.add_argument("--out", default="superb")
+    ap.add_argument("--methods", default=DEFAULT_METHODS, help="the rows, in order (space separated)")
+    ap.add_argument("--plan", default=None, help="the benchmark driver's list of planned runs (JSON)")
+    ap.add_argument("--bench", action="append", default=None,
+                    help="a bench_methods --json file (or a RESULTS.md); repeatable; "
+                         "default: <egs>/bench_methods/RESULTS.md when it exists")
+    a = ap.parse_args(argv)
+    egs, out = Path(a.egs), Path(a.out)
+    if not egs.is_dir():
+        raise SystemExit(f"error: {egs}: no such directory")
+    methods = a.methods.split()
+    s = summarize(egs, methods, load_plan(a.plan) if a.plan else [])
+    default_bench = egs / "bench_methods" / "RESULTS.md"
+    bench_lines, bench_problems = bench_section(a.bench or ([default_bench] if default_bench.is_file() else []))
+    s.skipped += bench_problems
+    for p, why in s.skipped:
+        print(f"warning: skipped {p}: {why}", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    md, csv_path = out / "superb.md", out / "superb.csv"
+    md.write_text(markdown(s, egs, bench_lines))
+    csv_path.write_text(csv_text(s))
+    pngs = write_plots(s.columns, s.cells, s.methods, out / "plots")
+    table, footnotes = markdown_table(s)
+    print("\n".join(table + ([""] + footnotes if footnotes else [])))
+    if s.skipped:
+        print("\nskipped: " + "; ".join(f"{p} ({why})" for p, why in s.skipped))
+    print()
+    for p in [md, csv_path, out / "plots" / "index.md"] + pngs:
+        print(f"wrote {p}")
+    return s
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Stage 1 of run.sh: IEMOCAP (real, or synthesized in its layout) -> data/fold{1..5}/{train,dev,test}
+# (leave one session out; dev is a stratified share of the training sessions).
+set -euo pipefail
+. ./path.sh
+. ./db.sh
+
+valid_ratio=0.2
+synth_utts_per_actor=40   # embedded default only: 4-class utterances per actor (10 actors)
+nj=2
+. ../../../tools/parse_options.sh
+
+if [ -z "$IEMOCAP" ]; then
+  echo "IEMOCAP is empty: using the embedded mini IEMOCAP under $SYNTH_CACHE"
+  root=$($PYTHON -m adapters.synth.iemocap --out "$SYNTH_CACHE/iemocap_synth" \
+           --utts_per_actor "$synth_utts_per_actor" --nj "$nj" | tail -n 1)
+else
+  root=$IEMOCAP
+fi
+if [ -f data/.done ] && [ data/.done -nt db.sh ] && [ "$(cat data/.done)" = "$root $valid_ratio" ]; then
+  echo "data/: done"; exit 0
+fi
+$PYTHON -m adapters.data.iemocap "$root" data --valid_ratio "$valid_ratio"
+echo "$root $valid_ratio" > data/.done

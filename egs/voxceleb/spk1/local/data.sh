@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Stage 1 of run.sh: VoxCeleb1 (real, or synthesized in its layout) -> data/sid_{train,dev,test}
+# (identification, iden_split.txt) and data/asv_{train,dev,test} (verification: train on the
+# speakers outside the trial list, validate on held-out trials of those, test on the official list).
+set -euo pipefail
+. ./path.sh
+. ./db.sh
+
+trials=              # default: veri_test2.txt, else veri_test.txt
+dev_trials=100
+synth_speakers=40    # embedded default only
+synth_test_speakers=10
+nj=2
+. ../../../tools/parse_options.sh
+
+if [ -z "$VOXCELEB1" ]; then
+  echo "VOXCELEB1 is empty: using the embedded mini VoxCeleb1 under $SYNTH_CACHE"
+  root=$($PYTHON -m adapters.synth.voxceleb --out "$SYNTH_CACHE/voxceleb_synth" \
+           --speakers "$synth_speakers" --test_speakers "$synth_test_speakers" --nj "$nj" | tail -n 1)
+else
+  root=$VOXCELEB1
+fi
+stamp="$root $trials $dev_trials"
+if [ -f data/.done ] && [ data/.done -nt db.sh ] && [ "$(cat data/.done)" = "$stamp" ]; then
+  echo "data/: done"; exit 0
+fi
+$PYTHON -m adapters.data.voxceleb "$root" data --dev_trials "$dev_trials" ${trials:+--trials "$trials"}
+echo "$stamp" > data/.done
