@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 from pathlib import Path
 
 import yaml
@@ -113,3 +114,19 @@ def params_line(r: dict) -> str:
         return f"- parameters: unknown ({r.get('params_error')})"
     return (f"- parameters: {r['trainable_params']:,} trainable (adapter {r.get('adapter_params', '?'):,}) "
             f"of {r['total_params']:,}")
+
+
+def new_results(exp: Path, task: str, espnet_task_name: str, metric: str) -> dict:
+    """The fields of a run's ``results.json`` before its scores (under ``test``)."""
+    exp = Path(exp)
+    return {"exp": str(exp), "task": task, "metric": metric, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+            **model_info(exp, espnet_task_name), **train_info(exp), "test": {}}
+
+
+def header_lines(r: dict, *extra: str) -> list:
+    """The top of a run's ``RESULTS.md``: what was trained, on what, with how many parameters."""
+    conf = json.dumps(r["method_conf"]) if r.get("method_conf") else ""
+    return [f"# RESULTS: {Path(r['exp']).name}", "",
+            f"- task: {r['task']}; method: `{r['method']}` {conf}",
+            f"- upstream: `{r['upstream']}` ({r.get('upstream_path') or 'registered name'})",
+            params_line(r), *extra, f"- date: {r['created']}", ""]

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import jiwer
 
 from adapters.data.kaldi import DataDirError, read_table
-from adapters.results import model_info, params_line, train_info
+from adapters.results import header_lines, new_results
 
 
 def _pairs(ref_path, hyp_path):
@@ -46,21 +45,11 @@ def score(ref_path, hyp_path) -> dict:
 
 def write_results(exp: Path, tests, tag: str = "") -> dict:
     exp = Path(exp)
-    results = {"exp": str(exp), "task": "asr", "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-               **model_info(exp), **train_info(exp), "test": {}}
+    results = new_results(exp, "asr", "asr", "wer")
     for name, ref_dir, hyp in tests:
         results["test"][name] = score(Path(ref_dir) / "text", hyp)
     (exp / "results.json").write_text(json.dumps(results, indent=1))
-    lines = [
-        f"# RESULTS: {exp.name}",
-        "",
-        f"- method: `{results['method']}` {json.dumps(results['method_conf']) if results['method_conf'] else ''}",
-        f"- upstream: `{results['upstream']}` ({results.get('upstream_path') or 'registered name'})",
-        f"- decoder: {results['decoder']}; encoder: {results['encoder']}",
-        params_line(results),
-        f"- date: {results['created']}",
-        "",
-    ]
+    lines = header_lines(results, f"- decoder: {results['decoder']}; encoder: {results['encoder']}")
     for metric, key, unit, count in (("WER", "wer", "Wrd", "words"), ("CER", "cer", "Chr", "chars")):
         lines += [f"## {metric}", "", f"|dataset|Snt|{unit}|Err|SErr|", "|---|---|---|---|---|"]
         for name, r in results["test"].items():

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
 from adapters.data.kaldi import DataDirError, read_table
-from adapters.results import model_info, params_line, train_info
+from adapters.results import header_lines, new_results
 
 
 def score(ref_path, hyp_path) -> dict:
@@ -42,21 +41,11 @@ def score(ref_path, hyp_path) -> dict:
 
 def write_results(exp: Path, tests, task: str) -> dict:
     exp = Path(exp)
-    results = {"exp": str(exp), "task": task, "metric": "accuracy",
-               "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-               **model_info(exp, "cls"), **train_info(exp), "test": {}}
+    results = new_results(exp, task, "cls", "accuracy")
     for name, ref_dir, hyp in tests:
         results["test"][name] = score(Path(ref_dir) / "label", hyp)
     (exp / "results.json").write_text(json.dumps(results, indent=1))
-    lines = [
-        f"# RESULTS: {exp.name}",
-        "",
-        f"- task: {task}; method: `{results['method']}` "
-        f"{json.dumps(results['method_conf']) if results['method_conf'] else ''}",
-        f"- upstream: `{results['upstream']}` ({results.get('upstream_path') or 'registered name'})",
-        params_line(results),
-        f"- date: {results['created']}",
-        "",
+    lines = header_lines(results) + [
         "## Accuracy",
         "",
         "|dataset|Snt|Acc|majority class|",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 from adapters.data.kaldi import DataDirError
 from adapters.data.trials import read_trials
 from adapters.metrics import verification_report
-from adapters.results import model_info, params_line, train_info
+from adapters.results import header_lines, new_results
 
 
 def cosine_scores(trials, emb) -> np.ndarray:
@@ -48,22 +47,11 @@ def score(trials_path, emb_path) -> dict:
 
 def write_results(exp: Path, tests, task: str) -> dict:
     exp = Path(exp)
-    results = {"exp": str(exp), "task": task, "metric": "eer",
-               "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-               **model_info(exp, "spk"), **train_info(exp), "test": {}}
+    results = new_results(exp, task, "spk", "eer")
     for name, trials, emb in tests:
         results["test"][name] = score(trials, emb)
     (exp / "results.json").write_text(json.dumps(results, indent=1))
-    lines = [
-        f"# RESULTS: {exp.name}",
-        "",
-        f"- task: {task}; method: `{results['method']}` "
-        f"{json.dumps(results['method_conf']) if results['method_conf'] else ''}",
-        f"- upstream: `{results['upstream']}` ({results.get('upstream_path') or 'registered name'})",
-        params_line(results),
-        "- scoring: cosine similarity of the embeddings",
-        f"- date: {results['created']}",
-        "",
+    lines = header_lines(results, "- scoring: cosine similarity of the embeddings") + [
         "|trial list|trials|targets|EER %|minDCF (p=0.05)|minDCF (p=0.01)|",
         "|---|---|---|---|---|---|",
     ]

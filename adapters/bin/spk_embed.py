@@ -9,44 +9,28 @@ id -> embedding) and the run's parameter counts; finished sets are not redone.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from adapters.bin.cls_inference import batches, load_audio
-from adapters.data.kaldi import DataDirError, check_audio, read_table
+from adapters.data.batches import audio_batches, pending_sets
+from adapters.data.kaldi import DataDirError
 from adapters.results import espnet_task, save_model_info
 
 
 @torch.no_grad()
 def embed(model, data_dir: Path, max_samples: int, desc: str) -> dict:
-    wav = read_table(Path(data_dir) / "wav.scp")
-    lengths = {u: check_audio(u, e, 16000)[1] for u, e in wav.items()}
     out = {}
-    bar = tqdm(total=len(wav), desc=desc, unit="utt", mininterval=5.0, file=sys.stderr)
-    for keys in batches(lengths, max_samples):
-        xs = [torch.from_numpy(load_audio(k, wav[k])) for k in keys]
-        lens = torch.tensor([len(x) for x in xs])
-        speech = torch.nn.utils.rnn.pad_sequence(xs, batch_first=True)
+    for keys, speech, lens in audio_batches(data_dir, max_samples, desc):
         e = model(speech=speech, speech_lengths=lens, extract_embd=True)
-        for k, row in zip(keys, e):
-            out[k] = row.numpy().astype(np.float32)
-        bar.update(len(keys))
-    bar.close()
+        out.update({k: row.numpy().astype(np.float32) for k, row in zip(keys, e)})
     return out
 
 
 def run(exp: Path, model_file: str, tests, max_samples: int):
     exp = Path(exp)
-    ckpt = exp / model_file
-    if not ckpt.is_file():
-        raise DataDirError(f"{ckpt}: not found (train the run first)")
-    todo = [(n, Path(d)) for n, d in tests
-            if not ((exp / "embed" / n / "embeddings.npz").is_file()
-                    and (exp / "embed" / n / "embeddings.npz").stat().st_mtime > ckpt.stat().st_mtime)]
+    ckpt, todo = pending_sets(exp, model_file, tests, "embed", "embeddings.npz")
     if not todo:
         print(f"{exp}: every test set already embedded")
         return

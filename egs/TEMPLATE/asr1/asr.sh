@@ -5,9 +5,7 @@
 # Stages 11-13 run once per method in --methods (conf/train_<decoder>_<method>.yaml).
 # Every stage skips what is complete and resumes what was interrupted.
 set -euo pipefail
-
-log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0")) $*"; }
-die() { log "ERROR: $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/../../TEMPLATE/common/lib.sh"
 
 # General
 stage=1
@@ -84,18 +82,6 @@ else
 fi
 [ -n "$inference_config" ] || inference_config=conf/decode_${decoder}.yaml
 
-ensure_upstream() {
-  [ -n "$upstream_ckpt" ] || return 0
-  [ -s "$upstream_ckpt" ] && return 0
-  if [ "$upstream_size" = pretrained ]; then
-    log "pretraining the offline upstream $upstream_ckpt (HuBERT iteration 1 on synthetic speech; resumable)"
-    $python -m adapters.bin.pretrain_upstream --out "$upstream_ckpt"
-  else
-    log "building a randomly initialised upstream $upstream_ckpt ($upstream_family, $upstream_size)"
-    $python -m adapters.bin.make_upstream --family "$upstream_family" --size "$upstream_size" --out "$upstream_ckpt"
-  fi
-}
-
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
   # shellcheck disable=SC2086
@@ -155,7 +141,7 @@ tok_args() {
 if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   log "Stage 10: ESPnet collect_stats -> $stats_dir"
   mkdir -p "$expdir"
-  ensure_upstream
+  ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
   if [ -f "$stats_dir/.done" ]; then
     log "  done"
   else
@@ -199,42 +185,17 @@ train_run() {  # $1: index into runs
     --valid_shape_file "${stats_dir}/valid/speech_shape" \
     --valid_shape_file "${stats_dir}/valid/text_shape.${token_type}" \
     --output_dir "$dir" ${asr_args} > "$dir/train.log" 2>&1 &
-  local pid=$! seen=0 n
-  while kill -0 "$pid" 2>/dev/null; do  # progress: one line per finished epoch
-    sleep 15
-    n=$(grep -c "epoch results" "$dir/train.log" 2>/dev/null || true)
-    if [ "${n:-0}" -gt "$seen" ]; then
-      seen=$n
-      line=$(grep "epoch results" "$dir/train.log" | tail -n 1)
-      log "  $run: epoch $(echo "$line" | grep -o '[0-9]*epoch results' | cut -de -f1)" \
-          "of $(grep -m1 -o '^max_epoch: [0-9]*' "$dir/config.yaml" | cut -d' ' -f2)," \
-          "$(echo "$line" | grep -o ' time=[^,]*' | head -n 1 | sed 's/ time=/took /');" \
-          "$(echo "$line" | grep -o 'valid\] [^,]*' | sed 's/\]//') $(echo "$line" | grep -o 'cer_ctc=[^,]*' | head -n 1)"
-    fi
-  done
-  wait "$pid" || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
+  watch_training $! "$dir" "$run" 'cer_ctc=[^,]*' \
+    || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
   echo $(( $(date +%s) - start + $(cat "$dir/train_time_s" 2>/dev/null || echo 0) )) > "$dir/train_time_s"
   touch "$dir/.done"
   log "Stage 11: $run trained in $(cat "$dir/train_time_s") s; $(grep -o 'valid\] loss[^,]*, cer[^,]*' "$dir/train.log" | tail -n 1)"
 }
 
 if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ]; then
-  ensure_upstream
-  # runs share the machine: each gets its share of the cores
-  if [ "$train_jobs" -gt 1 ] && [ -z "${OMP_NUM_THREADS:-}" ]; then
-    export OMP_NUM_THREADS=$(( $(nproc) / train_jobs > 0 ? $(nproc) / train_jobs : 1 ))
-  fi
-  pids=(); failed=0
-  for i in "${!runs[@]}"; do
-    if [ "$train_jobs" -le 1 ]; then
-      train_run "$i" || failed=1
-    else
-      while [ "$(jobs -rp | wc -l)" -ge "$train_jobs" ]; do sleep 2; done
-      train_run "$i" & pids+=($!)
-    fi
-  done
-  for p in "${pids[@]}"; do wait "$p" || failed=1; done
-  [ $failed -eq 0 ] || die "training failed (see the logs named above)"
+  ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
+  share_cores "$train_jobs"
+  run_parallel "$train_jobs" train_run "${!runs[@]}" || die "training failed (see the logs named above)"
 fi
 
 for i in "${!runs[@]}"; do
@@ -276,8 +237,6 @@ for i in "${!runs[@]}"; do
 done
 
 if [ "$stop_stage" -ge 13 ] && [ ${#runs[@]} -gt 0 ]; then
-  results=()
-  for run in "${runs[@]}"; do [ -f "${expdir}/asr_${run}/results.json" ] && results+=("${expdir}/asr_${run}/results.json"); done
-  [ ${#results[@]} -gt 0 ] && $python -m adapters.bin.compare "${results[@]}"
+  compare_runs "${expdir}/asr_" "${runs[@]}"
 fi
 log "Successfully finished"

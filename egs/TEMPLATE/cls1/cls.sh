@@ -154,12 +154,8 @@ fi
 
 if [ "$stage" -le 12 ] && [ "$stop_stage" -ge 12 ]; then
   # one process for every run and test set: ESPnet's imports cost more than these small test sets
-  args=()
-  for run in "${runs[@]}"; do
-    dir=${expdir}/cls_${run}
-    [ -s "$dir/$inference_model" ] || die "$dir/$inference_model not found: train $run first (stage 11)"
-    args+=(--exp "$dir")
-  done
+  # shellcheck disable=SC2207
+  args=($(trained_exp_args "${expdir}/cls_" "$inference_model" "${runs[@]}"))
   for s in $test_sets; do args+=(--test "$(echo "$s" | tr / _)" "${dumpdir}/raw/$s"); done
   log "Stage 12: inference on $test_sets with ${runs[*]}"
   $python -m adapters.bin.cls_inference --model_file "$inference_model" --batch_sec "$inference_batch_sec" "${args[@]}"
@@ -176,8 +172,6 @@ if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 13 ]; then
     done
     $python -m adapters.bin.score_cls --exp "$dir" --task "$task_name" "${args[@]}"
   done
-  results=()
-  for run in "${runs[@]}"; do [ -f "${expdir}/cls_${run}/results.json" ] && results+=("${expdir}/cls_${run}/results.json"); done
-  [ ${#results[@]} -gt 0 ] && $python -m adapters.bin.compare "${results[@]}"
+  compare_runs "${expdir}/cls_" "${runs[@]}"
 fi
 log "Successfully finished"

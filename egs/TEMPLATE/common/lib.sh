@@ -59,3 +59,21 @@ run_parallel() {
   for p in "${pids[@]}"; do wait "$p" || failed=1; done
   return $failed
 }
+
+# trained_exp_args PREFIX MODEL_FILE RUN...: "--exp <PREFIX><RUN>" for every run; dies when
+# a run has no MODEL_FILE yet (stages 12-13 need stage 11)
+trained_exp_args() {
+  local prefix=$1 model=$2 run; shift 2
+  for run in "$@"; do
+    [ -s "${prefix}${run}/$model" ] || die "${prefix}${run}/$model not found: train $run first (stage 11)"
+    echo "--exp ${prefix}${run}"
+  done
+}
+
+# compare_runs PREFIX RUN...: one comparison table over the runs that have a results.json
+compare_runs() {
+  local prefix=$1 run; shift
+  local -a res=()
+  for run in "$@"; do [ -f "${prefix}${run}/results.json" ] && res+=("${prefix}${run}/results.json"); done
+  [ ${#res[@]} -eq 0 ] || $python -m adapters.bin.compare "${res[@]}"
+}

@@ -142,12 +142,8 @@ if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ]; then
 fi
 
 if [ "$stage" -le 12 ] && [ "$stop_stage" -ge 12 ]; then
-  args=()
-  for run in "${runs[@]}"; do
-    dir=${expdir}/spk_${run}
-    [ -s "$dir/$inference_model" ] || die "$dir/$inference_model not found: train $run first (stage 11)"
-    args+=(--exp "$dir")
-  done
+  # shellcheck disable=SC2207
+  args=($(trained_exp_args "${expdir}/spk_" "$inference_model" "${runs[@]}"))
   for s in $test_sets; do args+=(--test "$(echo "$s" | tr / _)" "${dumpdir}/raw/$s"); done
   log "Stage 12: speaker embeddings of $test_sets with ${runs[*]}"
   $python -m adapters.bin.spk_embed --model_file "$inference_model" --batch_sec "$inference_batch_sec" "${args[@]}"
@@ -164,8 +160,6 @@ if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 13 ]; then
     done
     $python -m adapters.bin.score_spk --exp "$dir" --task "$task_name" "${args[@]}"
   done
-  results=()
-  for run in "${runs[@]}"; do [ -f "${expdir}/spk_${run}/results.json" ] && results+=("${expdir}/spk_${run}/results.json"); done
-  [ ${#results[@]} -gt 0 ] && $python -m adapters.bin.compare "${results[@]}"
+  compare_runs "${expdir}/spk_" "${runs[@]}"
 fi
 log "Successfully finished"

@@ -11,11 +11,13 @@ cd "$(dirname "$0")"
 
 folds="1 2 3 4 5"
 methods="frozen hra elp"
+expdir=exp
 args=()
-while [ $# -gt 0 ]; do  # take our two options; hand the rest to cls.sh
+while [ $# -gt 0 ]; do  # take our options; hand the rest to cls.sh
   case "$1" in
     --folds) folds=$2; shift 2 ;;
     --methods) methods=$2; shift 2 ;;
+    --expdir) expdir=$2; args+=("$1" "$2"); shift 2 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -40,9 +42,9 @@ done
 # the protocol's number: accuracy averaged over the five folds
 n=$(echo "$folds" | wc -w)
 for m in $methods; do
-  res=(); for k in $folds; do [ -f "exp/cls_fold${k}_$m/results.json" ] && res+=("exp/cls_fold${k}_$m/results.json"); done
+  res=(); for k in $folds; do [ -f "$expdir/cls_fold${k}_$m/results.json" ] && res+=("$expdir/cls_fold${k}_$m/results.json"); done
   [ ${#res[@]} -eq "$n" ] || continue  # stopped before scoring
-  $PYTHON -m adapters.bin.aggregate_folds --expected "$n" --out "exp/cls_${n}fold_$m" "${res[@]}"
+  $PYTHON -m adapters.bin.aggregate_folds --expected "$n" --out "$expdir/cls_${n}fold_$m" "${res[@]}"
 done
-agg=(); for m in $methods; do [ -f "exp/cls_${n}fold_$m/results.json" ] && agg+=("exp/cls_${n}fold_$m/results.json"); done
+agg=(); for m in $methods; do [ -f "$expdir/cls_${n}fold_$m/results.json" ] && agg+=("$expdir/cls_${n}fold_$m/results.json"); done
 [ ${#agg[@]} -eq 0 ] || $PYTHON -m adapters.bin.compare "${agg[@]}"

@@ -1,9 +1,2 @@
-# The project's virtual environment and package, wherever the recipe is run from.
-MAIN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$MAIN_ROOT/.venv/bin/python" ]; then PYTHON=$MAIN_ROOT/.venv/bin/python; else PYTHON=python3; fi
-fi
-export PYTHON
-export PYTHONPATH=$MAIN_ROOT${PYTHONPATH:+:$PYTHONPATH}
-# torch uses every core for training; decoding jobs set OMP_NUM_THREADS=1 each
-export PYTHONIOENCODING=UTF-8
+# The project's virtual environment and package (PYTHON, PYTHONPATH); shared by every recipe.
+. "$(dirname "${BASH_SOURCE[0]}")/../../TEMPLATE/common/path.sh"

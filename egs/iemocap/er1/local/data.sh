@@ -6,7 +6,7 @@ set -euo pipefail
 . ./db.sh
 
 valid_ratio=0.2
-synth_utts_per_actor=40   # embedded default only: 4-class utterances per actor (10 actors)
+synth_utts_per_actor=32   # embedded default only: 4-class utterances per actor (10 actors)
 nj=2
 . ../../../tools/parse_options.sh
 

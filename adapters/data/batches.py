@@ -1,0 +1,64 @@
+"""Batches of a data dir's audio for inference: whole utterances grouped by
+length (little padding), with a progress bar; every file checked as it is read
+so a bad one is named with its utterance."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Dict, Iterator, List, Tuple
+
+import numpy as np
+import soundfile as sf
+import torch
+from tqdm import tqdm
+
+from adapters.data.kaldi import check_audio, read_table
+
+
+def length_batches(lengths: Dict[str, int], max_samples: int) -> Iterator[List[str]]:
+    """Utterance ids in batches of similar length, at most ``max_samples`` padded samples each."""
+    keys = sorted(lengths, key=lambda k: lengths[k])
+    batch, longest = [], 0
+    for k in keys:
+        if batch and max(longest, lengths[k]) * (len(batch) + 1) > max_samples:
+            yield batch
+            batch, longest = [], 0
+        batch.append(k)
+        longest = max(longest, lengths[k])
+    if batch:
+        yield batch
+
+
+def load_audio(utt: str, entry: str, fs: int = 16000) -> np.ndarray:
+    check_audio(utt, entry, fs)
+    x, _ = sf.read(entry.strip(), dtype="float32", always_2d=True)
+    return x[:, 0]
+
+
+def audio_batches(data_dir, max_samples: int, desc: str, fs: int = 16000
+                  ) -> Iterator[Tuple[List[str], torch.Tensor, torch.Tensor]]:
+    """(utterance ids, padded speech (B, T), lengths (B,)) for every utterance of ``data_dir``."""
+    wav = read_table(Path(data_dir) / "wav.scp")
+    lengths = {u: check_audio(u, e, fs)[1] for u, e in wav.items()}
+    bar = tqdm(total=len(wav), desc=desc, unit="utt", mininterval=5.0, file=sys.stderr)
+    for keys in length_batches(lengths, max_samples):
+        xs = [torch.from_numpy(load_audio(k, wav[k], fs)) for k in keys]
+        yield keys, torch.nn.utils.rnn.pad_sequence(xs, batch_first=True), torch.tensor([len(x) for x in xs])
+        bar.update(len(keys))
+    bar.close()
+
+
+def pending_sets(exp: Path, model_file: str, tests, out_sub: str, out_name: str):
+    """The model checkpoint of ``exp`` and the (name, data dir) test sets whose
+    ``<exp>/<out_sub>/<name>/<out_name>`` is missing or older than it."""
+    from adapters.data.kaldi import DataDirError
+
+    ckpt = Path(exp) / model_file
+    if not ckpt.is_file():
+        raise DataDirError(f"{ckpt}: not found (train the run first)")
+
+    def done(name):
+        out = Path(exp) / out_sub / name / out_name
+        return out.is_file() and out.stat().st_mtime > ckpt.stat().st_mtime
+
+    return ckpt, [(n, Path(d)) for n, d in tests if not done(n)]
