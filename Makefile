@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := espeak-ng sox libsox-fmt-all flac
 STAMP := $(VENV)/.installed
 
-.PHONY: install apt venv test test-all demo bench pretrain probe clean
+.PHONY: install apt venv test test-all demo demo-quick bench pretrain probe clean
 
 install: apt $(STAMP)
 
@@ -26,8 +26,13 @@ test: install
 test-all: install
 	$(PY) -m pytest -m "" test
 
+# The SUPERB benchmark: every recipe and method (resumable: run it again after an interruption).
 demo: install
 	bash ci/demo.sh
+
+# The same recipes on smaller data, fewer epochs and methods (frozen hra elp), in exp_quick/.
+demo-quick: install
+	bash ci/demo.sh --profile quick
 
 bench: install
 	$(PY) -m adapters.bin.bench_methods --family hubert --size tiny --json exp/bench/bench_methods.json

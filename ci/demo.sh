@@ -1,11 +1,25 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: the LibriSpeech recipe (synthesize, prepare,
-# train the default methods with CTC, decode, score, compare), then the method
-# benchmark on a small offline upstream.
+# The main job: the SUPERB benchmark on the embedded defaults (every recipe of the
+# profile, every method its own run, resumable; see adapters/bin/benchmark.py), then
+# the method benchmark on a small offline upstream, then one table with both.
+#   bash ci/demo.sh                      # the full profile -> superb/superb.md
+#   bash ci/demo.sh --profile quick      # smaller data and epochs -> superb_quick/superb.md
+#   bash ci/demo.sh --only iemocap/er1 --jobs 2
+# Exit status: 0 when every run is done, 1 otherwise (the report is written all the same).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-$(pwd)/.venv/bin/python}
-PYTHON=$PY egs/librispeech/asr1/run.sh
-mkdir -p exp/bench
-"$PY" -m adapters.bin.bench_methods --family hubert --size small --json exp/bench/bench_methods.json
-echo "results: egs/librispeech/asr1/exp/asr_*/RESULTS.md, exp/bench/bench_methods.json"
+BENCH_JSON=exp/bench/bench_methods.json
+
+case " $* " in  # only look: no runs, no method benchmark
+  *" --dry_run "*|*" -h "*|*" --help "*|*" --collect_only "*) exec "$PY" -m adapters.bin.benchmark "$@" ;;
+esac
+
+status=0
+"$PY" -m adapters.bin.benchmark --no_collect "$@" || status=$?
+[ "$status" -le 1 ] || exit "$status"  # interrupted: the state is saved, run again to resume
+mkdir -p "$(dirname "$BENCH_JSON")"
+"$PY" -m adapters.bin.bench_methods --family hubert --size small --json "$BENCH_JSON" \
+  || { echo "warning: the method benchmark failed; the report goes without it" >&2; status=1; }
+"$PY" -m adapters.bin.benchmark --collect_only --bench "$BENCH_JSON" "$@" || status=1
+exit "$status"

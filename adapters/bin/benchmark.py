@@ -1,0 +1,719 @@
+"""The benchmark driver behind ``make demo``: every recipe of a profile, every
+method of it as its own run, then one SUPERB table.  A benchmark takes hours
+on a small machine, so one failed run must not cost the others, an
+interruption must not cost the finished runs, and the operator must see what
+is running and how long is left.
+
+    python -m adapters.bin.benchmark [--profile full|quick] [--jobs 3] [--only iemocap/er1 KS]
+
+For each entry of the profile (a recipe, a column hint, extra ``run.sh``
+arguments, methods): the data stages once (``./run.sh ARGS --methods "M..."
+--stop_stage 10``, entries one after another), then each (entry, method) as
+its own run (``./run.sh ARGS --stage 11 --methods M --train_jobs 1``), up to
+``--jobs`` at a time with ``OMP_NUM_THREADS`` = cores // jobs.  Logs go to
+``<out>/logs/<entry>_<method>.log`` (``<entry>_prep.log`` for the data
+stages), the state of every run to ``<out>/state.json`` (written atomically
+after each change), the plan to ``<out>/plan.json`` (``adapters.bin.superb``'s
+``--plan``), and the collector's table to ``<out>/superb.md``.  Exit status 0
+when every run is done, 1 otherwise (the report is written all the same),
+128 + the signal after Ctrl-C or SIGTERM.
+
+Resuming: a run marked done is never recomputed while its ``results.json`` is
+there (and its command is unchanged); runs left "running" or "failed" run
+again (the recipes resume from ESPnet's checkpoints themselves).  Ctrl-C or
+SIGTERM stops launching, terminates the runs (their process groups), marks
+them pending and saves the state.  One driver at a time per recipe: the
+driver holds ``<recipe>/data/.benchmark.lock``.
+
+Quick and full keep apart what the recipes let them keep apart: the quick
+profile has its own ``--expdir exp_quick --dumpdir dump_quick``, synthesizes
+into ``SYNTH_CACHE=downloads_quick`` and reports to ``superb_quick``.  The
+recipes' ``data/`` is fixed (``cls.sh``/``asr.sh``/``spk.sh`` read
+``data/<set>``), so the two profiles share it: the driver stamps
+``<recipe>/data/.benchmark_data`` with the data options (``SYNTH_CACHE``,
+``--local_data_opts``; no stamp = a plain ``./run.sh``'s defaults) and, when
+they change, deletes the ``.done`` stamps under ``data/`` so that stage 1
+prepares it again (LibriSpeech's ``local/data.sh`` would otherwise keep the
+other profile's data: it checks ``data/<set>/.done`` only).  Stages 3-10 then
+redo what depends on it (their ``.done`` stamps are older than the new
+``data/<set>/wav.scp``).  Finished models in the other profile's exp dir are
+not touched.  The collector reads ``<egs>/*/*/exp/``, so for a profile with
+another exp dir it reads ``<out>/egs_view/<corpus>/<kind>/exp``, a link to it.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import fcntl
+import glob
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FULL_METHODS = "frozen finetune houlsby lora bitfit elp hra"
+QUICK_METHODS = "frozen hra elp"
+QUICK_DIRS = ["--expdir", "exp_quick", "--dumpdir", "dump_quick"]
+QUICK_ENV = {"SYNTH_CACHE": "downloads_quick"}
+VOX_QUICK_DATA = ["--local_data_opts", "--synth_speakers 24 --synth_test_speakers 8 --dev_trials 40"]
+
+# The profiles: recipe (under --egs), name (the column hint: the collector's column
+# prefix), args (extra run.sh arguments), methods, results (the run's results.json,
+# relative to the recipe; {expdir} from --expdir, default exp), env (extra environment).
+PROFILES = {
+    "full": [
+        dict(recipe="librispeech/asr1", name="ASR-CTC", args=["--decoder", "ctc"], methods=FULL_METHODS,
+             results="{expdir}/asr_ctc_{method}/results.json"),
+        dict(recipe="librispeech/asr1", name="ASR-RNNT", args=["--decoder", "rnnt"], methods=FULL_METHODS,
+             results="{expdir}/asr_rnnt_{method}/results.json"),
+        dict(recipe="speech_commands/ks1", name="KS", args=[], methods=FULL_METHODS,
+             results="{expdir}/cls_{method}/results.json"),
+        dict(recipe="iemocap/er1", name="ER", args=[], methods=FULL_METHODS,
+             results="{expdir}/cls_5fold_{method}/results.json"),
+        dict(recipe="voxceleb/spk1", name="SID", args=["--tasks", "sid"], methods=FULL_METHODS,
+             results="{expdir}/cls_{method}/results.json"),
+        dict(recipe="voxceleb/spk1", name="ASV", args=["--tasks", "asv"], methods=FULL_METHODS,
+             results="{expdir}/spk_{method}/results.json"),
+    ],
+    "quick": [
+        dict(recipe="librispeech/asr1", name="ASR-CTC", methods=QUICK_METHODS, env=QUICK_ENV,
+             args=["--decoder", "ctc", "--local_data_opts", "--synth_scale 0.5",
+                   "--asr_args", "--max_epoch 2", *QUICK_DIRS],
+             results="{expdir}/asr_ctc_{method}/results.json"),
+        dict(recipe="speech_commands/ks1", name="KS", methods=QUICK_METHODS, env=QUICK_ENV,
+             args=["--local_data_opts", "--synth_speakers 40", "--cls_args", "--max_epoch 3", *QUICK_DIRS],
+             results="{expdir}/cls_{method}/results.json"),
+        dict(recipe="iemocap/er1", name="ER", methods=QUICK_METHODS, env=QUICK_ENV,
+             args=["--folds", "1", "--local_data_opts", "--synth_utts_per_actor 16",
+                   "--cls_args", "--max_epoch 4", *QUICK_DIRS],
+             results="{expdir}/cls_1fold_{method}/results.json"),
+        dict(recipe="voxceleb/spk1", name="SID", methods=QUICK_METHODS, env=QUICK_ENV,
+             args=["--tasks", "sid", *VOX_QUICK_DATA, "--cls_args", "--max_epoch 4", *QUICK_DIRS],
+             results="{expdir}/cls_{method}/results.json"),
+        dict(recipe="voxceleb/spk1", name="ASV", methods=QUICK_METHODS, env=QUICK_ENV,
+             args=["--tasks", "asv", *VOX_QUICK_DATA, "--spk_args", "--max_epoch 4", *QUICK_DIRS],
+             results="{expdir}/spk_{method}/results.json"),
+    ],
+}
+DEFAULT_OUT = {"full": "superb"}  # other profiles: superb_<profile>
+DEFAULT_RESULTS = "{expdir}/*_{method}/results.json"
+DATA_STAMP = ".benchmark_data"
+LOCK = ".benchmark.lock"
+POLL_S = 1.0
+STATUS_EVERY_S = 30.0
+KILL_GRACE_S = 10.0
+
+
+def log(msg: str) -> None:
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} (benchmark) {msg}", flush=True)
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def fmt_duration(s) -> str:
+    if s is None:
+        return "unknown"
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+
+def arg_value(args, name: str, default: str = "") -> str:
+    """The value of ``--name`` in a run.sh argument list (the last one wins, as in the recipes)."""
+    value = default
+    for i, a in enumerate(args[:-1]):
+        if a == name:
+            value = args[i + 1]
+    return value
+
+
+# ---------------------------------------------------------------- profiles
+
+
+@dataclass
+class Entry:
+    recipe: str  # "<corpus>/<kind>", under --egs
+    name: str  # column hint: "ASR-CTC", "KS", "ASV"
+    args: list
+    methods: list
+    results: str = DEFAULT_RESULTS
+    env: dict = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+    @property
+    def expdir(self) -> str:
+        return arg_value(self.args, "--expdir", "exp")
+
+    def data_signature(self) -> str:
+        env = {"SYNTH_CACHE": os.environ.get("SYNTH_CACHE", "downloads"), **self.env}
+        return data_signature(env, arg_value(self.args, "--local_data_opts"))
+
+    def prep_command(self) -> list:
+        return ["./run.sh", *self.args, "--methods", " ".join(self.methods), "--stop_stage", "10"]
+
+    def run_command(self, method: str) -> list:
+        return ["./run.sh", *self.args, "--stage", "11", "--methods", method, "--train_jobs", "1"]
+
+    def results_glob(self, egs: Path, method: str) -> str:
+        return str(egs / self.recipe / self.results.format(expdir=self.expdir, method=method))
+
+
+def data_signature(env: dict, local_data_opts: str) -> str:
+    """What decides the contents of the shared data/: the synthesis cache and local/data.sh's options
+    (``data_signature({"SYNTH_CACHE": "downloads"}, "")``: what a plain ./run.sh prepares)."""
+    return " ".join(f"{k}={v}" for k, v in sorted(env.items())) + f" local_data_opts={local_data_opts}"
+
+
+def make_entry(d: dict) -> Entry:
+    args = shlex.split(d["args"]) if isinstance(d.get("args"), str) else list(d.get("args") or [])
+    methods = d["methods"].split() if isinstance(d["methods"], str) else list(d["methods"])
+    return Entry(d["recipe"].strip("/"), d["name"], [str(a) for a in args], methods,
+                 d.get("results") or DEFAULT_RESULTS, dict(d.get("env") or {}))
+
+
+def check_entries(entries) -> None:
+    """Names unique; the entries of one recipe share its exp dir and data options."""
+    ids, by_recipe = set(), {}
+    for e in entries:
+        if e.id in ids:
+            raise SystemExit(f"error: two profile entries named {e.name!r}")
+        ids.add(e.id)
+        if not e.methods:
+            raise SystemExit(f"error: profile entry {e.name!r} has no methods")
+        first = by_recipe.setdefault(e.recipe, e)
+        if (first.expdir, first.data_signature()) != (e.expdir, e.data_signature()):
+            raise SystemExit(f"error: {first.name!r} and {e.name!r} share {e.recipe} and its data/: "
+                             "give them the same --expdir, --local_data_opts and env")
+
+
+def load_profile(name: str, path=None) -> tuple:
+    """(profile name, entries) from PROFILES or a JSON file (a list of entries, or {"entries": [...]})."""
+    if path:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"error: cannot read the profile {path}: {e}")
+        name, raw = Path(path).stem, data["entries"] if isinstance(data, dict) else data
+    elif name in PROFILES:
+        raw = PROFILES[name]
+    else:
+        raise SystemExit(f"error: no profile {name!r} (profiles: {', '.join(PROFILES)})")
+    try:
+        entries = [make_entry(d) for d in raw]
+    except (KeyError, TypeError, AttributeError) as e:
+        raise SystemExit(f"error: profile {name}: every entry needs recipe, name and methods ({e!r})")
+    check_entries(entries)
+    return name, entries
+
+
+def _names(e: Entry) -> set:
+    """What --only may call an entry: its recipe, corpus or name."""
+    return {e.recipe.lower(), e.recipe.split("/")[0].lower(), e.name.lower(), e.id}
+
+
+def select(entries, only=None, methods=None) -> list:
+    """The entries named by --only, with --methods instead of theirs."""
+    if only:
+        wanted = {"/".join(Path(w.lower()).parts[-2:]) if "/" in w else w.lower() for w in only}
+        unknown = sorted(w for w in wanted if not any(w in _names(e) for e in entries))
+        if unknown:
+            raise SystemExit(f"error: --only {' '.join(unknown)}: no such entry "
+                             f"(entries: {', '.join(f'{e.recipe} ({e.name})' for e in entries)})")
+        entries = [e for e in entries if wanted & _names(e)]
+    if methods:
+        ms = [m for group in methods for m in group.split()]
+        entries = [Entry(e.recipe, e.name, e.args, ms, e.results, e.env) for e in entries]
+    return entries
+
+
+# ---------------------------------------------------------------- state
+
+
+@dataclass
+class Job:
+    entry: Entry
+    method: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.entry.id}_{self.method}"
+
+    def log(self, out: Path) -> str:
+        return str(out / "logs" / f"{self.key}.log")
+
+    def record(self, out: Path) -> dict:
+        return {"entry": self.entry.id, "name": self.entry.name, "recipe": self.entry.recipe,
+                "method": self.method, "status": "pending", "start": None, "end": None, "duration_s": None,
+                "log": self.log(out), "returncode": None,
+                "command": self.entry.run_command(self.method), "env": self.entry.env}
+
+    def has_results(self, egs: Path) -> bool:
+        return bool(glob.glob(self.entry.results_glob(egs, self.method)))
+
+
+def write_json(path: Path, obj) -> None:
+    """Atomically: a reader (or a crash) sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def load_state(path: Path, profile: str) -> dict:
+    state = {"profile": profile, "runs": {}, "prep": {}}
+    if path.is_file():
+        try:
+            state.update(json.loads(path.read_text()))
+        except ValueError as e:
+            raise SystemExit(f"error: {path} is not JSON ({e}); move it away to start afresh")
+    state["profile"] = profile
+    return state
+
+
+def reconcile(state: dict, jobs, egs: Path, out: Path, quiet: bool = False) -> list:
+    """The jobs to run; the others are done (and their results.json is there)."""
+    todo = []
+    for job in jobs:
+        fresh, rec = job.record(out), state["runs"].get(job.key)
+        why = None
+        if rec is None:
+            rec = state["runs"][job.key] = fresh
+        elif (rec.get("command"), rec.get("env") or {}) != (fresh["command"], fresh["env"]):
+            why = "its command changed"
+            rec = state["runs"][job.key] = fresh
+        elif rec.get("status") == "done":
+            if job.has_results(egs):
+                continue
+            why = f"done, but {job.entry.results_glob(egs, job.method)} is gone"
+        elif rec.get("status") == "running":
+            why = "left running by an interrupted benchmark"
+        elif rec.get("status") == "failed":
+            why = "failed before"
+        rec.update(status="pending", log=fresh["log"])
+        if why and not quiet:
+            log(f"{job.key}: {why}: it runs again")
+        todo.append(job)
+    return todo
+
+
+# ---------------------------------------------------------------- the shared data/
+
+
+def lock_recipes(egs: Path, entries) -> list:
+    """Hold <recipe>/data/.benchmark.lock of every recipe (open files; released at exit)."""
+    fds = []
+    for recipe in dict.fromkeys(e.recipe for e in entries):
+        data = egs / recipe / "data"
+        if not (egs / recipe).is_dir():
+            continue
+        data.mkdir(exist_ok=True)
+        fd = os.open(data / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            for f in fds + [fd]:
+                os.close(f)
+            raise SystemExit(f"error: another benchmark is using {egs / recipe} ({data / LOCK} is locked)")
+        fds.append(fd)
+    return fds
+
+
+def ensure_data_profile(recipe_dir: Path, signature: str) -> bool:
+    """Make stage 1 prepare data/ again when its options changed; True when it will."""
+    data = recipe_dir / "data"
+    stamp = data / DATA_STAMP
+    if not recipe_dir.is_dir():
+        return False
+    old = stamp.read_text().strip() if stamp.is_file() else data_signature({"SYNTH_CACHE": "downloads"}, "")
+    if old == signature:
+        return False
+    for done in data.rglob(".done"):
+        done.unlink()
+    data.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(signature + "\n")  # before stage 1: an interrupted preparation resumes with these options
+    return True
+
+
+# ---------------------------------------------------------------- progress
+
+
+def log_progress(path) -> str:
+    """'stage 11, epoch 3 of 6' from the last Stage line and a later epoch line of a recipe log."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 65536))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return "starting"
+    stages = list(re.finditer(r"Stage (\d+)", text))
+    epochs = list(re.finditer(r"epoch (\d+) of ([0-9?]+)", text))
+    if not stages:
+        return "starting"
+    out = f"stage {stages[-1].group(1)}"
+    if epochs and epochs[-1].start() > stages[-1].start():
+        out += f", epoch {epochs[-1].group(1)} of {epochs[-1].group(2)}"
+    return out
+
+
+def eta(records, jobs: int):
+    """Mean duration of the finished runs x the runs left / jobs; None before one finished."""
+    done = [r["duration_s"] for r in records if r["status"] in ("done", "failed") and r.get("duration_s")]
+    left = sum(r["status"] in ("pending", "running") for r in records)
+    if not done:
+        return None if left else 0.0
+    return sum(done) / len(done) * left / jobs
+
+
+def counts(records) -> str:
+    n = {s: sum(r["status"] == s for r in records) for s in ("done", "failed", "pending", "running")}
+    return f"done {n['done']}, failed {n['failed']}, pending {n['pending']}"
+
+
+# ---------------------------------------------------------------- running
+
+
+class Interrupted(Exception):
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@dataclass
+class Child:
+    key: str
+    proc: subprocess.Popen
+    logf: object
+    start: float
+
+
+@dataclass
+class Driver:
+    egs: Path
+    out: Path
+    jobs: int
+    state: dict
+    children: dict = field(default_factory=dict)
+    stop: int = 0  # the signal that asked us to stop
+
+    @property
+    def state_path(self) -> Path:
+        return self.out / "state.json"
+
+    def save(self) -> None:
+        self.state["updated"] = now()
+        write_json(self.state_path, self.state)
+
+    def check_stop(self) -> None:
+        if self.stop:
+            raise Interrupted(self.stop)
+
+    @property
+    def threads(self) -> int:
+        return max(1, cpu_count() // self.jobs)
+
+    def spawn(self, key: str, entry: Entry, command, log_path, env_extra) -> Child:
+        """Start command in the recipe, in its own process group, appending to log_path."""
+        extra = {**entry.env, **env_extra}
+        cwd = self.egs / entry.recipe
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        logf = open(log_path, "a")
+        logf.write(f"=== {now()} benchmark: {shell_line(cwd, extra, command)}\n")
+        logf.flush()
+        try:
+            proc = subprocess.Popen(command, cwd=cwd, env={**os.environ, **extra}, stdout=logf,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as e:  # no recipe, or run.sh not executable: a failed run, not a dead driver
+            logf.write(f"cannot start it: {e}\n")
+            logf.flush()
+            proc = subprocess.Popen(["false"], stdin=subprocess.DEVNULL, start_new_session=True)
+        child = Child(key, proc, logf, time.time())
+        self.children[key] = child
+        return child
+
+    def reap(self, child: Child) -> float:
+        child.logf.close()
+        self.children.pop(child.key, None)
+        return time.time() - child.start
+
+    def prepare(self, entry: Entry, jobs) -> bool:
+        """The data stages of one entry; on failure its runs are failed with this log."""
+        if ensure_data_profile(self.egs / entry.recipe, entry.data_signature()):
+            log(f"{entry.recipe}: data options changed ({entry.data_signature()}): stage 1 prepares data/ again")
+        path = str(self.out / "logs" / f"{entry.id}_prep.log")
+        rec = self.state["prep"][entry.id] = {"status": "running", "start": now(), "end": None,
+                                              "duration_s": None, "log": path, "returncode": None}
+        self.save()
+        log(f"{entry.name} ({entry.recipe}): data preparation (log: {path})")
+        child = self.spawn(f"{entry.id}_prep", entry, entry.prep_command(), path, {})
+        while child.proc.poll() is None:
+            self.check_stop()
+            time.sleep(POLL_S)
+        rc = child.proc.returncode
+        took = self.reap(child)
+        rec.update(status="done" if rc == 0 else "failed", end=now(), duration_s=round(took, 1), returncode=rc)
+        if rc != 0:
+            log(f"FAILED: {entry.name} data preparation (exit {rc}); its runs are failed; see {path}")
+            for job in jobs:
+                self.state["runs"][job.key].update(status="failed", start=rec["start"], end=rec["end"],
+                                                   duration_s=None, log=path, returncode=rc,
+                                                   reason="data preparation failed")
+        self.save()
+        return rc == 0
+
+    def start(self, job: Job) -> None:
+        rec = self.state["runs"][job.key]
+        self.spawn(job.key, job.entry, job.entry.run_command(job.method), rec["log"],
+                   {"OMP_NUM_THREADS": str(self.threads)})
+        rec.update(status="running", start=now(), end=None, duration_s=None, returncode=None)
+        rec.pop("reason", None)
+        self.save()
+        log(f"start {job.entry.name}/{job.method} (log: {rec['log']})")
+
+    def finish(self, job: Job, child: Child, rc: int, jobs) -> None:
+        rec = self.state["runs"][job.key]
+        took = self.reap(child)
+        rec.update(status="done" if rc == 0 else "failed", end=now(), duration_s=round(took, 1), returncode=rc)
+        self.save()
+        if rc != 0:
+            line = f"FAILED: {job.entry.name}/{job.method} (exit {rc}) after {fmt_duration(took)}; see {rec['log']}"
+        else:
+            missing = "" if job.has_results(self.egs) else f" (but no {job.entry.results_glob(self.egs, job.method)})"
+            line = f"done {job.entry.name}/{job.method} in {fmt_duration(took)}{missing}"
+        log(f"{line}; {counts([self.state['runs'][j.key] for j in jobs])}")
+
+    def status_line(self, jobs, running) -> str:
+        recs = [self.state["runs"][j.key] for j in jobs]
+        now_running = ", ".join(f"{j.entry.name}/{j.method} ({log_progress(self.state['runs'][j.key]['log'])})"
+                                for j in running.values()) or "nothing"
+        return (f"status: running {now_running}; {counts(recs)}; "
+                f"time left ~ {fmt_duration(eta(recs, self.jobs))}")
+
+    def run_all(self, todo, jobs) -> None:
+        """Every job of todo, --jobs at a time; a failure never stops the others."""
+        queue, running = list(todo), {}
+        last = time.monotonic()
+        while queue or running:
+            self.check_stop()
+            while queue and len(running) < self.jobs:
+                job = queue.pop(0)
+                self.start(job)
+                running[job.key] = job
+            for key, job in list(running.items()):
+                child = self.children[key]
+                if child.proc.poll() is not None:
+                    self.finish(job, child, child.proc.returncode, jobs)
+                    del running[key]
+            if time.monotonic() - last >= STATUS_EVERY_S:
+                log(self.status_line(jobs, running))
+                last = time.monotonic()
+            if running:
+                time.sleep(POLL_S)
+
+    def terminate(self) -> None:
+        """Stop every child (its whole process group); the runs among them go back to pending."""
+        for c in self.children.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(c.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + KILL_GRACE_S
+        for c in list(self.children.values()):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                c.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(c.proc.pid, signal.SIGKILL)  # what survived the grace time, or the group's stragglers
+            c.proc.wait()
+            c.logf.write(f"=== {now()} benchmark: stopped\n")
+            self.reap(c)
+            rec = self.state["runs"].get(c.key)
+            if rec is not None:
+                rec.update(status="pending", end=None, duration_s=None, returncode=None)
+                log(f"stopped {rec['name']}/{rec['method']}: pending")
+        for rec in self.state["prep"].values():
+            if rec["status"] == "running":
+                rec["status"] = "pending"
+        self.save()
+
+
+def shell_line(cwd: Path, env: dict, command) -> str:
+    """The command as one would type it: cd DIR && VAR=value ./run.sh ..."""
+    assigns = "".join(f"{k}={shlex.quote(str(v))} " for k, v in env.items())
+    return f"cd {shlex.quote(str(cwd))} && {assigns}{shlex.join(command)}"
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def catching_signals(driver: Driver):
+    """Ctrl-C and SIGTERM only set driver.stop; the loops see it within POLL_S."""
+    def handler(signum, frame):
+        driver.stop = driver.stop or signum
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+# ---------------------------------------------------------------- report
+
+
+def write_plan(path: Path, egs: Path, jobs, state: dict) -> list:
+    """superb.py's --plan: every planned run, its status and log."""
+    plan = []
+    for job in jobs:
+        rec = state["runs"].get(job.key, {})
+        status = rec.get("status")
+        plan.append({"recipe": str(egs / job.entry.recipe), "method": job.method, "column_hint": job.entry.name,
+                     "status": status if status in ("done", "failed") else "not run",
+                     "log": rec.get("log", job.log(path.parent))})
+    write_json(path, plan)
+    return plan
+
+
+def collector_egs(egs: Path, out: Path, entries) -> Path:
+    """egs itself, or (an exp dir other than exp/) <out>/egs_view with <recipe>/exp linking to it."""
+    if all(e.expdir == "exp" for e in entries):
+        return egs
+    view = out / "egs_view"
+    for link in view.glob("*/*/exp"):
+        if link.is_symlink():
+            link.unlink()
+    for e in entries:
+        target, link = (egs / e.recipe / e.expdir).resolve(), view / e.recipe / "exp"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_dir() and not link.is_symlink():
+            link.symlink_to(target, target_is_directory=True)
+    bench, link = egs / "bench_methods", view / "bench_methods"
+    if bench.is_dir() and not link.is_symlink():
+        link.symlink_to(bench.resolve(), target_is_directory=True)
+    return view
+
+
+def collect(egs: Path, out: Path, entries, jobs, state: dict, bench=()) -> bool:
+    """plan.json, then the collector's superb.md / csv / plots; False when the collector failed."""
+    from adapters.bin import superb
+
+    plan = out / "plan.json"
+    write_plan(plan, egs, jobs, state)
+    methods = list(dict.fromkeys(m for e in entries for m in e.methods))
+    argv = ["--egs", str(collector_egs(egs, out, entries)), "--out", str(out), "--plan", str(plan),
+            "--methods", " ".join(methods)]
+    for b in bench:
+        if Path(b).is_file():
+            argv += ["--bench", str(b)]
+        else:
+            log(f"warning: no method benchmark {b}: left out of the report")
+    log(f"collecting: python -m adapters.bin.superb {shlex.join(argv)}")
+    try:
+        superb.main(argv)
+    except (SystemExit, Exception) as e:  # the report must not hide the runs' status
+        log(f"ERROR: the collector failed: {e!r}")
+        return False
+    return True
+
+
+def dry_run(driver: Driver, entries, jobs, todo) -> None:
+    for e in entries:
+        if any(j.entry is e for j in todo):
+            print(f"# {e.name} ({e.recipe}): data preparation")
+            print(f"{shell_line(driver.egs / e.recipe, e.env, e.prep_command())} "
+                  f"> {driver.out / 'logs' / f'{e.id}_prep.log'} 2>&1")
+    print(f"# runs, {driver.jobs} at a time")
+    for j in todo:
+        env = {**j.entry.env, "OMP_NUM_THREADS": driver.threads}
+        print(f"{shell_line(driver.egs / j.entry.recipe, env, j.entry.run_command(j.method))} "
+              f"> {j.log(driver.out)} 2>&1")
+    skip = [j.key for j in jobs if j not in todo]
+    if skip:
+        print(f"# done already (skipped): {' '.join(skip)}")
+
+
+def run_benchmark(driver: Driver, entries, jobs, todo) -> None:
+    log(f"{len(jobs)} runs: {len(jobs) - len(todo)} done already, {len(todo)} to run; "
+        f"{driver.jobs} at a time, OMP_NUM_THREADS={driver.threads}")
+    ready = []
+    for e in entries:
+        ej = [j for j in todo if j.entry is e]
+        if ej and driver.prepare(e, ej):
+            ready += ej
+        driver.check_stop()
+    driver.run_all(ready, jobs)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="full", help=f"one of {', '.join(PROFILES)}")
+    ap.add_argument("--profile_file", default=None, help="a JSON profile instead (a list of entries)")
+    ap.add_argument("--egs", default="egs")
+    ap.add_argument("--out", default=None, help="default: superb (full), superb_<profile> otherwise")
+    ap.add_argument("--jobs", type=int, default=3, help="runs at the same time")
+    ap.add_argument("--only", nargs="+", default=None, metavar="RECIPE",
+                    help="entries by recipe (iemocap/er1), corpus (voxceleb) or name (ASV)")
+    ap.add_argument("--methods", nargs="+", default=None, help="instead of the profile's methods")
+    ap.add_argument("--bench", action="append", default=[],
+                    help="a bench_methods --json file for the report (repeatable)")
+    ap.add_argument("--no_collect", action="store_true", help="run, write state and plan, no table")
+    ap.add_argument("--collect_only", action="store_true", help="no runs: the table from state.json")
+    ap.add_argument("--dry_run", action="store_true", help="print the commands it would run")
+    a = ap.parse_args(argv)
+    if a.jobs < 1:
+        ap.error("--jobs must be at least 1")
+    profile, entries = load_profile(a.profile, a.profile_file)
+    entries = select(entries, a.only, a.methods)
+    egs = Path(a.egs)
+    out = Path(a.out or DEFAULT_OUT.get(profile, f"superb_{profile}"))
+    jobs = [Job(e, m) for e in entries for m in e.methods]
+    driver = Driver(egs, out, a.jobs, load_state(out / "state.json", profile))
+
+    if a.dry_run:
+        dry_run(driver, entries, jobs, reconcile(copy.deepcopy(driver.state), jobs, egs, out, quiet=True))
+        return 0
+    if not a.collect_only:
+        if not egs.is_dir():
+            raise SystemExit(f"error: {egs}: no such directory")
+        locks = lock_recipes(egs, entries)
+        try:
+            todo = reconcile(driver.state, jobs, egs, out)
+            driver.save()
+            with catching_signals(driver):  # also while the children stop: a second Ctrl-C waits too
+                try:
+                    run_benchmark(driver, entries, jobs, todo)
+                except Interrupted as e:
+                    log(f"{e}: stopping the runs")
+                    driver.terminate()
+                    log(f"state saved to {driver.state_path}; run again to resume")
+                    return 128 + e.signum
+        finally:
+            for fd in locks:
+                os.close(fd)
+        log("finished: " + counts([driver.state["runs"][j.key] for j in jobs]))
+    ok = all(driver.state["runs"].get(j.key, {}).get("status") == "done" for j in jobs)
+    if a.no_collect:
+        write_plan(out / "plan.json", egs, jobs, driver.state)
+    else:
+        ok = collect(egs, out, entries, jobs, driver.state, a.bench) and ok
+    failed = [driver.state["runs"][j.key] for j in jobs
+              if driver.state["runs"].get(j.key, {}).get("status") != "done"]
+    for r in failed:
+        log(f"not done: {r['name']}/{r['method']}: {r['status']} (see {r['log']})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

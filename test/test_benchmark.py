@@ -1,0 +1,259 @@
+"""The benchmark driver on fake recipes (a run.sh that parses the stage options,
+writes results.json, counts its calls and fails on request): the table at the
+end, one failure not stopping the others, no rerun of finished work, resuming
+an interrupted benchmark, a deleted results.json, a failed data preparation,
+SIGTERM, the data options of a shared data/, and the dry run."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from adapters.bin import benchmark
+
+FAKE_RUN = r"""#!/usr/bin/env bash
+# a fake recipe: stages 1-10 (data) and 11-13 (one run per method)
+set -euo pipefail
+stage=1; stop_stage=13; methods=frozen; expdir=exp
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=$2 ;; --stop_stage) stop_stage=$2 ;; --methods) methods=$2 ;; --expdir) expdir=$2 ;;
+  esac
+  shift 2
+done
+echo "$stage $stop_stage $methods" >> calls.txt
+log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (fake.sh) $*"; }
+if [ "$stage" -le 1 ]; then
+  log "Stage 1: data preparation"
+  [ ! -f FAIL_PREP ] || { echo "data preparation broke" >&2; exit 3; }
+  mkdir -p data && echo "${SYNTH_CACHE:-downloads}" > data/prepared_with
+fi
+[ "$stop_stage" -ge 11 ] || exit 0
+for m in $methods; do
+  log "Stage 11: training $m (OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset})"
+  echo $$ > "pid_$m"
+  [ ! -f "SLOW_$m" ] || sleep 60
+  log "  $m: epoch 1 of 2, took 0.1s"
+  sleep 0.2
+  [ ! -f "FAIL_$m" ] || { log "ERROR: training $m failed" >&2; exit 1; }
+  log "Stage 13: scoring $m"
+  case $m in frozen) acc=61.0 ;; hra) acc=75.5 ;; *) acc=70.2 ;; esac
+  mkdir -p "$expdir/cls_$m"
+  printf '{"task": "%s", "method": "%s", "created": "2026-11-24 10:00:00", "test": {"test": {"accuracy": %s}}}\n' \
+    "$(cat task)" "$m" "$acc" > "$expdir/cls_$m/results.json"
+done
+"""
+
+
+def make_recipe(egs, recipe, task):
+    d = egs / recipe
+    d.mkdir(parents=True)
+    (d / "run.sh").write_text(FAKE_RUN)
+    (d / "run.sh").chmod(0o755)
+    (d / "task").write_text(task)
+    return d
+
+
+def entry(recipe, name, methods, **kw):
+    return {"recipe": recipe, "name": name, "args": kw.pop("args", []), "methods": methods,
+            "results": "{expdir}/cls_{method}/results.json", **kw}
+
+
+@pytest.fixture
+def bench(tmp_path, monkeypatch):
+    """(egs, out, run(profile entries, *args) -> exit status)."""
+    monkeypatch.setattr(benchmark, "POLL_S", 0.05)
+    egs, out = tmp_path / "egs", tmp_path / "superb"
+    make_recipe(egs, "corpa/ks1", "ks")
+    make_recipe(egs, "corpb/er1", "er")
+    profile = tmp_path / "profile.json"
+
+    def run(entries, *args):
+        profile.write_text(json.dumps(entries))
+        return benchmark.main(["--profile_file", str(profile), "--egs", str(egs), "--out", str(out), *args])
+
+    return egs, out, run
+
+
+TWO = [entry("corpa/ks1", "KS", "frozen hra elp"), entry("corpb/er1", "ER", "frozen hra")]
+
+
+def calls(egs, recipe):
+    p = egs / recipe / "calls.txt"
+    return p.read_text().splitlines() if p.exists() else []
+
+
+def state(out):
+    return json.loads((out / "state.json").read_text())["runs"]
+
+
+def test_all_done_writes_plan_and_table(bench, capsys, monkeypatch):
+    egs, out, run = bench
+    monkeypatch.setattr(benchmark, "STATUS_EVERY_S", 0.1)
+    assert run(TWO, "--jobs", "2") == 0
+    runs = state(out)
+    assert sorted(runs) == ["er_frozen", "er_hra", "ks_elp", "ks_frozen", "ks_hra"]
+    for key, r in runs.items():
+        assert r["status"] == "done" and r["returncode"] == 0 and r["duration_s"] >= 0.2
+        assert r["log"] == str(out / "logs" / f"{key}.log") and r["start"] and r["end"]
+    # data stages once per entry with all its methods, then one run per method
+    assert calls(egs, "corpa/ks1")[0] == "1 10 frozen hra elp"
+    assert sorted(calls(egs, "corpa/ks1")[1:]) == ["11 13 elp", "11 13 frozen", "11 13 hra"]
+    threads = max(1, benchmark.cpu_count() // 2)
+    assert f"OMP_NUM_THREADS={threads}" in (out / "logs" / "ks_hra.log").read_text()
+    assert "Stage 1: data preparation" in (out / "logs" / "ks_prep.log").read_text()
+    plan = json.loads((out / "plan.json").read_text())
+    assert {(p["recipe"], p["method"], p["column_hint"], p["status"]) for p in plan} >= {
+        (str(egs / "corpa/ks1"), "hra", "KS", "done"), (str(egs / "corpb/er1"), "frozen", "ER", "done")}
+    md = (out / "superb.md").read_text()
+    assert "| method | KS acc↑ | ER acc↑ |" in md
+    assert "| hra | **75.5** | **75.5** |" in md and "| elp | 70.2 | not run |" in md
+    printed = capsys.readouterr().out
+    assert "| frozen | 61.0 | 61.0 |" in printed and "start KS/hra" in printed and "done ER/hra" in printed
+    assert "status: running KS/" in printed and "time left ~" in printed
+
+
+def test_progress_from_the_log_and_time_left(tmp_path):
+    p = tmp_path / "run.log"
+    p.write_text("2026-11-24T04:30:00 (cls.sh) Stage 10: shape files\n"
+                 "2026-11-24T04:31:00 (cls.sh) Stage 11: training fold1_hra\n"
+                 "2026-11-24T04:34:22 (cls.sh)   fold1_hra: epoch 3 of 6, took 61.2s; valid loss=1.2 acc=0.5\n")
+    assert benchmark.log_progress(p) == "stage 11, epoch 3 of 6"
+    with p.open("a") as f:  # the next fold: its epochs have not begun
+        f.write("2026-11-24T04:40:00 (cls.sh) Stage 11: training fold2_hra\n")
+    assert benchmark.log_progress(p) == "stage 11"
+    assert benchmark.log_progress(tmp_path / "none.log") == "starting"
+    recs = [{"status": "done", "duration_s": 100.0}, {"status": "failed", "duration_s": 300.0},
+            {"status": "running"}, {"status": "pending"}, {"status": "pending"}, {"status": "pending"}]
+    assert benchmark.eta(recs, jobs=2) == 200.0 * 4 / 2
+    assert benchmark.eta([{"status": "pending"}], jobs=2) is None
+    assert benchmark.fmt_duration(None) == "unknown" and benchmark.fmt_duration(7200) == "2.0 h"
+
+
+def test_one_failing_method_does_not_stop_the_others(bench):
+    egs, out, run = bench
+    (egs / "corpa/ks1/FAIL_hra").touch()
+    assert run(TWO, "--jobs", "3") == 1
+    runs = state(out)
+    assert runs["ks_hra"]["status"] == "failed" and runs["ks_hra"]["returncode"] == 1
+    assert all(r["status"] == "done" for k, r in runs.items() if k != "ks_hra")
+    log = runs["ks_hra"]["log"]
+    assert "ERROR: training hra failed" in Path(log).read_text()
+    md = (out / "superb.md").read_text()
+    assert f"| hra | failed (see {log}) | **75.5** |" in md
+    assert next(p for p in json.loads((out / "plan.json").read_text())
+                if p["method"] == "hra" and p["column_hint"] == "KS")["status"] == "failed"
+    # a rerun retries the failed run only
+    (egs / "corpa/ks1/FAIL_hra").unlink()
+    before = calls(egs, "corpa/ks1")
+    assert run(TWO) == 0
+    assert calls(egs, "corpa/ks1")[len(before):] == ["1 10 frozen hra elp", "11 13 hra"]
+    assert calls(egs, "corpb/er1") == ["1 10 frozen hra", "11 13 frozen", "11 13 hra"]
+
+
+def test_rerun_after_completion_runs_nothing(bench):
+    egs, out, run = bench
+    assert run(TWO) == 0
+    before = [calls(egs, r) for r in ("corpa/ks1", "corpb/er1")]
+    assert run(TWO) == 0
+    assert [calls(egs, r) for r in ("corpa/ks1", "corpb/er1")] == before
+    assert "| hra | **75.5** | **75.5** |" in (out / "superb.md").read_text()
+    (out / "superb.md").unlink()
+    assert run(TWO, "--collect_only") == 0 and (out / "superb.md").exists()
+    assert [calls(egs, r) for r in ("corpa/ks1", "corpb/er1")] == before
+
+
+def test_interrupted_benchmark_resumes_the_unfinished_run(bench):
+    egs, out, run = bench
+    one = [entry("corpa/ks1", "KS", "frozen hra")]
+    assert run(one) == 0
+    s = json.loads((out / "state.json").read_text())
+    s["runs"]["ks_frozen"]["status"] = "running"  # what a killed driver leaves behind
+    (out / "state.json").write_text(json.dumps(s))
+    n = len(calls(egs, "corpa/ks1"))
+    assert run(one) == 0
+    assert calls(egs, "corpa/ks1")[n:] == ["1 10 frozen hra", "11 13 frozen"]
+    assert state(out)["ks_frozen"]["status"] == "done"
+
+
+def test_done_run_without_results_is_rerun(bench):
+    egs, out, run = bench
+    assert run(TWO) == 0
+    (egs / "corpa/ks1/exp/cls_hra/results.json").unlink()
+    n = len(calls(egs, "corpa/ks1"))
+    assert run(TWO) == 0
+    assert calls(egs, "corpa/ks1")[n:] == ["1 10 frozen hra elp", "11 13 hra"]
+    assert (egs / "corpa/ks1/exp/cls_hra/results.json").exists()
+
+
+def test_failed_data_preparation_fails_its_runs_only(bench):
+    egs, out, run = bench
+    (egs / "corpb/er1/FAIL_PREP").touch()
+    assert run(TWO) == 1
+    runs = state(out)
+    prep_log = str(out / "logs" / "er_prep.log")
+    for m in ("frozen", "hra"):
+        assert runs[f"er_{m}"]["status"] == "failed" and runs[f"er_{m}"]["log"] == prep_log
+        assert runs[f"er_{m}"]["returncode"] == 3
+    assert all(runs[f"ks_{m}"]["status"] == "done" for m in ("frozen", "hra", "elp"))
+    assert calls(egs, "corpb/er1") == ["1 10 frozen hra"]  # no run started
+    assert "data preparation broke" in Path(prep_log).read_text()
+    md = (out / "superb.md").read_text()
+    assert f"| hra | **75.5** | failed (see {prep_log}) |" in md
+
+
+def test_sigterm_stops_the_runs_and_leaves_them_pending(tmp_path):
+    egs, out = tmp_path / "egs", tmp_path / "superb"
+    d = make_recipe(egs, "corpa/ks1", "ks")
+    (d / "SLOW_hra").touch()
+    (tmp_path / "p.json").write_text(json.dumps([entry("corpa/ks1", "KS", "frozen hra")]))
+    proc = subprocess.Popen([sys.executable, "-m", "adapters.bin.benchmark", "--profile_file", str(tmp_path / "p.json"),
+                             "--egs", str(egs), "--out", str(out), "--jobs", "2"],
+                            cwd=Path(benchmark.__file__).parents[2], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while not (d / "pid_hra").exists() or state(out).get("ks_hra", {}).get("status") != "running":
+        assert time.time() < deadline and proc.poll() is None, proc.stdout.read().decode()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    printed = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 128 + signal.SIGTERM, printed
+    assert state(out)["ks_hra"]["status"] == "pending" and "SIGTERM: stopping the runs" in printed
+    with pytest.raises(ProcessLookupError):  # the recipe's process group is gone
+        os.kill(int((d / "pid_hra").read_text()), 0)
+
+
+def test_data_options_of_a_shared_data_dir(bench):
+    """A profile with other data options makes stage 1 prepare data/ again (the .done stamps go)."""
+    egs, out, run = bench
+    d = egs / "corpa/ks1"
+    (d / "data/train").mkdir(parents=True)
+    (d / "data/train/.done").touch()  # prepared by a plain ./run.sh
+    full = [entry("corpa/ks1", "KS", "frozen")]
+    assert run(full) == 0 and (d / "data/train/.done").exists()
+    quick = [entry("corpa/ks1", "KS", "frozen", env={"SYNTH_CACHE": "dq"},
+                   args=["--expdir", "exp_q", "--local_data_opts", "--small 1"])]
+    assert run(quick, "--out", str(out) + "_quick") == 0
+    assert not (d / "data/train/.done").exists()
+    assert (d / "data/prepared_with").read_text().strip() == "dq"
+    assert "SYNTH_CACHE=dq local_data_opts=--small 1" in (d / "data/.benchmark_data").read_text()
+    (d / "data/train/.done").touch()
+    assert run(full) == 0 and (d / "data/train/.done").exists()  # nothing to run: data/ untouched
+    (d / "exp/cls_frozen/results.json").unlink()
+    assert run(full) == 0 and not (d / "data/train/.done").exists()  # back to the defaults: prepared again
+    assert (d / "data/prepared_with").read_text().strip() == "downloads"
+    # the quick results live in exp_q: the table reads them through a view, and only them
+    md = Path(str(out) + "_quick", "superb.md").read_text()
+    assert "| frozen | **61.0** |" in md and (d / "exp_q/cls_frozen/results.json").exists()
+
+
+def test_dry_run_prints_and_runs_nothing(bench, capsys):
+    egs, out, run = bench
+    assert run(TWO, "--dry_run", "--only", "corpa/ks1", "--methods", "hra") == 0
+    printed = capsys.readouterr().out
+    assert "./run.sh --methods hra --stop_stage 10" in printed
+    assert "./run.sh --stage 11 --methods hra --train_jobs 1" in printed and "corpb" not in printed
+    assert calls(egs, "corpa/ks1") == [] and not (out / "state.json").exists()
