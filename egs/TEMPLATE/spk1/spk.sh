@@ -128,7 +128,7 @@ train_run() {  # $1: index into runs
     --train_shape_file "${stats_dir}/train/speech_shape" \
     --valid_shape_file "${stats_dir}/valid/speech_shape" \
     --output_dir "$dir" ${spk_args} > "$dir/train.log" 2>&1 &
-  watch_training $! "$dir" "$run" 'eer=[^,]*' \
+  watch_training $! "$dir" "$run" 'mindcf=[^,]*' \
     || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
   echo $(( $(date +%s) - start + $(cat "$dir/train_time_s" 2>/dev/null || echo 0) )) > "$dir/train_time_s"
   touch "$dir/.done"
