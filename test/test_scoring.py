@@ -54,3 +54,36 @@ def test_accuracy_by_hand_and_table(tmp_path):
     assert rows[0] == "| run | method | trainable | adapter | test acc % | trials EER %/minDCF |"
     assert rows[2] == "| cls_elp | elp | ? | ? | 75.0 | not run |"
     assert rows[3] == "| spk_elp | elp | ? | ? | not run | 12.50 / 0.457 |"
+
+
+def test_verification_scoring_by_hand(tmp_path):
+    import numpy as np
+
+    from adapters.bin.score_spk import score as score_spk
+
+    # a and b point the same way (cosine 1), c is orthogonal to both (cosine 0)
+    np.savez(tmp_path / "emb.npz", a=np.array([1.0, 0.0]), b=np.array([2.0, 0.0]), c=np.array([0.0, 3.0]))
+    trials = tmp_path / "official_list.txt"  # any file name: the path given is the one read
+    trials.write_text("1 a b\n0 a c\n0 b c\n")
+    s = score_spk(trials, tmp_path / "emb.npz")
+    assert s["eer"] == pytest.approx(0.0) and s["trials"] == 3 and s["targets"] == 1
+    assert (tmp_path / "scores").read_text().splitlines()[0] == "a b 1.000000 target"
+    trials.write_text("1 a b\n0 a d\n")
+    with pytest.raises(DataDirError, match=r"official_list.txt:2: utterance d is not in the embeddings"):
+        score_spk(trials, tmp_path / "emb.npz")
+
+
+def test_unreadable_audio_is_named_in_batches(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from adapters.data.batches import audio_batches
+
+    sf.write(tmp_path / "ok.wav", np.zeros(1600, dtype="float32"), 16000)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF not really")
+    (tmp_path / "wav.scp").write_text(f"u1 {tmp_path / 'ok.wav'}\nu2 {tmp_path / 'bad.wav'}\n")
+    with pytest.raises(DataDirError, match="utterance u2: unreadable audio"):
+        list(audio_batches(tmp_path, 16000 * 10, "test"))
+    (tmp_path / "wav.scp").write_text(f"u1 {tmp_path / 'ok.wav'}\n")
+    ((keys, speech, lens),) = list(audio_batches(tmp_path, 16000 * 10, "test"))
+    assert keys == ["u1"] and speech.shape == (1, 1600) and lens.tolist() == [1600]

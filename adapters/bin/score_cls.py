@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from adapters.data.kaldi import DataDirError, read_table
+from adapters.metrics import accuracy
 from adapters.results import header_lines, new_results
 
 
@@ -23,14 +24,14 @@ def score(ref_path, hyp_path) -> dict:
         raise DataDirError(f"{hyp_path}: no prediction for {len(missing)} utterance(s), e.g. {missing[0]} "
                            "(rerun the inference stage)")
     keys = sorted(ref)
-    correct = [ref[k] == hyp[k] for k in keys]
-    per_class, counts = {}, Counter(ref[k] for k in keys)
+    counts = Counter(ref[k] for k in keys)
+    per_class = {}
     for c in sorted(counts):
         ks = [k for k in keys if ref[k] == c]
-        per_class[c] = 100.0 * sum(ref[k] == hyp[k] for k in ks) / len(ks)
+        per_class[c] = 100.0 * accuracy([hyp[k] for k in ks], [c] * len(ks))
     majority = max(counts.values())
     return {
-        "accuracy": 100.0 * sum(correct) / len(keys),
+        "accuracy": 100.0 * accuracy([hyp[k] for k in keys], [ref[k] for k in keys]),
         "utterances": len(keys),
         "per_class_accuracy": per_class,
         # what always answering the most frequent class would score: the bar to clear

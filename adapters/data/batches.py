@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from adapters.data.kaldi import check_audio, read_table
+from adapters.data.kaldi import DataDirError, check_audio, read_table
 
 
 def length_batches(lengths: Dict[str, int], max_samples: int) -> Iterator[List[str]]:
@@ -29,20 +29,25 @@ def length_batches(lengths: Dict[str, int], max_samples: int) -> Iterator[List[s
         yield batch
 
 
-def load_audio(utt: str, entry: str, fs: int = 16000) -> np.ndarray:
-    check_audio(utt, entry, fs)
-    x, _ = sf.read(entry.strip(), dtype="float32", always_2d=True)
+def load_audio(utt: str, entry: str) -> np.ndarray:
+    """The first channel of an utterance whose header ``check_audio`` has passed."""
+    try:
+        x, _ = sf.read(entry.strip(), dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises RuntimeError / LibsndfileError
+        raise DataDirError(f"utterance {utt}: unreadable audio {entry.strip()}: {e}") from None
     return x[:, 0]
 
 
 def audio_batches(data_dir, max_samples: int, desc: str, fs: int = 16000
                   ) -> Iterator[Tuple[List[str], torch.Tensor, torch.Tensor]]:
-    """(utterance ids, padded speech (B, T), lengths (B,)) for every utterance of ``data_dir``."""
+    """(utterance ids, padded speech (B, T), lengths (B,)) for every utterance of ``data_dir``.
+    Every header is checked (rate, length) before the first batch, so a bad file stops
+    the set before any work is spent on it."""
     wav = read_table(Path(data_dir) / "wav.scp")
     lengths = {u: check_audio(u, e, fs)[1] for u, e in wav.items()}
     bar = tqdm(total=len(wav), desc=desc, unit="utt", mininterval=5.0, file=sys.stderr)
     for keys in length_batches(lengths, max_samples):
-        xs = [torch.from_numpy(load_audio(k, wav[k], fs)) for k in keys]
+        xs = [torch.from_numpy(load_audio(k, wav[k])) for k in keys]
         yield keys, torch.nn.utils.rnn.pad_sequence(xs, batch_first=True), torch.tensor([len(x) for x in xs])
         bar.update(len(keys))
     bar.close()
@@ -51,8 +56,6 @@ def audio_batches(data_dir, max_samples: int, desc: str, fs: int = 16000
 def pending_sets(exp: Path, model_file: str, tests, out_sub: str, out_name: str):
     """The model checkpoint of ``exp`` and the (name, data dir) test sets whose
     ``<exp>/<out_sub>/<name>/<out_name>`` is missing or older than it."""
-    from adapters.data.kaldi import DataDirError
-
     ckpt = Path(exp) / model_file
     if not ckpt.is_file():
         raise DataDirError(f"{ckpt}: not found (train the run first)")

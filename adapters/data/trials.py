@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Set, Tuple
 
 from adapters.data.kaldi import DataDirError, read_table, write_table
 
 Trial = Tuple[int, str, str]
 
 
-def read_trials(data_dir) -> List[Trial]:
-    d = Path(data_dir)
-    path = d / "trials"
+def read_trials(path, utts: Set[str], where: str = "the data dir") -> List[Trial]:
+    """The trials of ``path``; every utterance must be in ``utts`` (``where`` names them)."""
+    path = Path(path)
     if not path.is_file():
         raise DataDirError(f"{path}: missing (a verification set needs a trial list)")
-    utts = set(read_table(d / "wav.scp"))
     trials = []
     for n, line in enumerate(path.read_text().splitlines(), 1):
         f = line.split()
@@ -33,7 +32,7 @@ def read_trials(data_dir) -> List[Trial]:
             raise DataDirError(f"{path}:{n}: expected '<1|0> <utt1> <utt2>', got {line!r}")
         for u in f[1:]:
             if u not in utts:
-                raise DataDirError(f"{path}:{n}: utterance {u} is not in {d / 'wav.scp'}")
+                raise DataDirError(f"{path}:{n}: utterance {u} is not in {where}")
         trials.append((int(f[0]), f[1], f[2]))
     if not trials:
         raise DataDirError(f"{path}: no trials")
@@ -43,9 +42,15 @@ def read_trials(data_dir) -> List[Trial]:
     return trials
 
 
+def read_dir_trials(data_dir) -> List[Trial]:
+    """``<data_dir>/trials``, over the utterances of ``<data_dir>/wav.scp``."""
+    d = Path(data_dir)
+    return read_trials(d / "trials", set(read_table(d / "wav.scp")), str(d / "wav.scp"))
+
+
 def write_espnet_trials(data_dir, out) -> int:
     d, out = Path(data_dir), Path(out)
-    trials = read_trials(d)
+    trials = read_dir_trials(d)
     wav = read_table(d / "wav.scp")
     n = read_table(d / "utt2num_samples") if (d / "utt2num_samples").is_file() else {}
     key = {t: f"{t[1]}*{t[2]}" for t in trials}
@@ -67,7 +72,7 @@ def main(argv=None):
             n = write_espnet_trials(a.data_dir, a.espnet_out)
             print(f"{a.espnet_out}: {n} validation trials")
         else:
-            t = read_trials(a.data_dir)
+            t = read_dir_trials(a.data_dir)
             print(f"{a.data_dir}/trials: {len(t)} trials ({sum(x[0] for x in t)} target) OK")
     except DataDirError as e:
         raise SystemExit(f"invalid trial list: {e}")
