@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Sequence
+from xml.sax.saxutils import escape as xml_escape
 
 # espeak-ng's own (non-mbrola) English voices and its built-in variants
 ENGLISH_VOICES = (
@@ -52,6 +53,8 @@ class Voice:
     pitch: int  # 0..99
     effects: tuple = ()  # extra sox effects, e.g. ("tremolo", "5", "40")
     gain_db: float = 0.0
+    word_gap: int = 0  # extra pause between words, in 10 ms units (espeak-ng -g)
+    pitch_range: str = ""  # SSML prosody range: x-low (monotone) ... x-high; "" = the voice's own
 
 
 def sample_voices(n: int, rng: random.Random, rate=(130, 200), pitch=(25, 75)) -> List[Voice]:
@@ -82,8 +85,13 @@ def synthesize(text: str, voice: Voice, out: Path, sample_rate: int = 16000,
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         raw = os.path.join(tmp, "raw.wav")
-        cmd = ["espeak-ng", "-v", voice.name, "-s", str(voice.rate), "-p", str(voice.pitch),
-               "-w", raw, "--", text]
+        cmd = ["espeak-ng", "-v", voice.name, "-s", str(voice.rate), "-p", str(voice.pitch), "-w", raw]
+        if voice.word_gap:
+            cmd += ["-g", str(voice.word_gap)]
+        if voice.pitch_range:
+            cmd += ["-m", "--", f'<speak><prosody range="{voice.pitch_range}">{xml_escape(text)}</prosody></speak>']
+        else:
+            cmd += ["--", text]
         _run(cmd, out)
         tmp_out = os.path.join(tmp, "out" + out.suffix)
         effects = ["rate", str(sample_rate), "gain", f"{voice.gain_db:.2f}"]

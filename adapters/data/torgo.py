@@ -1,0 +1,188 @@
+"""TORGO (original layout) -> multi-task Kaldi data directories with ``utt2task``.
+
+    <root>/[F|M|FC|MC/]<spk>/Session<N>/wav_arrayMic/<nnnn>.wav   (and wav_headMic)
+    <root>/[F|M|FC|MC/]<spk>/Session<N>/prompts/<nnnn>.txt
+
+Each speaker with impaired speech is a task (named by the speaker id); the
+control speakers (``FC*``, ``MC*``) together are the task ``typical``.  Prompts
+that are not speech to transcribe (image references, bracketed instructions,
+``xxx``) are skipped and counted.  The split keeps held-out utterances of every
+task and whole tasks held out:
+
+    train, dev, test     the seen tasks (every task: 10 % dev, 25 % test, at least one each,
+                         chosen by a hash of the utterance id)
+    test_zeroshot        every utterance of the ``--zeroshot`` tasks (never trained on)
+    train_new, test_new  the ``--new`` tasks, for adding a task to a trained model later
+
+``data/tasks`` lists the seen tasks in the order task indices use (``typical``
+first).  The same code prepares the real corpus and the synthetic one.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from adapters.data.kaldi import DataDirError, spk2utt_from, write_table
+
+MICS = {"wav_arrayMic": "array", "wav_headMic": "head"}
+TYPICAL = "typical"
+_CONTROL = re.compile(r"^[FM]C\d+$")
+_IMAGE = re.compile(r"\.(jpe?g|png|bmp|gif)$|/", re.I)
+_KEEP = re.compile(r"[^A-Z' ]+")
+
+
+def task_of(speaker: str) -> str:
+    return TYPICAL if _CONTROL.match(speaker) else speaker
+
+
+def non_speech_reason(prompt: str) -> Optional[str]:
+    """Why a prompt is not a transcript (None: it is one)."""
+    p = prompt.strip()
+    if not p:
+        return "empty"
+    if "[" in p or "]" in p:
+        return "instruction"
+    if _IMAGE.search(p):
+        return "image"
+    if p.lower().strip(".") == "xxx":
+        return "xxx"
+    return None
+
+
+def normalize(prompt: str) -> str:
+    return " ".join(_KEEP.sub(" ", prompt.upper()).split())
+
+
+def find_speakers(root) -> Dict[str, Path]:
+    root = Path(root)
+    if (root / "TORGO").is_dir():
+        root = root / "TORGO"
+    if not root.is_dir():
+        raise DataDirError(f"TORGO root not found: {root}")
+    spk = {}
+    for sess in sorted(list(root.glob("*/Session*")) + list(root.glob("*/*/Session*"))):
+        if sess.is_dir():
+            spk.setdefault(sess.parent.name, sess.parent)
+    if not spk:
+        raise DataDirError(f"{root}: no <spk>/Session<N>/ folders (TORGO layout) found")
+    return spk
+
+
+def collect(root):
+    """Every transcribable utterance: {utt: (wav, text, spk, task)}, and skip counts."""
+    utts, skipped = {}, Counter()
+    for spk, d in find_speakers(root).items():
+        for sess in sorted(d.glob("Session*")):
+            for mic_dir, mic in MICS.items():
+                for wav in sorted((sess / mic_dir).glob("*.wav")):
+                    prompt = sess / "prompts" / f"{wav.stem}.txt"
+                    if not prompt.is_file():
+                        skipped["no prompt"] += 1
+                        continue
+                    raw = prompt.read_text(encoding="utf-8", errors="replace")
+                    reason = non_speech_reason(raw)
+                    text = normalize(raw) if reason is None else ""
+                    if reason is None and not text:
+                        reason = "empty"
+                    if reason:
+                        skipped[reason] += 1
+                        continue
+                    utt = f"{spk}-{sess.name}-{mic}-{wav.stem}"
+                    utts[utt] = (str(wav.resolve()), text, spk, task_of(spk))
+    if not utts:
+        raise DataDirError(f"{root}: no utterance with a transcribable prompt")
+    return utts, skipped
+
+
+def _bucket(utt: str) -> float:
+    return int(hashlib.sha1(utt.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+
+def split(utts, zeroshot: List[str], new: List[str], dev=0.10, test=0.25):
+    tasks = sorted({u[3] for u in utts.values()})
+    for t in zeroshot + new:
+        if t not in tasks:
+            raise DataDirError(f"held-out task {t!r} is not a task of this corpus (tasks: {tasks})")
+        if t == TYPICAL:
+            raise DataDirError("the typical task cannot be held out")
+    if set(zeroshot) & set(new):
+        raise DataDirError(f"tasks {sorted(set(zeroshot) & set(new))} are both zero-shot and new")
+    by_task: Dict[str, List[str]] = defaultdict(list)
+    for utt in sorted(utts, key=_bucket):  # a fixed pseudo-random order
+        by_task[utts[utt][3]].append(utt)
+    sets: Dict[str, List[str]] = defaultdict(list)
+    for t, ids in sorted(by_task.items()):
+        n_test = max(1, round(len(ids) * test))
+        if t in zeroshot:
+            sets["test_zeroshot"] += ids
+        elif t in new:
+            sets["test_new"] += ids[:n_test]
+            sets["train_new"] += ids[n_test:]
+        else:
+            n_dev = max(1, round(len(ids) * dev))
+            if len(ids) < n_test + n_dev + 1:
+                raise DataDirError(f"task {t!r} has {len(ids)} utterances: too few to keep "
+                                   "test, dev and training utterances")
+            sets["test"] += ids[:n_test]
+            sets["dev"] += ids[n_test:n_test + n_dev]
+            sets["train"] += ids[n_test + n_dev:]
+    seen = [TYPICAL] * (TYPICAL in tasks) + [t for t in tasks if t != TYPICAL and t not in zeroshot + new]
+    for name in ("train", "dev", "test"):
+        missing = sorted(set(seen) - {utts[u][3] for u in sets[name]})
+        if missing:
+            raise DataDirError(f"{name}: no utterances of task(s) {missing}; the corpus is too small to split")
+    return seen, sets
+
+
+def write_dir(out: Path, utts, ids):
+    out.mkdir(parents=True, exist_ok=True)
+    cols = {"wav.scp": 0, "text": 1, "utt2spk": 2, "utt2task": 3}
+    for name, c in cols.items():
+        write_table(out / name, {u: utts[u][c] for u in ids})
+    write_table(out / "spk2utt", spk2utt_from({u: utts[u][2] for u in ids}))
+
+
+def prepare(root, out, zeroshot=None, new=None) -> dict:
+    """Prepare every set under ``out``; ``zeroshot``/``new`` default to the last
+    and second-to-last impaired speaker."""
+    utts, skipped = collect(root)
+    impaired = sorted({u[3] for u in utts.values()} - {TYPICAL})
+    if zeroshot is None:
+        zeroshot = impaired[-1:]
+    if new is None:
+        new = [t for t in impaired[-2:-1] if t not in zeroshot]
+    seen, sets = split(utts, list(zeroshot), list(new))
+    out = Path(out)
+    for name, ids in sets.items():
+        write_dir(out / name, utts, ids)
+    (out / "tasks").write_text("".join(f"{t}\n" for t in seen))
+    summary = {"utterances": {k: len(v) for k, v in sorted(sets.items())}, "tasks": seen,
+               "zeroshot": list(zeroshot), "new": list(new), "skipped_prompts": dict(skipped)}
+    (out / "torgo_summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("root")
+    ap.add_argument("out", help="the recipe's data/ folder")
+    ap.add_argument("--zeroshot", nargs="*", default=None, help="tasks held out whole (default: last impaired speaker)")
+    ap.add_argument("--new", nargs="*", default=None, help="tasks added later (default: second-to-last)")
+    a = ap.parse_args(argv)
+    try:
+        s = prepare(a.root, a.out, a.zeroshot, a.new)
+    except DataDirError as e:
+        raise SystemExit(f"error: {e}")
+    n_skip = sum(s["skipped_prompts"].values())
+    print(f"{a.out}: {len(s['tasks'])} seen tasks {s['tasks']}; zero-shot {s['zeroshot']}, new {s['new']}; "
+          f"utterances {s['utterances']}; skipped {n_skip} prompts that are not speech "
+          f"{s['skipped_prompts'] or ''}")
+
+
+if __name__ == "__main__":
+    main()
