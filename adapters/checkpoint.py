@@ -24,8 +24,9 @@ class CheckpointError(ValueError):
     pass
 
 
-def save_adapter(adapted, path, tasks: Optional[Iterable[str]] = None) -> Path:
-    """Write the adapter of ``adapted`` (an ``AdaptedUpstream``) to ``path``."""
+def adapter_state(adapted, tasks: Optional[Iterable[str]] = None) -> dict:
+    """What an adapter-only file of ``adapted`` holds: the method's state (of ``tasks``
+    where it has per-task parts) and the backbone tensors the method trains."""
     method = adapted.method
     tasks = list(tasks) if tasks is not None else None
     for t in tasks or []:
@@ -34,6 +35,19 @@ def save_adapter(adapted, path, tasks: Optional[Iterable[str]] = None) -> Path:
     up_params = dict(adapted.upstream.named_parameters())
     for n in method.upstream_trainable_names():
         state[f"upstream.{n}"] = up_params[n].detach().cpu()
+    return state
+
+
+def stored_params(adapted, tasks: Optional[Iterable[str]] = None) -> int:
+    """Parameters stored to serve ``tasks`` (default: all) besides the shared frozen backbone."""
+    return int(sum(v.numel() for v in adapter_state(adapted, tasks).values()))
+
+
+def save_adapter(adapted, path, tasks: Optional[Iterable[str]] = None) -> Path:
+    """Write the adapter of ``adapted`` (an ``AdaptedUpstream``) to ``path``."""
+    method = adapted.method
+    tasks = list(tasks) if tasks is not None else None
+    state = adapter_state(adapted, tasks)
     manifest = {
         "format": FORMAT,
         "method": method.method_name,

@@ -4,6 +4,13 @@ Adds one option, ``--ctc_greedy true``: best-path CTC decoding (argmax per
 frame, repeats merged, blanks dropped) instead of ESPnet's beam search; the
 model, tokenizer, data loading and output files are ESPnet's.  Transducer
 models decode with ESPnet's transducer beam search (``--beam_size``).
+
+Multi-task models: give the utterances' task ids as data
+(``--data_path_and_name_and_type dump/raw/test/utt2task_id,task,text_int
+--allow_variable_data_keys true``) with ``--task_list data/tasks_all`` (the
+names the ids index).  Each utterance goes to its task's adapter; a task the
+model has no adapter for (zero-shot) goes to ``--fallback_task``, or is an
+error naming the task.  Task-id-free models (fusion) ignore the ids.
 """
 import sys
 from itertools import groupby
@@ -33,6 +40,34 @@ def _greedy_speech2text():
     return GreedyCTCSpeech2Text
 
 
+def _task_routed(base, task_list, fallback):
+    """``base`` (a Speech2Text class) taking each utterance's task id from the data."""
+    import torch
+
+    class TaskRoutedSpeech2Text(base):
+        def __call__(self, speech, task=None, **kwargs):
+            frontend = self.asr_model.frontend
+            method = getattr(getattr(frontend, "adapted", None), "method", None)
+            if task is not None and method is not None and method.routes_tasks:
+                frontend.set_tasks([self._model_task(int(t), method.tasks) for t in torch.as_tensor(task).view(-1)])
+            return super().__call__(speech, **kwargs)
+
+        @staticmethod
+        def _model_task(i, model_tasks):
+            if not 0 <= i < len(task_list):
+                raise ValueError(f"task id {i} is out of range of the task list ({len(task_list)} tasks)")
+            name = task_list[i]
+            if name in model_tasks:
+                return name
+            if fallback is None:
+                raise ValueError(f"the model has no adapter for task {name!r} (it knows {model_tasks.names}); "
+                                 "pass --fallback_task to decode it with another task's adapter")
+            model_tasks.index(fallback)  # a clear error when the fallback is unknown too
+            return fallback
+
+    return TaskRoutedSpeech2Text
+
+
 def main(cmd=None):
     register_asr()
     from espnet2.bin import asr_inference
@@ -41,12 +76,21 @@ def main(cmd=None):
     parser = asr_inference.get_parser()
     parser.add_argument("--ctc_greedy", type=str2bool, default=False,
                         help="best-path CTC decoding instead of beam search")
+    parser.add_argument("--task_list", default=None,
+                        help="file of task names (one per line) that the 'task' data ids index")
+    parser.add_argument("--fallback_task", default=None,
+                        help="task whose adapter decodes utterances of tasks the model does not know")
     args = parser.parse_args(cmd)
     print(" ".join(sys.argv), file=sys.stderr)
     kwargs = vars(args)
     kwargs.pop("config", None)
+    task_list, fallback = kwargs.pop("task_list"), kwargs.pop("fallback_task")
     if kwargs.pop("ctc_greedy"):
         asr_inference.Speech2Text = _greedy_speech2text()
+    if task_list:
+        with open(task_list, encoding="utf-8") as f:
+            names = [line.strip() for line in f if line.strip()]
+        asr_inference.Speech2Text = _task_routed(asr_inference.Speech2Text, names, fallback)
     asr_inference.inference(**kwargs)
 
 

@@ -18,7 +18,7 @@ import yaml
 
 import adapters
 
-# method -> (one-line description, method_conf, learning-rate scale)
+# method -> (one-line description, method_conf, learning-rate scale[, registered method])
 METHODS = {
     "frozen": ("SUPERB baseline: frozen upstream, learnable weighted sum of all layers", {}, 1.0),
     "finetune": ("full fine-tuning of the transformer (CNN feature encoder frozen)", {}, 0.1),
@@ -32,17 +32,39 @@ METHODS = {
     "hra": ("HRA: shared IndRNN controller + a linear head (one task)",
             {"controller": "indrnn", "controller_dim": 256, "head": "linear"}, 1.0),
 }
+# the multi-task recipe's runs (generated on request: --methods extract aaf_attention ...)
+_AAF = {"bottleneck": 64}
+MULTITASK_METHODS = {
+    "extract": ("A-AF stage 1 (knowledge extraction): one bottleneck adapter per task and layer, "
+                "each utterance through its task's (also the task-id routing baseline)",
+                {"mode": "single", **_AAF}, 1.0, "fusion"),
+    "aaf_avg": ("A-AF stage 2, Avg: the mean of the frozen single-task adapters, LayerNorm",
+                {"mode": "avg", **_AAF}, 1.0, "fusion"),
+    "aaf_wavg": ("A-AF stage 2, WAvg: a learned softmax weight per layer and adapter, LayerNorm",
+                 {"mode": "wavg", **_AAF}, 1.0, "fusion"),
+    "aaf_attention": ("A-AF stage 2: attention over the frozen single-task adapters, LayerNorm",
+                      {"mode": "attention", **_AAF}, 1.0, "fusion"),
+    "aaf_attention_noln": ("A-AF stage 2 ablation: attention fusion without the LayerNorm",
+                           {"mode": "attention", "layernorm": False, **_AAF}, 1.0, "fusion"),
+    "aaf_attention_update": ("A-AF stage 2 ablation: attention fusion, the adapters updated too",
+                             {"mode": "attention", "train_adapters": True, **_AAF}, 1.0, "fusion"),
+    "hra_addtask": ("HRA, a task added later: only the new task's head trains (controller, other "
+                    "heads and downstream frozen)",
+                    {"controller": "indrnn", "controller_dim": 256, "head": "linear"}, 1.0, "hra"),
+}
+ALL_METHODS = {**METHODS, **MULTITASK_METHODS}
 
 
 def method_config(base: dict, method: str) -> dict:
-    if method not in METHODS:
-        raise SystemExit(f"unknown method {method!r} (known: {', '.join(METHODS)})")
-    if method not in adapters.available_methods():
-        raise SystemExit(f"method {method!r} is not registered in adapters")
-    _, conf, lr_scale = METHODS[method]
+    if method not in ALL_METHODS:
+        raise SystemExit(f"unknown method {method!r} (known: {', '.join(ALL_METHODS)})")
+    _, conf, lr_scale, *registered = ALL_METHODS[method]
+    registered = registered[0] if registered else method
+    if registered not in adapters.available_methods():
+        raise SystemExit(f"method {registered!r} is not registered in adapters")
     cfg = copy.deepcopy(base)
     fc = cfg.setdefault("frontend_conf", {})
-    fc["method"] = method
+    fc["method"] = registered
     fc.pop("method_conf", None)
     if conf:
         fc["method_conf"] = copy.deepcopy(conf)
@@ -57,7 +79,7 @@ def write_configs(base_path, out_dir, prefix: str, methods=None, title: str = ""
     written = []
     for m in methods or METHODS:
         cfg = method_config(base, m)
-        head = (f"# {title + ': ' if title else ''}{METHODS[m][0]}.\n"
+        head = (f"# {title + ': ' if title else ''}{ALL_METHODS[m][0]}.\n"
                 f"# Generated from {base_path.name} by `python -m adapters.bin.make_configs`: edit the base "
                 "and regenerate.\n")
         path = out_dir / f"{prefix}_{m}.yaml"
@@ -71,7 +93,8 @@ def main(argv=None):
     ap.add_argument("base", help="the recipe's base config (downstream, training, upstream)")
     ap.add_argument("--out", default="conf")
     ap.add_argument("--prefix", default="train", help="files are <out>/<prefix>_<method>.yaml")
-    ap.add_argument("--methods", nargs="*", default=None, help=f"default: {' '.join(METHODS)}")
+    ap.add_argument("--methods", nargs="*", default=None,
+                    help=f"default: {' '.join(METHODS)}; multi-task runs: {' '.join(MULTITASK_METHODS)}")
     ap.add_argument("--title", default="", help="first words of each file's comment (the recipe)")
     a = ap.parse_args(argv)
     for p in write_configs(a.base, a.out, a.prefix, a.methods, a.title):

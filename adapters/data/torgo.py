@@ -12,10 +12,11 @@ task and whole tasks held out:
     train, dev, test     the seen tasks (every task: 10 % dev, 25 % test, at least one each,
                          chosen by a hash of the utterance id)
     test_zeroshot        every utterance of the ``--zeroshot`` tasks (never trained on)
-    train_new, test_new  the ``--new`` tasks, for adding a task to a trained model later
+    train_new, dev_new, test_new   the ``--new`` tasks, for adding a task to a trained model later
 
-``data/tasks`` lists the seen tasks in the order task indices use (``typical``
-first).  The same code prepares the real corpus and the synthetic one.
+``data/tasks`` lists the seen tasks (``typical`` first), ``data/tasks_all`` the seen,
+new and zero-shot tasks in that order: task indices (``utt2task_id``) index it, so a
+model trained on the seen tasks and one that added the new tasks agree on them.  The same code prepares the real corpus and the synthetic one.
 """
 from __future__ import annotations
 
@@ -117,20 +118,17 @@ def split(utts, zeroshot: List[str], new: List[str], dev=0.10, test=0.25):
         by_task[utts[utt][3]].append(utt)
     sets: Dict[str, List[str]] = defaultdict(list)
     for t, ids in sorted(by_task.items()):
-        n_test = max(1, round(len(ids) * test))
         if t in zeroshot:
             sets["test_zeroshot"] += ids
-        elif t in new:
-            sets["test_new"] += ids[:n_test]
-            sets["train_new"] += ids[n_test:]
-        else:
-            n_dev = max(1, round(len(ids) * dev))
-            if len(ids) < n_test + n_dev + 1:
-                raise DataDirError(f"task {t!r} has {len(ids)} utterances: too few to keep "
-                                   "test, dev and training utterances")
-            sets["test"] += ids[:n_test]
-            sets["dev"] += ids[n_test:n_test + n_dev]
-            sets["train"] += ids[n_test + n_dev:]
+            continue
+        n_test, n_dev = max(1, round(len(ids) * test)), max(1, round(len(ids) * dev))
+        if len(ids) < n_test + n_dev + 1:
+            raise DataDirError(f"task {t!r} has {len(ids)} utterances: too few to keep "
+                               "test, dev and training utterances")
+        suffix = "_new" if t in new else ""
+        sets["test" + suffix] += ids[:n_test]
+        sets["dev" + suffix] += ids[n_test:n_test + n_dev]
+        sets["train" + suffix] += ids[n_test + n_dev:]
     seen = [TYPICAL] * (TYPICAL in tasks) + [t for t in tasks if t != TYPICAL and t not in zeroshot + new]
     for name in ("train", "dev", "test"):
         missing = sorted(set(seen) - {utts[u][3] for u in sets[name]})
@@ -161,6 +159,7 @@ def prepare(root, out, zeroshot=None, new=None) -> dict:
     for name, ids in sets.items():
         write_dir(out / name, utts, ids)
     (out / "tasks").write_text("".join(f"{t}\n" for t in seen))
+    (out / "tasks_all").write_text("".join(f"{t}\n" for t in seen + list(new) + list(zeroshot)))
     summary = {"utterances": {k: len(v) for k, v in sorted(sets.items())}, "tasks": seen,
                "zeroshot": list(zeroshot), "new": list(new), "skipped_prompts": dict(skipped)}
     (out / "torgo_summary.json").write_text(json.dumps(summary, indent=1))

@@ -11,6 +11,8 @@ attached, reduced to one feature sequence for ESPnet's encoder or head.
         features: weighted_sum          # weighted_sum | last | layer | l_adapter
         layer: -1                       # for features: layer
         adapter_init: null              # an adapter-only checkpoint to start from
+        train_tasks: null               # train only these tasks' parts (adding a task to a
+                                        # trained multi-task adapter; the rest stays frozen)
 
 ``features: auto`` (the default) is the ELP L-adapter sum when ELP has its
 L-adapters on, else the SUPERB weighted sum.  Task ids reach the adapter
@@ -46,11 +48,13 @@ class S3prlAdapterFrontend(AbsFrontend):
         layer: int = -1,
         adapter_init: Optional[str] = None,
         upstream_conf: Optional[dict] = None,
+        train_tasks: Optional[List[str]] = None,
     ):
         super().__init__()
         from s3prl.nn import Featurizer, S3PRLUpstream
 
         import adapters
+        from adapters.checkpoint import load_state_into
 
         if isinstance(fs, str):
             fs = humanfriendly.parse_size(fs)
@@ -77,7 +81,10 @@ class S3prlAdapterFrontend(AbsFrontend):
             model.feature_grad_mult = 1.0
         self.adapted = adapters.attach(up, method, tasks=tasks, **(method_conf or {}))
         if adapter_init:
-            adapters.load_adapter(self.adapted, adapter_init)
+            # the checkpoint may hold fewer tasks than ``tasks`` (a task added later)
+            load_state_into(self.adapted, adapter_init)
+        if train_tasks:
+            self.adapted.method.train_only_tasks(list(train_tasks))
         self.method = method
         if features == "auto":
             features = "l_adapter" if self._has_l_adapter() else "weighted_sum"

@@ -7,6 +7,7 @@ from typing import Dict, List, Optional
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 from adapters.backbones import Backbone
 from adapters.tasks import TaskSet
@@ -47,6 +48,8 @@ class AdapterMethod(nn.Module):
     Config = NoConfig
     #: True when the method routes utterances by task id (multi-task heads).
     routes_tasks: bool = False
+    #: name of the ``nn.ModuleDict`` (keyed by task) holding the per-task parts, if any
+    task_modules: str = ""
 
     def __init__(self, backbone: Backbone, config, tasks: TaskSet):
         super().__init__()
@@ -130,10 +133,39 @@ class AdapterMethod(nn.Module):
     # -- checkpoints ------------------------------------------------------
     def state_for_tasks(self, tasks: Optional[List[str]]) -> Dict[str, torch.Tensor]:
         """The method's own state, restricted to ``tasks`` where it has per-task parts."""
-        return dict(self.state_dict())
+        state = dict(self.state_dict())
+        if tasks is None or not self.task_modules:
+            return state
+        every = f"{self.task_modules}."
+        keep = tuple(f"{every}{t}." for t in tasks)
+        return {k: v for k, v in state.items() if not k.startswith(every) or k.startswith(keep)}
+
+    def _per_task(self) -> nn.ModuleDict:
+        if not self.task_modules:
+            raise ValueError(f"{self.method_name} has no per-task parts")
+        return getattr(self, self.task_modules)
+
+    def new_task_module(self) -> nn.Module:
+        raise NotImplementedError
 
     def add_task(self, name: str) -> None:
-        raise ValueError(f"{self.method_name} has no per-task parts; it cannot add task {name!r}")
+        """A new task with freshly initialised per-task parts (the others untouched)."""
+        if not self.task_modules:
+            raise ValueError(f"{self.method_name} has no per-task parts; it cannot add task {name!r}")
+        self.tasks.add(name)
+        device = next(self.parameters()).device
+        self._per_task()[name] = self.new_task_module().to(device)
+
+    def train_only_tasks(self, names: List[str]) -> None:
+        """Freeze everything of the method but the per-task parts of ``names``."""
+        parts = self._per_task()
+        for n in names:
+            self.tasks.index(n)  # unknown task: a clear error
+        for p in self.parameters():
+            p.requires_grad_(False)
+        for n in names:
+            for p in parts[n].parameters():
+                p.requires_grad_(True)
 
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)
@@ -149,3 +181,14 @@ def per_utterance_matmul(x: torch.Tensor, weights: List[torch.Tensor], inverse: 
         return torch.matmul(x, weights[0].t())
     w = torch.stack(weights)[inverse]  # (B, out, in)
     return torch.bmm(x.transpose(0, 1), w.transpose(1, 2)).transpose(0, 1)
+
+
+def routed_bottleneck(x: torch.Tensor, ads, inverse: torch.Tensor) -> torch.Tensor:
+    """a_{k(b)}(x[:, b]) for time-major x (T, B, d): each utterance through its task's
+    ``Bottleneck`` (``ads`` holds the tasks present, ``inverse`` each utterance's position)."""
+    if len(ads) == 1:
+        return ads[0](x)
+    hid = per_utterance_matmul(x, [a.down.weight for a in ads], inverse)
+    hid = hid + torch.stack([a.down.bias for a in ads])[inverse]
+    out = per_utterance_matmul(F.gelu(hid), [a.up.weight for a in ads], inverse)
+    return out + torch.stack([a.up.bias for a in ads])[inverse]

@@ -30,7 +30,7 @@ from adapters.methods.base import (
     AdapterMethod,
     check_choice,
     check_positive,
-    per_utterance_matmul,
+    routed_bottleneck,
 )
 from adapters.methods.blocks import Bottleneck
 from adapters.registry import register
@@ -76,6 +76,7 @@ class LayerFusion(nn.Module):
 @register("fusion")
 class AudioAdapterFusion(AdapterMethod):
     Config = FusionConfig
+    task_modules = "adapters"
 
     def __init__(self, backbone, config, tasks):
         if config.adapter_paths:
@@ -83,9 +84,7 @@ class AudioAdapterFusion(AdapterMethod):
         super().__init__(backbone, config, tasks)
         self.routes_tasks = config.mode == "single"
         L, d, b, K = backbone.num_layers, backbone.dim, config.bottleneck, len(self.tasks)
-        self.adapters = nn.ModuleDict(
-            {t: nn.ModuleList(Bottleneck(d, b) for _ in range(L)) for t in self.tasks}
-        )
+        self.adapters = nn.ModuleDict({t: self.new_task_module() for t in self.tasks})
         if config.adapter_paths:
             self._load_adapters(config.adapter_paths)
         if config.mode != "single":
@@ -94,6 +93,16 @@ class AudioAdapterFusion(AdapterMethod):
                 LayerFusion(config.mode, d, K, att, config.layernorm) for _ in range(L)
             )
         self.last_scores: List[Optional[torch.Tensor]] = [None] * L
+
+    def new_task_module(self):
+        bb = self.backbone
+        return nn.ModuleList(Bottleneck(bb.dim, self.config.bottleneck) for _ in range(bb.num_layers))
+
+    def add_task(self, name: str) -> None:
+        if self.config.mode != "single":
+            raise ValueError(f"fusion mode {self.config.mode!r} fuses a fixed set of adapters; add task "
+                             f"{name!r} in mode single (extraction), then compose again")
+        super().add_task(name)
 
     # -- stage-1 checkpoints ---------------------------------------------
     @staticmethod
@@ -193,10 +202,7 @@ class AudioAdapterFusion(AdapterMethod):
         if self.config.mode == "single":
             uniq, inverse = self.routing(x.size(1), x.device)
             ads = [self.adapters[self.tasks.names[k]][layer] for k in uniq]
-            hid = per_utterance_matmul(x, [a.down.weight for a in ads], inverse)
-            hid = hid + torch.stack([a.down.bias for a in ads])[inverse]
-            out = per_utterance_matmul(F.gelu(hid), [a.up.weight for a in ads], inverse)
-            return x + out + torch.stack([a.up.bias for a in ads])[inverse]
+            return x + routed_bottleneck(x, ads, inverse)
         return x + self.fusion[layer].norm(self.fuse(x, layer))
 
     def install(self):
@@ -208,10 +214,3 @@ class AudioAdapterFusion(AdapterMethod):
                 return bb.with_layer_output(out, self.adapt(x, _i))
 
             self.hook(bb.layers[i], after_layer)
-
-    def state_for_tasks(self, tasks):
-        state = dict(self.state_dict())
-        if tasks is None:
-            return state
-        keep = tuple(f"adapters.{t}." for t in tasks)
-        return {k: v for k, v in state.items() if not k.startswith("adapters.") or k.startswith(keep)}

@@ -113,11 +113,12 @@ class FFNHead(nn.Module):
 class HRA(AdapterMethod):
     Config = HRAConfig
     routes_tasks = True
+    task_modules = "heads"
 
     def __init__(self, backbone, config, tasks):
         super().__init__(backbone, config, tasks)
         self.controller = _CELLS[config.controller](backbone.dim, config.controller_dim)
-        self.heads = nn.ModuleDict({t: self._new_head() for t in tasks})
+        self.heads = nn.ModuleDict({t: self.new_task_module() for t in tasks})
         L = backbone.num_layers
         self.layer_ids = sorted(set(config.layers)) if config.layers is not None else list(range(L))
         bad = [i for i in self.layer_ids if not 0 <= i < L]
@@ -125,7 +126,7 @@ class HRA(AdapterMethod):
             raise ValueError(f"layers {bad} out of range for a {L}-layer upstream")
         self._state: Dict[str, torch.Tensor] = {}
 
-    def _new_head(self):
+    def new_task_module(self):
         c = self.config
         if c.head == "linear":
             return LinearHead(self.backbone.dim, c.controller_dim)
@@ -159,27 +160,3 @@ class HRA(AdapterMethod):
                 return bb.with_layer_output(out, x)
 
             self.hook(bb.layers[i], after_layer)
-
-    # -- tasks ------------------------------------------------------------
-    def add_task(self, name: str) -> None:
-        self.tasks.add(name)
-        self.heads[name] = self._new_head().to(next(self.controller.parameters()).device)
-
-    def train_only_tasks(self, names: List[str]) -> None:
-        """Freeze the controller and every head but those of ``names``."""
-        for p in self.parameters():
-            p.requires_grad_(False)
-        for n in names:
-            self.tasks.index(n)
-            for p in self.heads[n].parameters():
-                p.requires_grad_(True)
-
-    def state_for_tasks(self, tasks):
-        state = dict(self.state_dict())
-        if tasks is None:
-            return state
-        keep = {f"heads.{t}." for t in tasks}
-        return {
-            k: v for k, v in state.items()
-            if not k.startswith("heads.") or any(k.startswith(p) for p in keep)
-        }

@@ -42,6 +42,10 @@ asr_tag=
 asr_args=            # extra arguments for asr_train
 stats_config=        # config for collect_stats (default: the first run's config)
 stats_args=          # extra arguments for collect_stats
+stats_dir=           # default: ${expdir}/asr_stats_<token tag>
+task_list=           # multi-task data: file of task names; utt2task -> utt2task_id (indices into it),
+                     # passed to training and decoding so each utterance reaches its task's adapter
+fallback_task=       # decoding: the task whose adapter decodes tasks the model does not know (zero-shot)
 upstream_ckpt=       # local upstream checkpoint the configs name; built when missing
 upstream_family=hubert
 upstream_size=pretrained  # pretrained (adapters.bin.pretrain_upstream) | tiny | small | base (random init)
@@ -67,7 +71,28 @@ fi
 token_dir=data/token_list/${token_tag}
 token_list=${token_dir}/tokens.txt
 bpemodel=${token_dir}/bpe.model
-stats_dir=${expdir}/asr_stats_${token_tag}
+stats_dir=${stats_dir:-${expdir}/asr_stats_${token_tag}}
+
+# task_ids DIR: DIR/utt2task_id (each utterance's index in --task_list) from DIR/utt2task
+task_ids() {
+  local d=$1
+  [ -s "$task_list" ] || die "--task_list $task_list: missing or empty"
+  [ -s "$d/utt2task" ] || die "$d/utt2task missing: multi-task data (--task_list) names each utterance's task"
+  [ -s "$d/utt2task_id" ] && [ "$d/utt2task_id" -nt "$d/utt2task" ] && [ "$d/utt2task_id" -nt "$task_list" ] && return 0
+  awk 'NR == FNR { id[$1] = FNR - 1; next }
+       !($2 in id) { printf "utterance %s: task %s is not in %s\n", $1, $2, list > "/dev/stderr"; bad = 1; exit 1 }
+       { print $1, id[$2] }' list="$task_list" "$task_list" "$d/utt2task" > "$d/utt2task_id.tmp" \
+    || die "$d/utt2task names a task outside --task_list"
+  mv "$d/utt2task_id.tmp" "$d/utt2task_id"
+}
+# task_data_args PREFIX DIR...: the data options that feed each batch's task ids (run
+# task_ids on each DIR first: a failure inside $(...) would not stop the pipeline)
+task_data_args() {
+  [ -n "$task_list" ] || return 0
+  local opt=$1 d; shift
+  for d in "$@"; do echo "--${opt}data_path_and_name_and_type $d/utt2task_id,task,text_int"; done
+  echo "--allow_variable_data_keys true"
+}
 
 # run name -> config
 declare -a runs=() configs=()
@@ -172,6 +197,7 @@ train_run() {  # $1: index into runs
   fi
   log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)"
   mkdir -p "$dir"
+  [ -z "$task_list" ] || { task_ids "${dumpdir}/raw/${train_set}"; task_ids "${dumpdir}/raw/${valid_set}"; }
   start=$(date +%s)
   # shellcheck disable=SC2046,SC2086
   $python -m adapters.bin.asr_train --config "$config" --use_preprocessor true $(tok_args) \
@@ -184,6 +210,8 @@ train_run() {  # $1: index into runs
     --train_shape_file "${stats_dir}/train/text_shape.${token_type}" \
     --valid_shape_file "${stats_dir}/valid/speech_shape" \
     --valid_shape_file "${stats_dir}/valid/text_shape.${token_type}" \
+    $(task_data_args train_ "${dumpdir}/raw/${train_set}") \
+    $(task_data_args valid_ "${dumpdir}/raw/${valid_set}" | grep -v allow_variable) \
     --output_dir "$dir" ${asr_args} > "$dir/train.log" 2>&1 &
   watch_training $! "$dir" "$run" 'cer_ctc=[^,]*' \
     || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
@@ -211,6 +239,9 @@ for i in "${!runs[@]}"; do
       mkdir -p "$out/split"
       n=$(wc -l < "${dumpdir}/raw/$s/wav.scp"); jobs=$(( nj < n ? nj : n ))
       split -n "l/$jobs" -d -a 3 "${dumpdir}/raw/$s/wav.scp" "$out/split/keys."
+      [ -z "$task_list" ] || task_ids "${dumpdir}/raw/$s"
+      task_opts=$(task_data_args "" "${dumpdir}/raw/$s")
+      [ -z "$task_list" ] || task_opts+=" --task_list $task_list ${fallback_task:+--fallback_task $fallback_task}"
       pids=()
       for k in "$out"/split/keys.*; do
         j=${k##*.}
@@ -218,7 +249,7 @@ for i in "${!runs[@]}"; do
         OMP_NUM_THREADS=1 $python -m adapters.bin.asr_inference --config "$inference_config" --ngpu 0 \
           --data_path_and_name_and_type "${dumpdir}/raw/$s/wav.scp,speech,sound" --key_file "$k" \
           --asr_train_config "$dir/config.yaml" --asr_model_file "$dir/$inference_model" \
-          --output_dir "$out/output.$j" ${inference_args} > "$out/decode.$j.log" 2>&1 &
+          --output_dir "$out/output.$j" ${task_opts} ${inference_args} > "$out/decode.$j.log" 2>&1 &
         pids+=($!)
       done
       failed=0

@@ -1,0 +1,143 @@
+"""The multi-task table: per-task WER, mean WER over the seen tasks, WER on the
+held-out (zero-shot) task and on a task added later, with each method's
+trainable and stored parameters.
+
+    python -m adapters.bin.score_multitask --data dump/raw --out exp/multitask \\
+        --run "task-id routing" exp/asr_ctc_extract --run "A-AF" exp/asr_ctc_aaf_attention ...
+
+Each run's hypotheses are read from ``<run>/<--decode>/<set>/text`` and the
+utterances' tasks from ``<data>/<set>/utt2task``.  Mean WER is the mean of the
+per-task WERs of the seen tasks (``--seen_set``), as in the papers, so a task
+with many utterances does not dominate.  Stored parameters are what serving all
+tasks takes beside the shared frozen backbone (``adapters.checkpoint.stored_params``:
+adapters, heads, controller, fusion; the transformer for fine-tuning), plus the
+downstream.  Writes ``<out>/results.json`` and ``<out>/RESULTS.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import jiwer
+
+from adapters.data.kaldi import DataDirError, read_table
+
+
+def per_task_wer(ref_dir, hyp_text) -> dict:
+    """{task: {"wer", "utterances", "words"}} for one decoded set."""
+    ref = read_table(Path(ref_dir) / "text", allow_empty_value=True)
+    tasks = read_table(Path(ref_dir) / "utt2task")
+    hyp = read_table(hyp_text, allow_empty_value=True)
+    missing = sorted(set(ref) - set(hyp))
+    if missing:
+        raise DataDirError(f"{hyp_text}: no hypothesis for {len(missing)} utterance(s), e.g. {missing[0]}")
+    by_task = defaultdict(list)
+    for u in sorted(ref):
+        if u not in tasks:
+            raise DataDirError(f"{ref_dir}/utt2task: no task for utterance {u}")
+        by_task[tasks[u]].append(u)
+    out = {}
+    for t, us in sorted(by_task.items()):
+        w = jiwer.process_words([ref[u] for u in us], [hyp[u] for u in us])
+        out[t] = {"wer": 100.0 * w.wer, "utterances": len(us), "words": sum(len(ref[u].split()) for u in us)}
+    return out
+
+
+def mean(xs):
+    xs = list(xs)
+    return sum(xs) / len(xs) if xs else None
+
+
+def run_params(exp: Path) -> dict:
+    """Trainable (adapter, downstream) and stored parameters of a trained run."""
+    from adapters.checkpoint import stored_params
+    from adapters.results import espnet_task
+
+    info = json.loads((exp / "results.json").read_text()) if (exp / "results.json").is_file() else {}
+    model, _ = espnet_task("asr").build_model_from_file(exp / "config.yaml", None, "cpu")
+    adapted = model.frontend.adapted
+    downstream = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("frontend.adapted."))
+    return {"method": info.get("method"), "adapter_trainable": adapted.num_trainable(),
+            "downstream_params": downstream, "stored_adapter_params": stored_params(adapted),
+            "train_time_s": info.get("train_time_s")}
+
+
+def score_runs(runs, data, decode: str, seen_set="test", zeroshot_set="test_zeroshot", new_set="test_new"):
+    rows = []
+    for label, exp in runs:
+        exp = Path(exp)
+        row = {"label": label, "exp": str(exp), **run_params(exp), "sets": {}}
+        for s in (seen_set, zeroshot_set, new_set):
+            hyp = exp / decode / s / "text"
+            if hyp.is_file():
+                row["sets"][s] = per_task_wer(Path(data) / s, hyp)
+        seen = row["sets"].get(seen_set, {})
+        row["mean_wer"] = mean(r["wer"] for r in seen.values())
+        row["zeroshot_wer"] = mean(r["wer"] for r in row["sets"].get(zeroshot_set, {}).values())
+        row["new_task_wer"] = mean(r["wer"] for r in row["sets"].get(new_set, {}).values())
+        rows.append(row)
+    return rows
+
+
+def _fmt(x, digits=1):
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _count(n):
+    return "–" if n is None else f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.1f} k" if n >= 1e3 else str(n)
+
+
+def write_report(rows, out, seen_set="test") -> None:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"task": "multitask_asr", "metric": "wer", "runs": rows}, indent=1))
+    tasks = sorted({t for r in rows for t in r["sets"].get(seen_set, {})}, key=lambda t: (t != "typical", t))
+    lines = ["# RESULTS: multi-task ASR (per-task WER, %)", "",
+             "Mean WER = mean of the seen tasks' WERs; zero-shot = the task held out of every training;",
+             "new task = the task added later (HRA: only its head trained).  Stored = what serving every",
+             "task keeps beside the shared frozen backbone (adapters, heads, controller, fusion; the",
+             "transformer for fine-tuning), downstream excluded.", "",
+             "| method | mean WER | zero-shot WER | new-task WER | adapter trainable | stored | downstream | train s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['label']} | {_fmt(r['mean_wer'])} | {_fmt(r['zeroshot_wer'])} | "
+                     f"{_fmt(r['new_task_wer'])} | {_count(r['adapter_trainable'])} | "
+                     f"{_count(r['stored_adapter_params'])} | {_count(r['downstream_params'])} | "
+                     f"{_fmt(r['train_time_s'], 0)} |")
+    lines += ["", "## WER per seen task", "", "| method | " + " | ".join(tasks) + " |",
+              "| --- |" + " --- |" * len(tasks)]
+    for r in rows:
+        seen = r["sets"].get(seen_set, {})
+        lines.append(f"| {r['label']} | " + " | ".join(_fmt(seen.get(t, {}).get("wer")) for t in tasks) + " |")
+    (out / "RESULTS.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv=None):
+    from adapters.espnet.register import register_asr
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", nargs=2, action="append", metavar=("LABEL", "EXP"), required=True)
+    ap.add_argument("--data", default="dump/raw", help="folder of the decoded sets' data dirs")
+    ap.add_argument("--decode", default="decode_ctc", help="the runs' decode folder name")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    register_asr()
+    runs = [(label, exp) for label, exp in a.run if (Path(exp) / "config.yaml").is_file()]
+    for label, exp in a.run:
+        if (label, exp) not in runs:
+            print(f"warning: {exp} not trained; left out of the table")
+    try:
+        rows = score_runs(runs, a.data, a.decode)
+    except DataDirError as e:
+        raise SystemExit(f"error: {e}")
+    write_report(rows, a.out)
+    for r in rows:
+        print(f"{r['label']}: mean WER {_fmt(r['mean_wer'])}, zero-shot {_fmt(r['zeroshot_wer'])}, "
+              f"new task {_fmt(r['new_task_wer'])}, stored {r['stored_adapter_params']:,}")
+    print(f"wrote {a.out}/RESULTS.md and results.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Stage 1 of run.sh: TORGO (real, or synthesized in its layout) -> data/<set> with utt2task,
+# data/tasks (the seen tasks) and data/tasks_all (seen, new, zero-shot).
+set -euo pipefail
+. ./path.sh
+. ./db.sh
+
+synth_impaired=16   # embedded default only: impaired speakers (each a task), up to 128
+synth_typical=4     # typical (control) speakers, together the task "typical"
+synth_prompts=28    # prompts per speaker
+zeroshot=           # tasks held out whole (default: the last impaired speaker)
+new=                # tasks added later by training only their HRA head (default: the second-to-last)
+nj=2
+. ../../../tools/parse_options.sh
+
+if [ -z "$TORGO" ]; then
+  echo "TORGO is empty: using the embedded TORGO-like corpus under $SYNTH_CACHE"
+  root=$($PYTHON -m adapters.synth.torgo --out "$SYNTH_CACHE/torgo_synth_${synth_impaired}" \
+           --impaired "$synth_impaired" --typical "$synth_typical" --prompts "$synth_prompts" --nj "$nj" | tail -n 1)
+else
+  root=$TORGO
+fi
+if [ -f data/.done ] && [ -s data/tasks_all ] && [ "$(cat data/.done)" = "$root $zeroshot $new" ]; then
+  echo "data: done"; exit 0
+fi
+$PYTHON -m adapters.data.torgo "$root" data ${zeroshot:+--zeroshot $zeroshot} ${new:+--new $new}
+echo "$root $zeroshot $new" > data/.done
