@@ -51,3 +51,19 @@ def perturb(module, std=0.1, seed=0):
 
 def max_diff(xs, ys):
     return max((x - y).abs().max().item() for x, y in zip(xs, ys))
+
+
+def copy_recipe(top, recipe):
+    """A copy of egs/<recipe> (without its data and outputs) in a tree of its own under ``top``,
+    with TEMPLATE and tools linked, so that a test run leaves the source tree clean."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    (top / "egs").mkdir(exist_ok=True)
+    os.symlink(root / "egs" / "TEMPLATE", top / "egs" / "TEMPLATE")
+    os.symlink(root / "tools", top / "tools")
+    d = top / "egs" / recipe
+    shutil.copytree(root / "egs" / recipe, d, symlinks=True,
+                    ignore=shutil.ignore_patterns("data", "dump*", "exp*", "downloads*"))
+    return d

@@ -11,8 +11,8 @@ L, D, F_, H = 2, 96, 192, 4  # the tiny upstream: layers, width, FFN width, head
 def formula(method, family, tasks=1):
     if method == "frozen":
         return 0
-    if method == "houlsby":  # two bottlenecks (b=64) per layer
-        return L * 2 * (2 * D * 64 + 64 + D)
+    if method == "houlsby":  # two bottlenecks (b=64) per layer, one set per task
+        return tasks * L * 2 * (2 * D * 64 + 64 + D)
     if method == "lora":  # rank 8 on q and v
         return L * 2 * 8 * (D + D)
     if method == "prefix":  # 16 key and 16 value vectors per layer
@@ -41,10 +41,11 @@ def test_trainable_count_matches_formula(make_up, family, method):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_hra_grows_by_one_head_per_task(make_up, family):
-    for k in (1, 2, 4, 8):
-        a = adapters.attach(make_up(family), "hra", tasks=[f"t{i}" for i in range(k)])
-        assert a.num_trainable() == formula("hra", family, tasks=k)
+@pytest.mark.parametrize("method", ["hra", "houlsby", "fusion"])
+def test_per_task_parts_grow_with_the_number_of_tasks(make_up, family, method):
+    for k in (1, 2, 4):
+        a = adapters.attach(make_up(family), method, tasks=[f"t{i}" for i in range(k)])
+        assert a.num_trainable() == formula(method, family, tasks=k)
 
 
 def test_hra_ffn_and_rnn_variant_counts(make_up):

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import copy_recipe
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ("--asr_args", "--max_epoch 1 --batch_bins 400000 --frontend_conf path_or_url=exp/upstream/tiny.pt",
         "--upstream_ckpt", "exp/upstream/tiny.pt", "--upstream_size", "tiny")
@@ -19,14 +21,7 @@ pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espea
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory):
-    top = tmp_path_factory.mktemp("tree")
-    (top / "egs").mkdir()
-    os.symlink(ROOT / "egs" / "TEMPLATE", top / "egs" / "TEMPLATE")
-    os.symlink(ROOT / "tools", top / "tools")
-    d = top / "egs" / "librispeech" / "asr1"
-    shutil.copytree(ROOT / "egs" / "librispeech" / "asr1", d, symlinks=True,
-                    ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"))
-    return d
+    return copy_recipe(tmp_path_factory.mktemp("tree"), "librispeech/asr1")
 
 
 def run(recipe, *args, check=True):

@@ -239,3 +239,20 @@ def test_pareto_front_by_hand():
     # higher is better: d has the fewest parameters and the highest value
     assert pareto_front(pts, lower_is_better=False) == [("d", 5, 9.0)]
     assert pareto_front([]) == []
+
+
+def test_runs_of_one_method_are_filed_under_their_own_row(tmp_path):
+    """The multi-task recipe's A-AF stages are all method 'fusion': each run's 'row' keeps them apart."""
+    egs, eu = tmp_path / "egs", "euphonia/asr1"
+    tests = lambda w: {"test": _wer(w), "test_zeroshot": _wer(w + 10), "mean_over_tasks": {"wer": w - 1}}
+    _write(egs, eu, "asr_ctc_extract", _res("mt-asr", "fusion", tests(30.0), row="fusion_routing",
+                                             created="2026-11-24 10:00:00"))
+    _write(egs, eu, "asr_ctc_fusion", _res("mt-asr", "fusion", tests(31.0), created="2026-11-24 09:00:00"))
+    _write(egs, eu, "asr_ctc_hra", _res("mt-asr", "hra", tests(29.0)))
+    s = superb.summarize(egs, ["hra", "fusion"])
+    names = [c.name for c in s.columns]
+    assert names == ["MT-ASR mean_over_tasks WER", "MT-ASR test WER", "MT-ASR test_zeroshot WER"]
+    col = s.columns[0]
+    assert s.cells[(col.key, "fusion")].value == 30.0  # the attention fusion, not the newer routing run
+    assert s.cells[(col.key, "hra")].value == 28.0
+    assert any("fusion_routing" in n for n in s.notes)  # left out of the rows, and said so

@@ -14,7 +14,8 @@ def same_len_wavs():
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("method, conf", [("hra", {"head": "linear"}), ("hra", {"head": "ffn"}), ("fusion", {})])
+@pytest.mark.parametrize("method, conf", [("hra", {"head": "linear"}), ("hra", {"head": "ffn"}), ("fusion", {}),
+                                          ("houlsby", {})])
 def test_mixed_task_batch_equals_task_by_task(make_up, same_len_wavs, family, method, conf):
     a = adapters.attach(make_up(family), method, tasks=["a", "b", "c"], **conf)
     perturb(a.method, std=0.2)
@@ -46,15 +47,24 @@ def test_multi_task_adapter_needs_task_ids(make_up, wavs):
     assert len(hs) == f.num_layers and hs[-1].shape[0] == wavs[0].shape[0]
 
 
-def test_hra_new_task_trains_only_its_head_and_leaves_others_unchanged(make_up, same_len_wavs):
-    a = adapters.attach(make_up(), "hra", tasks=["a", "b"])
+@pytest.mark.parametrize("method, new_params", [
+    ("hra", {"method.heads.new.V"}),
+    ("houlsby", {f"method.adapters.new.{w}.{i}.{lin}.{p}" for w in ("attn", "ffn") for i in (0, 1)
+                 for lin in ("down", "up") for p in ("weight", "bias")}),
+    ("fusion", {f"method.adapters.new.{i}.{lin}.{p}" for i in (0, 1) for lin in ("down", "up")
+                for p in ("weight", "bias")}),
+])
+def test_new_task_trains_only_its_own_parts_and_leaves_others_unchanged(make_up, same_len_wavs, method, new_params):
+    a = adapters.attach(make_up(), method, tasks=["a", "b"])
     perturb(a.method, std=0.2)
     wav, lens = same_len_wavs
     with torch.no_grad():
         before = [a(wav, lens, task=t)[0] for t in "ab"]
     a.method.add_task("new")
     a.method.train_only_tasks(["new"])
-    assert {n for n, p in a.named_parameters() if p.requires_grad} == {"method.heads.new.V"}
+    assert {n for n, p in a.named_parameters() if p.requires_grad} == new_params
+    with pytest.raises(KeyError, match="unknown task 'nope'"):
+        a.method.train_only_tasks(["nope"])
     opt = torch.optim.Adam(a.trainable_parameters(), lr=1e-2)
     for _ in range(3):
         loss = a(wav, lens, task="new")[0][-1].pow(2).mean()
@@ -67,6 +77,27 @@ def test_hra_new_task_trains_only_its_head_and_leaves_others_unchanged(make_up, 
     for x, y in zip(before, after):
         assert all(torch.equal(u, v) for u, v in zip(x, y))  # bit-identical
     assert max_diff(new, before[0]) > 1e-4
+
+
+def test_tasks_added_by_name_only_where_the_method_has_per_task_parts(make_up):
+    with pytest.raises(ValueError, match="lora has no per-task parts"):
+        adapters.attach(make_up(), "lora").method.add_task("x")
+    with pytest.raises(ValueError, match="add task 'x' in mode single"):
+        adapters.attach(make_up(), "fusion", tasks=["a", "b"], mode="avg").method.add_task("x")
+    with pytest.raises(ValueError, match="already exists"):
+        adapters.attach(make_up(), "hra", tasks=["a"]).method.add_task("a")
+
+
+def test_stored_params_of_some_tasks_and_of_all(make_up):
+    from adapters.checkpoint import stored_params
+
+    a = adapters.attach(make_up(), "houlsby", tasks=["a", "b", "c"])
+    per_task = a.num_trainable() // 3
+    assert stored_params(a) == a.num_trainable() == 3 * per_task
+    assert stored_params(a, ["b"]) == per_task
+    h = adapters.attach(make_up(), "hra", tasks=["a", "b", "c"])
+    head = h.method.heads["a"].V.numel()
+    assert stored_params(h, ["a"]) == stored_params(h) - 2 * head  # the controller is stored once
 
 
 @pytest.mark.parametrize("family", FAMILIES)

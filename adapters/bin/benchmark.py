@@ -63,6 +63,9 @@ QUICK_METHODS = "frozen hra elp"
 QUICK_DIRS = ["--expdir", "exp_quick", "--dumpdir", "dump_quick"]
 QUICK_ENV = {"SYNTH_CACHE": "downloads_quick"}
 VOX_QUICK_DATA = ["--local_data_opts", "--synth_speakers 24 --synth_test_speakers 8 --dev_trials 40"]
+# the multi-task recipe: methods of its own (per-task Houlsby, HRA heads, A-AF's two stages);
+# its runs file their results under the multi-task task (mt-asr), fusion = A-AF attention
+EUPHONIA_METHODS = "frozen finetune houlsby hra fusion"
 
 # The profiles: recipe (under --egs), name (the column hint: the collector's column
 # prefix), args (extra run.sh arguments), methods, results (the run's results.json,
@@ -81,6 +84,8 @@ PROFILES = {
              results="{expdir}/cls_{method}/results.json"),
         dict(recipe="voxceleb/spk1", name="ASV", args=["--tasks", "asv"], methods=FULL_METHODS,
              results="{expdir}/spk_{method}/results.json"),
+        dict(recipe="euphonia/asr1", name="MT-ASR", args=[], methods=EUPHONIA_METHODS,
+             results="{expdir}/asr_ctc_{method}/results.json"),
     ],
     "quick": [
         dict(recipe="librispeech/asr1", name="ASR-CTC", methods=QUICK_METHODS, env=QUICK_ENV,
@@ -100,6 +105,10 @@ PROFILES = {
         dict(recipe="voxceleb/spk1", name="ASV", methods=QUICK_METHODS, env=QUICK_ENV,
              args=["--tasks", "asv", *VOX_QUICK_DATA, "--spk_args", "--max_epoch 4", *QUICK_DIRS],
              results="{expdir}/spk_{method}/results.json"),
+        dict(recipe="euphonia/asr1", name="MT-ASR", methods="frozen hra fusion", env=QUICK_ENV,
+             args=["--local_data_opts", "--synth_impaired 6 --synth_typical 2", "--aaf_methods", "aaf_avg",
+                   "--asr_args", "--max_epoch 4", *QUICK_DIRS],
+             results="{expdir}/asr_ctc_{method}/results.json"),
     ],
 }
 DEFAULT_OUT = {"full": "superb"}  # other profiles: superb_<profile>

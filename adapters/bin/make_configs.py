@@ -42,7 +42,7 @@ MULTITASK_METHODS = {
                 {"mode": "avg", **_AAF}, 1.0, "fusion"),
     "aaf_wavg": ("A-AF stage 2, WAvg: a learned softmax weight per layer and adapter, LayerNorm",
                  {"mode": "wavg", **_AAF}, 1.0, "fusion"),
-    "aaf_attention": ("A-AF stage 2: attention over the frozen single-task adapters, LayerNorm",
+    "fusion": ("A-AF stage 2 (the paper's A-AF): attention over the frozen single-task adapters, LayerNorm",
                       {"mode": "attention", **_AAF}, 1.0, "fusion"),
     "aaf_attention_noln": ("A-AF stage 2 ablation: attention fusion without the LayerNorm",
                            {"mode": "attention", "layernorm": False, **_AAF}, 1.0, "fusion"),

@@ -3,7 +3,7 @@ held-out (zero-shot) task and on a task added later, with each method's
 trainable and stored parameters.
 
     python -m adapters.bin.score_multitask --data dump/raw --out exp/multitask \\
-        --run "task-id routing" exp/asr_ctc_extract --run "A-AF" exp/asr_ctc_aaf_attention ...
+        --run "task-id routing" fusion_routing exp/asr_ctc_extract --run "A-AF" - exp/asr_ctc_fusion ...
 
 Each run's hypotheses are read from ``<run>/<--decode>/<set>/text`` and the
 utterances' tasks from ``<data>/<set>/utt2task``.  Mean WER is the mean of the
@@ -12,11 +12,18 @@ with many utterances does not dominate.  Stored parameters are what serving all
 tasks takes beside the shared frozen backbone (``adapters.checkpoint.stored_params``:
 adapters, heads, controller, fusion; the transformer for fine-tuning), plus the
 downstream.  Writes ``<out>/results.json`` and ``<out>/RESULTS.md``.
+
+It also adds to each run's own ``results.json`` (read by ``adapters.bin.superb``)
+the task ``mt-asr``, the WER of every task of every set (``per_task``), a test
+entry ``mean_over_tasks`` and, where given (not
+``-``), the row the SUPERB table files the run under: several runs here share a
+method (extraction, Avg and attention fusion are all ``fusion``).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -66,7 +73,7 @@ def run_params(exp: Path) -> dict:
 
 def score_runs(runs, data, decode: str, seen_set="test", zeroshot_set="test_zeroshot", new_set="test_new"):
     rows = []
-    for label, exp in runs:
+    for label, _, exp in runs:
         exp = Path(exp)
         row = {"label": label, "exp": str(exp), **run_params(exp), "sets": {}}
         for s in (seen_set, zeroshot_set, new_set):
@@ -81,6 +88,23 @@ def score_runs(runs, data, decode: str, seen_set="test", zeroshot_set="test_zero
     return rows
 
 
+def annotate_run(exp, row_name, row) -> None:
+    """The SUPERB collector's view of a multi-task run (see the module docstring)."""
+    path = Path(exp) / "results.json"
+    res = json.loads(path.read_text())
+    res["task"] = "mt-asr"
+    res["per_task"] = {name: {t: r["wer"] for t, r in tasks.items()} for name, tasks in row["sets"].items()}
+    if row_name and row_name != "-":
+        res["row"] = row_name
+    seen = row["sets"].get("test", {})
+    if row["mean_wer"] is not None:
+        res["test"]["mean_over_tasks"] = {"wer": row["mean_wer"], "tasks": len(seen),
+                                          "utterances": sum(r["utterances"] for r in seen.values())}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(res, indent=1))
+    tmp.replace(path)  # other benchmark jobs may read it at any time
+
+
 def _fmt(x, digits=1):
     return "–" if x is None else f"{x:.{digits}f}"
 
@@ -92,7 +116,8 @@ def _count(n):
 def write_report(rows, out, seen_set="test") -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"task": "multitask_asr", "metric": "wer", "runs": rows}, indent=1))
+    # not results.json: this summary is not one run (the SUPERB collector reads the runs' own)
+    (out / "multitask.json").write_text(json.dumps({"metric": "wer", "runs": rows}, indent=1))
     tasks = sorted({t for r in rows for t in r["sets"].get(seen_set, {})}, key=lambda t: (t != "typical", t))
     lines = ["# RESULTS: multi-task ASR (per-task WER, %)", "",
              "Mean WER = mean of the seen tasks' WERs; zero-shot = the task held out of every training;",
@@ -111,32 +136,37 @@ def write_report(rows, out, seen_set="test") -> None:
     for r in rows:
         seen = r["sets"].get(seen_set, {})
         lines.append(f"| {r['label']} | " + " | ".join(_fmt(seen.get(t, {}).get("wer")) for t in tasks) + " |")
-    (out / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    tmp = out / f".RESULTS.md.{os.getpid()}.tmp"
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(out / "RESULTS.md")
 
 
 def main(argv=None):
     from adapters.espnet.register import register_asr
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", nargs=2, action="append", metavar=("LABEL", "EXP"), required=True)
+    ap.add_argument("--run", nargs=3, action="append", metavar=("LABEL", "ROW", "EXP"), required=True,
+                    help="a run: its label here, its SUPERB row ('-': its method), its exp dir")
     ap.add_argument("--data", default="dump/raw", help="folder of the decoded sets' data dirs")
     ap.add_argument("--decode", default="decode_ctc", help="the runs' decode folder name")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     register_asr()
-    runs = [(label, exp) for label, exp in a.run if (Path(exp) / "config.yaml").is_file()]
-    for label, exp in a.run:
-        if (label, exp) not in runs:
-            print(f"warning: {exp} not trained; left out of the table")
+    runs = [tuple(r) for r in a.run if (Path(r[2]) / "config.yaml").is_file()]
+    for r in a.run:
+        if tuple(r) not in runs:
+            print(f"warning: {r[2]} not trained; left out of the table")
     try:
         rows = score_runs(runs, a.data, a.decode)
     except DataDirError as e:
         raise SystemExit(f"error: {e}")
+    for (_, row_name, exp), row in zip(runs, rows):
+        annotate_run(exp, row_name, row)
     write_report(rows, a.out)
     for r in rows:
         print(f"{r['label']}: mean WER {_fmt(r['mean_wer'])}, zero-shot {_fmt(r['zeroshot_wer'])}, "
               f"new task {_fmt(r['new_task_wer'])}, stored {r['stored_adapter_params']:,}")
-    print(f"wrote {a.out}/RESULTS.md and results.json")
+    print(f"wrote {a.out}/RESULTS.md and multitask.json")
 
 
 if __name__ == "__main__":

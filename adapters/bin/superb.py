@@ -72,7 +72,9 @@ class Run:
 
     @property
     def method(self) -> str:
-        return str(self.data.get("method") or "?")
+        """The row: the run's own ``row`` where a recipe has several runs of one method
+        (the multi-task recipe's A-AF stages), else its method."""
+        return str(self.data.get("row") or self.data.get("method") or "?")
 
     @property
     def fold(self) -> bool:

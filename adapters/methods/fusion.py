@@ -83,7 +83,7 @@ class AudioAdapterFusion(AdapterMethod):
             tasks = self._tasks_from_checkpoints(backbone, config, tasks)
         super().__init__(backbone, config, tasks)
         self.routes_tasks = config.mode == "single"
-        L, d, b, K = backbone.num_layers, backbone.dim, config.bottleneck, len(self.tasks)
+        L, d, K = backbone.num_layers, backbone.dim, len(self.tasks)
         self.adapters = nn.ModuleDict({t: self.new_task_module() for t in self.tasks})
         if config.adapter_paths:
             self._load_adapters(config.adapter_paths)

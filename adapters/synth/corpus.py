@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import shutil
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable, List, Sequence, Tuple
@@ -38,6 +39,27 @@ def is_complete(root: Path, spec: dict) -> bool:
         return json.loads(stamp.read_text()).get("hash") == spec_hash(spec)
     except ValueError:
         return False
+
+
+STARTED = ".synth_started.json"
+
+
+def begin(root: Path, spec: dict) -> None:
+    """Before rendering into ``root``: files of another spec (an earlier corpus with other
+    options, complete or interrupted) are removed, so that resuming never mixes them in."""
+    root = Path(root)
+    for name in (STAMP, STARTED):
+        p = root / name
+        if p.is_file():
+            try:
+                same = json.loads(p.read_text()).get("hash") == spec_hash(spec)
+            except ValueError:
+                same = False
+            if not same:
+                shutil.rmtree(root)
+                break
+    root.mkdir(parents=True, exist_ok=True)
+    (root / STARTED).write_text(json.dumps({"hash": spec_hash(spec), "spec": spec}))
 
 
 def mark_complete(root: Path, spec: dict, summary: dict):

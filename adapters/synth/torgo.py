@@ -16,7 +16,7 @@ mix of what makes dysarthric speech hard to recognise, each at its own severity:
 * imprecise articulation (a low-pass that removes the consonants' high band, and
   overdrive).
 
-Prompts are TORGO-like: single words and short phrases over a small vocabulary,
+Prompts are TORGO-like: single words and short phrases over a small closed word list,
 plus, as in TORGO, prompts that are not speech to transcribe (image references
 and bracketed instructions), which the preparation skips.
 
@@ -33,10 +33,17 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from adapters.synth.corpus import is_complete, mark_complete, render, vocabulary
+from adapters.synth.corpus import begin, is_complete, mark_complete, render, vocabulary
 from adapters.synth.espeak import SynthesisError, Voice, require_tools, sample_voices, synthesize
 
-DEFAULTS = dict(impaired=16, typical=4, prompts=28, sessions=2, vocab=120)
+DEFAULTS = dict(impaired=16, typical=4, prompts=28, sessions=2, vocab=50)
+# TORGO's single-word prompts are digits, commands, the alphabet's words and everyday words that
+# every speaker reads; ours are the same kind, a closed list shared by every speaker
+WORDS = (
+    "zero one two three four five six seven eight nine yes no up down left right forward back "
+    "stop go on off open close help water food phone doctor nurse hello goodbye please thanks "
+    "mother father house chair table window door light music book paper again morning night"
+).split()
 MAX_IMPAIRED = 128
 FEATURES = ("rate", "pitch", "breath", "tremor", "articulation")
 # prompts that TORGO has and that are not speech to transcribe
@@ -108,7 +115,7 @@ def _render_utt(text, voice, per_utt, path):  # the output path last: render() r
 
 def plan(root: Path, impaired: int, typical: int, prompts: int, sessions: int, vocab: int, seed: int):
     rng = random.Random(seed)
-    words = vocabulary()[:vocab]
+    words = (list(WORDS) + [w for w in vocabulary() if w not in WORDS])[:vocab]
     imp, typ = speaker_names(impaired, typical)
     voices = sample_voices(impaired + typical, rng, rate=(140, 190))
     jobs, prompt_files, speakers = [], {}, {}
@@ -138,11 +145,12 @@ def build(root, impaired=DEFAULTS["impaired"], typical=DEFAULTS["typical"], prom
           sessions=DEFAULTS["sessions"], vocab=DEFAULTS["vocab"], seed: int = 0, nj: int = 2) -> Path:
     """Synthesize (or find cached) the corpus under ``root``; returns ``root/TORGO``."""
     root = Path(root)
-    spec = {"corpus": "torgo", "version": 1, "seed": seed, "impaired": impaired, "typical": typical,
+    spec = {"corpus": "torgo", "version": 2, "seed": seed, "impaired": impaired, "typical": typical,
             "prompts": prompts, "sessions": sessions, "vocab": vocab}
     if is_complete(root, spec):
         return root / "TORGO"
     require_tools()
+    begin(root, spec)
     jobs, prompt_files, speakers = plan(root, impaired, typical, prompts, sessions, vocab, seed)
     for path, text in prompt_files.items():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ test_sets=
 local_data_opts=
 
 # Tokens
-token_type=bpe       # bpe | char
+token_type=bpe       # bpe | char | word
 nbpe=300
 bpemode=unigram
 bpe_train_text=      # default: the training set's text
@@ -61,12 +61,12 @@ inference_model=valid.loss.ave.pth
 [ -n "$train_set" ] || die "--train_set is required"
 [ -n "$valid_set" ] || die "--valid_set is required"
 [ -n "$test_sets" ] || die "--test_sets is required"
-case "$token_type" in bpe|char) ;; *) die "--token_type must be bpe or char, got $token_type" ;; esac
+case "$token_type" in bpe|char|word) ;; *) die "--token_type must be bpe, char or word, got $token_type" ;; esac
 
 if [ "$token_type" = bpe ]; then
   token_tag=bpe_${bpemode}${nbpe}
 else
-  token_tag=char
+  token_tag=$token_type
 fi
 token_dir=data/token_list/${token_tag}
 token_list=${token_dir}/tokens.txt
@@ -150,7 +150,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
         --input_sentence_size=100000000
       tok_opts="--token_type bpe --bpemodel $bpemodel"
     else
-      tok_opts="--token_type char"
+      tok_opts="--token_type $token_type"
     fi
     # shellcheck disable=SC2086
     $python -m espnet2.bin.tokenize_text --input "${token_dir}/train.txt" --output "$token_list" \

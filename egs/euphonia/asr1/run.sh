@@ -5,14 +5,16 @@
 #   TORGO=/data/TORGO ./run.sh --local_data_opts "--zeroshot M05 --new F04"
 # Stages (ESPnet's numbers, see ../../TEMPLATE/asr1/asr.sh): 1-10 data, tokens, stats; then
 #   11-13 the multi-task runs (--methods): frozen, finetune, per-task houlsby, hra (shared
-#         controller + a head per task, mixed-task batches), extract (A-AF stage 1: one
-#         adapter per task; decoded with task ids it is the task-id routing baseline);
+#         controller + a head per task, mixed-task batches); with fusion in --methods also
+#         extract (A-AF stage 1: one adapter per task; decoded with task ids it is the
+#         task-id routing baseline);
 #   14    adapter-only files: exp/asr_ctc_extract/adapters/<task>.pt, exp/asr_ctc_hra/adapters/adapter.pt;
-#   15    A-AF stage 2 (--aaf_methods): fusion of the stage-1 files, no task id at decoding,
-#         downstream started from stage 1's;
-#   16    HRA adds the new task(s): only their heads train, everything else frozen; checks
-#         that the old tasks' decodings are unchanged;
-#   17    the multi-task table: exp/multitask/RESULTS.md and results.json.
+#   15    A-AF stage 2 (fusion in --methods): `fusion` (attention fusion + LayerNorm, the paper's
+#         A-AF) and the --aaf_methods compositions of the stage-1 files, no task id at
+#         decoding, downstream started from stage 1's;
+#   16    HRA adds the new task(s) (hra in --methods, --new_task true): only their heads train,
+#         everything else frozen; checks that the old tasks' decodings are unchanged;
+#   17    the multi-task table over every trained run: exp/multitask/RESULTS.md and results.json.
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
@@ -20,11 +22,12 @@ cd "$(dirname "$0")"
 
 stage=1
 stop_stage=17
-methods="frozen finetune houlsby hra extract"
-aaf_methods="aaf_avg aaf_wavg aaf_attention"   # also: aaf_attention_noln aaf_attention_update
+methods="frozen finetune houlsby hra fusion"
+aaf_methods="aaf_avg aaf_wavg"   # compared with fusion; also: aaf_attention_noln aaf_attention_update
 new_task=true        # stage 16
 train_jobs=3
 nj=2
+token_type=word      # TORGO-like prompts: a closed word list (char and bpe work too)
 expdir=exp
 dumpdir=dump
 asr_args=
@@ -34,16 +37,20 @@ python=$PYTHON
 [ $# -eq 0 ] || die "unexpected arguments: $*"
 
 common=(--python "$PYTHON" --expdir "$expdir" --dumpdir "$dumpdir" --nj "$nj" --train_jobs "$train_jobs"
-        --token_type char --decoder ctc --stats_config conf/collect_stats.yaml
+        --token_type "$token_type" --decoder ctc --stats_config conf/collect_stats.yaml
         --task_list data/tasks_all --fallback_task typical
         --upstream_ckpt ../../upstream/hubert_pretrained_small.pt --upstream_family hubert --upstream_size pretrained
         --min_wav_duration 0.3 --max_wav_duration 20)
 main_sets=(--train_set train --valid_set dev --test_sets "test test_zeroshot")
 list() { paste -sd, "$1"; }
+has() { [[ " $methods " == *" $1 "* ]]; }
+# the runs of stages 11-13: fusion stands for its first stage there
+main_runs=$(for m in $methods; do [ "$m" = fusion ] && echo extract || echo "$m"; done | paste -sd' ')
+aaf_runs=$(has fusion && echo "fusion $aaf_methods" || true)
 
 if [ "$stage" -le 10 ]; then
   ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$stage" --stop_stage $(( stop_stage < 10 ? stop_stage : 10 )) \
-    --methods "$methods" --local_data_opts "$local_data_opts"
+    --methods "$main_runs" --local_data_opts "$local_data_opts"
 fi
 [ "$stop_stage" -ge 11 ] || exit 0
 [ -s data/tasks ] || die "data/tasks missing: run stage 1 first"
@@ -53,16 +60,16 @@ new_tasks=$( (grep -Fxf <(cut -d' ' -f2 data/train_new/utt2task 2>/dev/null | so
 log "seen tasks: $tasks; new: ${new_tasks:-none}; zero-shot: $(cut -d' ' -f2 data/test_zeroshot/utt2task | sort -u | paste -sd,)"
 
 s11=$(( stage > 11 ? stage : 11 ))
-if [ "$stage" -le 13 ] && [ -n "$methods" ]; then
+if [ "$stage" -le 13 ] && [ -n "$main_runs" ]; then
   ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage $(( stop_stage < 13 ? stop_stage : 13 )) \
-    --methods "$methods" --asr_args "--frontend_conf tasks=[$tasks] $asr_args"
+    --methods "$main_runs" --asr_args "--frontend_conf tasks=[$tasks] $asr_args"
 fi
 
 model=valid.loss.ave.pth
 if [ "$stage" -le 14 ] && [ "$stop_stage" -ge 14 ]; then
   for run in extract hra; do
     dir=$expdir/asr_ctc_$run
-    [ -s "$dir/$model" ] || continue
+    [[ " $main_runs " == *" $run "* ]] && [ -s "$dir/$model" ] || continue
     if [ -s "$dir/adapters/adapters.json" ] && [ "$dir/adapters/adapters.json" -nt "$dir/$model" ]; then
       log "Stage 14: $dir/adapters: done"; continue
     fi
@@ -78,22 +85,22 @@ init_downstream() {
   for k in encoder ctc frontend.featurizer; do printf -- "%s:%s:%s " "$m" "$k" "$k"; done
 }
 
-if [ "$stage" -le 15 ] && [ "$stop_stage" -ge 15 ] && [ -n "$aaf_methods" ]; then
+if [ "$stage" -le 15 ] && [ "$stop_stage" -ge 15 ] && [ -n "$aaf_runs" ]; then
   ext=$expdir/asr_ctc_extract
-  [ -s "$ext/adapters/adapters.json" ] || die "stage 15 needs the stage-1 adapters: run --methods extract (stages 11-14)"
+  [ -s "$ext/adapters/adapters.json" ] || die "stage 15 needs the stage-1 adapters of $ext: run stages 11-14 with fusion in --methods"
   paths=$(for t in $(cat data/tasks); do echo "$ext/adapters/$t.pt"; done | paste -sd,)
-  ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage 13 --methods "$aaf_methods" \
+  ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage 13 --methods "$aaf_runs" \
     --asr_args "--frontend_conf method_conf.adapter_paths=[$paths] --init_param $(init_downstream "$ext") $asr_args"
 fi
 
-if [ "$stage" -le 16 ] && [ "$stop_stage" -ge 16 ] && [ "$new_task" = true ]; then
+if [ "$stage" -le 16 ] && [ "$stop_stage" -ge 16 ] && [ "$new_task" = true ] && has hra; then
   hra=$expdir/asr_ctc_hra
   [ -n "$new_tasks" ] || die "stage 16: no new task in data/train_new (see local/data.sh --new)"
   [ -s "$hra/adapters/adapter.pt" ] || die "stage 16 needs the trained HRA run: --methods hra (stages 11-14)"
   # the new task's data goes through stages 3-4 and its own shape statistics; the token list stays
   ./asr.sh "${common[@]}" --train_set train_new --valid_set dev_new --test_sets "test_new test" \
     --stage $(( stage > 3 ? stage : 3 )) --stop_stage 13 --methods hra_addtask \
-    --stats_dir "$expdir/asr_stats_char_new" --bpe_train_text "$dumpdir/raw/train/text" \
+    --stats_dir "$expdir/asr_stats_${token_type}_new" --bpe_train_text "$dumpdir/raw/train/text" \
     --asr_args "--freeze_param encoder ctc frontend.featurizer --init_param $(init_downstream "$hra") \
       --frontend_conf tasks=[$tasks,$new_tasks] --frontend_conf train_tasks=[$new_tasks] \
       --frontend_conf adapter_init=$hra/adapters/adapter.pt $asr_args"
@@ -106,20 +113,21 @@ fi
 
 if [ "$stage" -le 17 ] && [ "$stop_stage" -ge 17 ]; then
   log "Stage 17: the multi-task table -> $expdir/multitask"
-  label() {
-    case $1 in
-      frozen) echo "frozen + weighted sum" ;; finetune) echo "full fine-tuning" ;;
-      houlsby) echo "per-task Houlsby (task id)" ;; hra) echo "HRA (task id)" ;;
-      extract) echo "single-task adapters, task-id routing" ;; aaf_avg) echo "A-AF Avg (no task id)" ;;
-      aaf_wavg) echo "A-AF WAvg (no task id)" ;; aaf_attention) echo "A-AF attention (no task id)" ;;
-      aaf_attention_noln) echo "A-AF attention, no LayerNorm" ;; aaf_attention_update) echo "A-AF attention, adapters updated" ;;
-      hra_addtask) echo "HRA + new task head" ;; *) echo "$1" ;;
-    esac
-  }
+  # label and SUPERB row of every run this recipe knows (a row only where it differs from the method)
+  runs=(
+    "frozen|frozen + weighted sum|" "finetune|full fine-tuning|" "houlsby|per-task Houlsby (task id)|"
+    "hra|HRA (task id)|" "extract|single-task adapters, task-id routing|fusion_routing"
+    "aaf_avg|A-AF Avg (no task id)|fusion_avg" "aaf_wavg|A-AF WAvg (no task id)|fusion_wavg"
+    "fusion|A-AF attention + LayerNorm (no task id)|"
+    "aaf_attention_noln|A-AF attention, no LayerNorm|fusion_noln"
+    "aaf_attention_update|A-AF attention, adapters updated|fusion_update"
+    "hra_addtask|HRA + new task head|hra_addtask")
   args=()
-  for m in $methods $aaf_methods $([ "$new_task" = true ] && echo hra_addtask); do
-    args+=(--run "$(label "$m")" "$expdir/asr_ctc_$m")
+  for r in "${runs[@]}"; do
+    IFS='|' read -r run label row <<< "$r"
+    [ -s "$expdir/asr_ctc_$run/results.json" ] && args+=(--run "$label" "${row:--}" "$expdir/asr_ctc_$run")
   done
+  [ ${#args[@]} -gt 0 ] || die "stage 17: no trained run under $expdir"
   $PYTHON -m adapters.bin.score_multitask --data "$dumpdir/raw" --decode decode_decode_ctc --out "$expdir/multitask" "${args[@]}"
 fi
 log "Successfully finished"

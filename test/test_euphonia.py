@@ -1,0 +1,237 @@
+"""The Euphonia-like multi-task recipe: TORGO synthesis and preparation, task routing
+through ESPnet (training frontend, decoding), the multi-task table, and a tiny run
+of egs/euphonia/asr1 through every stage."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import adapters
+from adapters.data import torgo
+from adapters.data.kaldi import DataDirError, read_table
+from conftest import copy_recipe, perturb
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+
+
+def _wav(path, seconds=0.5):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.zeros(int(16000 * seconds), dtype="float32"), 16000)
+
+
+def fake_torgo(root, speakers=("F01", "M02", "M03", "FC01", "MC01"), n=8, nested=False):
+    """A TORGO tree: real prompts, plus the kinds TORGO has that are not transcripts."""
+    odd = {3: "[say 'ah-p-eee' repeatedly]", 5: "input/images/21.jpg", 7: "xxx"}
+    for spk in speakers:
+        base = root / spk[: -2] / spk if nested else root / spk
+        for k in range(1, n + 1):
+            sess = base / f"Session{1 + (k > n // 2)}"
+            num = f"{k:04d}"
+            (sess / "prompts").mkdir(parents=True, exist_ok=True)
+            (sess / "prompts" / f"{num}.txt").write_text(odd.get(k, f"Word{k}, again!") + "\n")
+            _wav(sess / "wav_arrayMic" / f"{num}.wav")
+            if k == 1:
+                _wav(sess / "wav_headMic" / f"{num}.wav")
+    return root
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_torgo_preparation_tasks_splits_and_skipped_prompts(tmp_path, nested):
+    root = fake_torgo(tmp_path / "TORGO", nested=nested)
+    s = torgo.prepare(root, tmp_path / "data")
+    d = tmp_path / "data"
+    # F01, M02, M03 are impaired: each a task; FC01 + MC01 are "typical"; the last two are held out
+    assert s["tasks"] == ["typical", "F01"] and s["zeroshot"] == ["M03"] and s["new"] == ["M02"]
+    assert (d / "tasks_all").read_text().split() == ["typical", "F01", "M02", "M03"]
+    # 3 odd prompts per speaker are skipped and counted by reason
+    assert s["skipped_prompts"] == {"instruction": 5, "image": 5, "xxx": 5}
+    u2t = {name: read_table(d / name / "utt2task") for name in s["utterances"]}
+    assert set(u2t["test_zeroshot"].values()) == {"M03"}
+    assert set(u2t["train_new"].values()) == set(u2t["test_new"].values()) == {"M02"}
+    for name in ("train", "dev", "test"):
+        assert set(u2t[name].values()) == {"typical", "F01"}  # every seen task in every set
+    all_utts = [u for t in u2t.values() for u in t]
+    assert len(all_utts) == len(set(all_utts)) == 5 * 6  # 5 speakers x (8 - 3 + the headMic copy)
+    text = read_table(d / "train" / "text")
+    assert all(v.startswith("WORD") and v.endswith("AGAIN") for v in text.values())  # normalized
+    assert any("-head-" in u for u in all_utts)
+    assert read_table(d / "train" / "utt2spk")[next(iter(u2t["train"]))] in ("F01", "FC01", "MC01")
+
+
+def test_torgo_preparation_errors_name_the_problem(tmp_path):
+    with pytest.raises(DataDirError, match="TORGO root not found"):
+        torgo.prepare(tmp_path / "nowhere", tmp_path / "data")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataDirError, match="no <spk>/Session<N>/ folders"):
+        torgo.prepare(tmp_path / "empty", tmp_path / "data")
+    root = fake_torgo(tmp_path / "T")
+    with pytest.raises(DataDirError, match="held-out task 'M09' is not a task"):
+        torgo.prepare(root, tmp_path / "data", zeroshot=["M09"])
+    with pytest.raises(DataDirError, match="typical task cannot be held out"):
+        torgo.prepare(root, tmp_path / "data", zeroshot=["typical"])
+    small = fake_torgo(tmp_path / "S", speakers=("F01", "FC01"), n=1)
+    with pytest.raises(DataDirError, match="task .F01. has 2 utterances: too few"):
+        torgo.prepare(small, tmp_path / "data", zeroshot=[], new=[])
+
+
+def test_non_speech_prompts():
+    for p in ("[relax your mouth]", "input/images/cat.jpg", "picture.PNG", "xxx", "  "):
+        assert torgo.non_speech_reason(p) is not None, p
+    for p in ("yes", "The quick brown fox.", "Don't"):
+        assert torgo.non_speech_reason(p) is None, p
+    assert torgo.normalize("Don't stop, Bob!") == "DON'T STOP BOB"
+
+
+@needs_espeak
+def test_synthetic_torgo_layout_and_speakers(tmp_path):
+    from adapters.synth import torgo as synth
+
+    root = synth.build(tmp_path / "s", impaired=3, typical=1, prompts=6, nj=1)
+    assert root.name == "TORGO"
+    wavs = sorted(root.glob("*/Session*/wav_arrayMic/*.wav"))
+    assert len(wavs) == 4 * 6
+    for w in wavs:
+        assert (w.parent.parent / "prompts" / f"{w.stem}.txt").is_file()
+        info = sf.info(str(w))
+        assert info.samplerate == 16000 and info.frames > 1600
+    stamp = json.loads((tmp_path / "s" / ".synth_complete.json").read_text())
+    mixes = [stamp["speakers"][s]["impairment"] for s in ("M01", "F02", "M03")]
+    assert all(2 <= len(m) <= 4 and set(m) <= set(synth.FEATURES) for m in mixes)
+    assert stamp["speakers"]["MC01"]["impairment"] == {}
+    mtime = wavs[0].stat().st_mtime
+    synth.build(tmp_path / "s", impaired=3, typical=1, prompts=6, nj=1)  # cached: nothing rewritten
+    assert wavs[0].stat().st_mtime == mtime
+    with pytest.raises(ValueError, match="impaired speakers must be 1..128"):
+        synth.speaker_names(129, 1)
+    # other options, same folder: the old corpus goes, nothing of it is mixed in
+    synth.build(tmp_path / "s", impaired=2, typical=1, prompts=4, nj=1)
+    assert len(list(root.glob("*/Session*/wav_arrayMic/*.wav"))) == 3 * 4
+
+
+def test_frontend_adds_a_task_from_an_adapter_only_file(ckpt_dir, wavs, tmp_path):
+    from adapters.espnet.frontend import S3prlAdapterFrontend
+
+    def fe(**kw):
+        torch.manual_seed(0)
+        return S3prlAdapterFrontend(upstream="hubert_local", path_or_url=str(ckpt_dir / "hubert.pt"),
+                                    method="hra", **kw)
+
+    old = fe(tasks=["a", "b"])
+    perturb(old.adapted.method, std=0.2)
+    adapters.save_adapter(old.adapted, tmp_path / "hra.pt")
+    new = fe(tasks=["a", "b", "c"], adapter_init=str(tmp_path / "hra.pt"), train_tasks=["c"])
+    assert {n for n, p in new.adapted.named_parameters() if p.requires_grad} == {"method.heads.c.V"}
+    old.eval(), new.eval()
+    for t in ("a", "b"):
+        old.set_tasks([t] * 3), new.set_tasks([t] * 3)
+        assert torch.equal(old(*wavs)[0], new(*wavs)[0])
+    with pytest.raises(Exception, match="adapter checkpoint not found"):
+        fe(tasks=["a"], adapter_init=str(tmp_path / "missing.pt"))
+
+
+def test_decoding_routes_task_ids_with_a_fallback_for_unknown_tasks():
+    from adapters.bin.asr_inference import _task_routed
+    from adapters.tasks import TaskSet
+
+    class Base:
+        def __call__(self, speech, **kw):
+            return "decoded"
+
+    cls = _task_routed(Base, ["typical", "F01", "M03"], fallback="typical")
+    model_tasks = TaskSet(["typical", "F01"])
+    assert cls._model_task(1, model_tasks) == "F01"
+    assert cls._model_task(2, model_tasks) == "typical"  # zero-shot: the fallback's adapter
+    with pytest.raises(ValueError, match="task id 5 is out of range"):
+        cls._model_task(5, model_tasks)
+    strict = _task_routed(Base, ["typical", "F01", "M03"], fallback=None)
+    with pytest.raises(ValueError, match="no adapter for task 'M03'.*--fallback_task"):
+        strict._model_task(2, model_tasks)
+    bad_fallback = _task_routed(Base, ["typical", "M03"], fallback="nosuch")
+    with pytest.raises(KeyError, match="unknown task 'nosuch'"):
+        bad_fallback._model_task(1, model_tasks)
+
+
+def test_per_task_wer_and_mean_over_tasks(tmp_path):
+    from adapters.bin.score_multitask import mean, per_task_wer
+
+    d = tmp_path / "test"
+    d.mkdir()
+    (d / "text").write_text("u1 A B\nu2 C D\nu3 E F G H\n")
+    (d / "utt2task").write_text("u1 t1\nu2 t1\nu3 t2\n")
+    hyp = tmp_path / "hyp"
+    hyp.write_text("u1 A B\nu2 C X\nu3 E F\n")
+    r = per_task_wer(d, hyp)
+    assert r["t1"]["wer"] == pytest.approx(25.0) and r["t2"]["wer"] == pytest.approx(50.0)
+    assert mean(x["wer"] for x in r.values()) == pytest.approx(37.5)  # not 3/8 pooled
+    hyp.write_text("u1 A B\n")
+    with pytest.raises(DataDirError, match="no hypothesis for 2 utterance"):
+        per_task_wer(d, hyp)
+
+
+# ---------------------------------------------------------------- the tiny recipe run
+
+TINY_UP = ("--frontend_conf path_or_url=exp/upstream/tiny.pt --max_epoch 1 --batch_bins 200000")
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    top = tmp_path_factory.mktemp("tree")
+    d = copy_recipe(top, "euphonia/asr1")
+    # the tiny upstream, where the configs' ../../upstream path points
+    (top / "egs" / "upstream").mkdir()
+    subprocess.run([sys.executable, "-m", "adapters.bin.make_upstream", "--family", "hubert", "--size", "tiny",
+                    "--out", str(d / "exp" / "upstream" / "tiny.pt")], check=True, capture_output=True)
+    shutil.copy(d / "exp" / "upstream" / "tiny.pt", top / "egs" / "upstream" / "hubert_pretrained_small.pt")
+    return d
+
+
+def run(recipe, *args, check=True):
+    env = dict(os.environ, PYTHON=sys.executable, TORGO="")
+    r = subprocess.run(["./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=1200)
+    if check and r.returncode != 0:
+        raise AssertionError(f"run.sh {' '.join(args)} failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-3000:]}")
+    return r
+
+
+@needs_espeak
+def test_tiny_multitask_recipe_end_to_end(recipe):
+    r = run(recipe, "--local_data_opts", "--synth_impaired 3 --synth_typical 1 --synth_prompts 12",
+            "--methods", "hra fusion", "--aaf_methods", "", "--nj", "1", "--train_jobs", "2",
+            "--asr_args", TINY_UP)
+    out = r.stdout + r.stderr
+    assert "seen tasks: typical,F02; new: M01; zero-shot: M03" in out
+    assert "the seen tasks' decodings are identical before and after adding M01" in out
+    ext = recipe / "exp" / "asr_ctc_extract" / "adapters"
+    assert {p.name for p in ext.glob("*.pt")} == {"adapter.pt", "typical.pt", "F02.pt"}
+    res = json.loads((recipe / "exp" / "multitask" / "multitask.json").read_text())
+    rows = {row["label"]: row for row in res["runs"]}
+    aaf = "A-AF attention + LayerNorm (no task id)"
+    assert set(rows) == {"HRA (task id)", "single-task adapters, task-id routing", aaf, "HRA + new task head"}
+    for row in rows.values():
+        assert row["mean_wer"] is not None and row["mean_wer"] >= 0
+    assert set(rows["HRA (task id)"]["sets"]["test"]) == {"typical", "F02"}
+    assert set(rows[aaf]["sets"]["test_zeroshot"]) == {"M03"}
+    assert rows["HRA + new task head"]["new_task_wer"] is not None
+    hra, added = rows["HRA (task id)"], rows["HRA + new task head"]
+    assert added["sets"]["test"] == hra["sets"]["test"]  # the old tasks: unchanged
+    assert added["stored_adapter_params"] - hra["stored_adapter_params"] == 96 * 256  # one head, d x C
+    assert f"| {aaf} |" in (recipe / "exp" / "multitask" / "RESULTS.md").read_text()
+    # each run's own results.json: per-task WERs and the SUPERB table's view of it
+    run = json.loads((recipe / "exp" / "asr_ctc_extract" / "results.json").read_text())
+    assert run["task"] == "mt-asr" and run["row"] == "fusion_routing" and run["method"] == "fusion"
+    assert set(run["per_task"]["test"]) == {"typical", "F02"} and "mean_over_tasks" in run["test"]
+
+    # a stage that is complete is skipped; composition needs the extraction files
+    r = run(recipe, "--stage", "11", "--stop_stage", "13", "--methods", "hra", "--nj", "1", "--asr_args", TINY_UP)
+    assert "ctc_hra: trained" in r.stdout
+    shutil.rmtree(recipe / "exp" / "asr_ctc_extract" / "adapters")
+    r = run(recipe, "--stage", "15", "--stop_stage", "15", "--methods", "fusion", check=False)
+    assert r.returncode != 0 and "stage 15 needs the stage-1 adapters" in r.stderr
