@@ -36,12 +36,13 @@ import soundfile as sf
 from adapters.synth.corpus import begin, is_complete, mark_complete, render, vocabulary
 from adapters.synth.espeak import SynthesisError, Voice, require_tools, sample_voices, synthesize
 
-DEFAULTS = dict(impaired=16, typical=4, prompts=28, sessions=2, vocab=50)
+DEFAULTS = dict(impaired=16, typical=4, prompts=48, sessions=2, vocab=20)
 # TORGO's single-word prompts are digits, commands, the alphabet's words and everyday words that
-# every speaker reads; ours are the same kind, a closed list shared by every speaker
+# every speaker reads; ours are the same kind, a closed list shared by every speaker (the
+# default takes the first 20: digits and commands)
 WORDS = (
-    "zero one two three four five six seven eight nine yes no up down left right forward back "
-    "stop go on off open close help water food phone doctor nurse hello goodbye please thanks "
+    "zero one two three four five six seven eight nine yes no up down left right stop go on off "
+    "forward back open close help water food phone doctor nurse hello goodbye please thanks "
     "mother father house chair table window door light music book paper again morning night"
 ).split()
 MAX_IMPAIRED = 128
@@ -87,7 +88,7 @@ def impaired_voice(base: Voice, mix: dict) -> Voice:
 def _prompt_text(rng: random.Random, words, n: int) -> str:
     if rng.random() < 0.08:
         return rng.choice(NON_SPEECH).format(n=rng.randint(1, 99))
-    return " ".join(rng.choice(words) for _ in range(rng.choice((1, 1, 2, 3, 4))))
+    return " ".join(rng.choice(words) for _ in range(rng.choice((1, 1, 1, 2, 2, 3))))
 
 
 def _render_utt(text, voice, per_utt, path):  # the output path last: render() resumes by it
@@ -145,7 +146,7 @@ def build(root, impaired=DEFAULTS["impaired"], typical=DEFAULTS["typical"], prom
           sessions=DEFAULTS["sessions"], vocab=DEFAULTS["vocab"], seed: int = 0, nj: int = 2) -> Path:
     """Synthesize (or find cached) the corpus under ``root``; returns ``root/TORGO``."""
     root = Path(root)
-    spec = {"corpus": "torgo", "version": 2, "seed": seed, "impaired": impaired, "typical": typical,
+    spec = {"corpus": "torgo", "version": 3, "seed": seed, "impaired": impaired, "typical": typical,
             "prompts": prompts, "sessions": sessions, "vocab": vocab}
     if is_complete(root, spec):
         return root / "TORGO"
