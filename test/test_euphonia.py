@@ -225,9 +225,9 @@ def test_tiny_multitask_recipe_end_to_end(recipe):
     assert added["stored_adapter_params"] - hra["stored_adapter_params"] == 96 * 256  # one head, d x C
     assert f"| {aaf} |" in (recipe / "exp" / "multitask" / "RESULTS.md").read_text()
     # each run's own results.json: per-task WERs and the SUPERB table's view of it
-    run = json.loads((recipe / "exp" / "asr_ctc_extract" / "results.json").read_text())
-    assert run["task"] == "mt-asr" and run["row"] == "fusion_routing" and run["method"] == "fusion"
-    assert set(run["per_task"]["test"]) == {"typical", "F02"} and "mean_over_tasks" in run["test"]
+    ext_res = json.loads((recipe / "exp" / "asr_ctc_extract" / "results.json").read_text())
+    assert ext_res["task"] == "mt-asr" and ext_res["row"] == "fusion_routing" and ext_res["method"] == "fusion"
+    assert set(ext_res["per_task"]["test"]) == {"typical", "F02"} and "mean_over_tasks" in ext_res["test"]
 
     # a stage that is complete is skipped; composition needs the extraction files
     r = run(recipe, "--stage", "11", "--stop_stage", "13", "--methods", "hra", "--nj", "1", "--asr_args", TINY_UP)

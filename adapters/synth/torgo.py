@@ -36,7 +36,7 @@ import soundfile as sf
 from adapters.synth.corpus import begin, is_complete, mark_complete, render, vocabulary
 from adapters.synth.espeak import SynthesisError, Voice, require_tools, sample_voices, synthesize
 
-DEFAULTS = dict(impaired=16, typical=4, prompts=48, sessions=2, vocab=20)
+DEFAULTS = dict(impaired=16, typical=4, prompts=40, sessions=2, vocab=20)
 # TORGO's single-word prompts are digits, commands, the alphabet's words and everyday words that
 # every speaker reads; ours are the same kind, a closed list shared by every speaker (the
 # default takes the first 20: digits and commands)

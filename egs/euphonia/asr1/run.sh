@@ -23,7 +23,7 @@ cd "$(dirname "$0")"
 stage=1
 stop_stage=17
 methods="frozen finetune houlsby hra fusion"
-aaf_methods="aaf_avg aaf_wavg"   # compared with fusion; also: aaf_attention_noln aaf_attention_update
+aaf_methods="aaf_avg"   # compared with fusion; also: aaf_wavg aaf_attention_noln aaf_attention_update
 new_task=true        # stage 16
 train_jobs=3
 nj=2
@@ -95,7 +95,7 @@ fi
 
 if [ "$stage" -le 16 ] && [ "$stop_stage" -ge 16 ] && [ "$new_task" = true ] && has hra; then
   hra=$expdir/asr_ctc_hra
-  [ -n "$new_tasks" ] || die "stage 16: no new task in data/train_new (see local/data.sh --new)"
+  [ -n "$new_tasks" ] || die "stage 16: no new task in data/train_new (local/data.sh --new names it; --new_task false skips the stage)"
   [ -s "$hra/adapters/adapter.pt" ] || die "stage 16 needs the trained HRA run: --methods hra (stages 11-14)"
   # the new task's data goes through stages 3-4 and its own shape statistics; the token list stays
   ./asr.sh "${common[@]}" --train_set train_new --valid_set dev_new --test_sets "test_new test" \

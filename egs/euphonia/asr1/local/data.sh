@@ -7,7 +7,7 @@ set -euo pipefail
 
 synth_impaired=16   # embedded default only: impaired speakers (each a task), up to 128
 synth_typical=4     # typical (control) speakers, together the task "typical"
-synth_prompts=48    # prompts per speaker
+synth_prompts=40    # prompts per speaker
 zeroshot=           # tasks held out whole (default: the last impaired speaker)
 new=                # tasks added later by training only their HRA head (default: the second-to-last)
 nj=2
