@@ -8,6 +8,7 @@ set -euo pipefail
 synth_impaired=16   # embedded default only: impaired speakers (each a task), up to 128
 synth_typical=4     # typical (control) speakers, together the task "typical"
 synth_prompts=40    # prompts per speaker
+synth_vocab=20      # words the prompts draw from (20: digits and commands; up to 50 TORGO-like words)
 zeroshot=           # tasks held out whole (default: the last impaired speaker)
 new=                # tasks added later by training only their HRA head (default: the second-to-last)
 nj=2
@@ -16,7 +17,7 @@ nj=2
 if [ -z "$TORGO" ]; then
   echo "TORGO is empty: using the embedded TORGO-like corpus under $SYNTH_CACHE"
   root=$($PYTHON -m adapters.synth.torgo --out "$SYNTH_CACHE/torgo_synth_${synth_impaired}" \
-           --impaired "$synth_impaired" --typical "$synth_typical" --prompts "$synth_prompts" --nj "$nj" | tail -n 1)
+           --impaired "$synth_impaired" --typical "$synth_typical" --prompts "$synth_prompts" --vocab "$synth_vocab" --nj "$nj" | tail -n 1)
 else
   root=$TORGO
 fi
