@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import copy_recipe as copy_recipe_into
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY_UP = ("--upstream_ckpt", "exp/upstream/tiny.pt", "--upstream_size", "tiny")
 TINY_TRAIN = "--max_epoch 1 --frontend_conf path_or_url=exp/upstream/tiny.pt"
@@ -20,14 +22,7 @@ pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espea
 
 
 def copy_recipe(tmp_path_factory, rel):
-    top = tmp_path_factory.mktemp("tree")
-    (top / "egs").mkdir()
-    os.symlink(ROOT / "egs" / "TEMPLATE", top / "egs" / "TEMPLATE")
-    os.symlink(ROOT / "tools", top / "tools")
-    d = top / "egs" / rel
-    shutil.copytree(ROOT / "egs" / rel, d, symlinks=True,
-                    ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"))
-    return d
+    return copy_recipe_into(tmp_path_factory.mktemp("tree"), rel)
 
 
 def run(recipe, *args, check=True, **env):
