@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -60,7 +61,10 @@ def param_counts(model) -> dict:
 def save_model_info(exp: Path, model) -> dict:
     """Record ``model``'s counts in ``exp`` (inference has the model loaded anyway)."""
     info = {**config_info(exp), **param_counts(model)}
-    (Path(exp) / INFO_FILE).write_text(json.dumps(info, indent=1))
+    # parallel decoding jobs write it at once: whole files only
+    tmp = Path(exp) / f".{INFO_FILE}.{os.getpid()}"
+    tmp.write_text(json.dumps(info, indent=1))
+    os.replace(tmp, Path(exp) / INFO_FILE)
     return info
 
 

@@ -11,9 +11,13 @@ Multi-task models: give the utterances' task ids as data
 names the ids index).  Each utterance goes to its task's adapter; a task the
 model has no adapter for (zero-shot) goes to ``--fallback_task``, or is an
 error naming the task.  Task-id-free models (fusion) ignore the ids.
+
+The model's method and parameter counts go to ``<exp>/model_info.json`` (the
+scorer reads them there instead of building the model again).
 """
 import sys
 from itertools import groupby
+from pathlib import Path
 
 from adapters.espnet.register import register_asr
 
@@ -68,6 +72,18 @@ def _task_routed(base, task_list, fallback):
     return TaskRoutedSpeech2Text
 
 
+def _recording_model_info(base, exp):
+    """``base`` (a Speech2Text class) writing the loaded model's counts to ``exp``."""
+    from adapters.results import save_model_info
+
+    class RecordingSpeech2Text(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            save_model_info(exp, self.asr_model)
+
+    return RecordingSpeech2Text
+
+
 def main(cmd=None):
     register_asr()
     from espnet2.bin import asr_inference
@@ -91,6 +107,9 @@ def main(cmd=None):
         with open(task_list, encoding="utf-8") as f:
             names = [line.strip() for line in f if line.strip()]
         asr_inference.Speech2Text = _task_routed(asr_inference.Speech2Text, names, fallback)
+    if kwargs.get("asr_train_config"):
+        exp = Path(kwargs["asr_train_config"]).parent
+        asr_inference.Speech2Text = _recording_model_info(asr_inference.Speech2Text, exp)
     asr_inference.inference(**kwargs)
 
 

@@ -94,6 +94,43 @@ task_data_args() {
   echo "--allow_variable_data_keys true"
 }
 
+# decode_sets RUN DIR DEC SET...: decode the union of the sets with --nj jobs into
+# DEC/.union, then give each set its own DEC/<set>/text
+decode_sets() {
+  local run=$1 dir=$2 dec=$3 out=$3/.union s k j n jobs failed=0 task_opts=
+  shift 3
+  rm -rf "$out"; mkdir -p "$out/split"
+  for s in "$@"; do cat "${dumpdir}/raw/$s/wav.scp"; done > "$out/wav.scp"
+  if [ -n "$task_list" ]; then
+    for s in "$@"; do task_ids "${dumpdir}/raw/$s"; done
+    for s in "$@"; do cat "${dumpdir}/raw/$s/utt2task_id"; done > "$out/utt2task_id"
+    task_opts="$(task_data_args "" "$out") --task_list $task_list ${fallback_task:+--fallback_task $fallback_task}"
+  fi
+  # a job per 100 utterances at most: each job's ESPnet import costs about what
+  # decoding 100 short utterances does
+  n=$(wc -l < "$out/wav.scp"); jobs=$(( (n + 99) / 100 )); jobs=$(( nj < jobs ? nj : jobs ))
+  log "Stage 12: decoding $* with $run ($n utterances, $jobs jobs) -> $dec"
+  split -n "l/$jobs" -d -a 3 "$out/wav.scp" "$out/split/keys."
+  local -a pids=()
+  for k in "$out"/split/keys.*; do
+    j=${k##*.}
+    # shellcheck disable=SC2086
+    OMP_NUM_THREADS=1 $python -m adapters.bin.asr_inference --config "$inference_config" --ngpu 0 \
+      --data_path_and_name_and_type "$out/wav.scp,speech,sound" --key_file "$k" \
+      --asr_train_config "$dir/config.yaml" --asr_model_file "$dir/$inference_model" \
+      --output_dir "$out/output.$j" ${task_opts} ${inference_args} > "$out/decode.$j.log" 2>&1 &
+    pids+=($!)
+  done
+  for k in "${pids[@]}"; do wait "$k" || failed=1; done
+  [ $failed -eq 0 ] || die "decoding $* with $run failed; see $out/decode.*.log"
+  cat "$out"/output.*/1best_recog/text | LC_ALL=C sort > "$out/text"
+  for s in "$@"; do
+    mkdir -p "$dec/$s"
+    awk 'NR == FNR { keep[$1]; next } $1 in keep' "${dumpdir}/raw/$s/wav.scp" "$out/text" > "$dec/$s/text.tmp"
+    mv "$dec/$s/text.tmp" "$dec/$s/text"
+  done
+}
+
 # run name -> config
 declare -a runs=() configs=()
 if [ -n "$asr_config" ]; then
@@ -232,31 +269,20 @@ for i in "${!runs[@]}"; do
   dec=${dir}/decode_$(basename "${inference_config%.*}")
   if [ "$stage" -le 12 ] && [ "$stop_stage" -ge 12 ]; then
     [ -s "$dir/$inference_model" ] || die "$dir/$inference_model not found: train $run first (stage 11)"
+    todo=()
     for s in $test_sets; do
-      out=$dec/$s
-      if [ -s "$out/text" ] && [ "$out/text" -nt "$dir/$inference_model" ]; then log "Stage 12: $run/$s: decoded"; continue; fi
-      log "Stage 12: decoding $s with $run ($nj jobs) -> $out"
-      mkdir -p "$out/split"
-      n=$(wc -l < "${dumpdir}/raw/$s/wav.scp"); jobs=$(( nj < n ? nj : n ))
-      split -n "l/$jobs" -d -a 3 "${dumpdir}/raw/$s/wav.scp" "$out/split/keys."
-      [ -z "$task_list" ] || task_ids "${dumpdir}/raw/$s"
-      task_opts=$(task_data_args "" "${dumpdir}/raw/$s")
-      [ -z "$task_list" ] || task_opts+=" --task_list $task_list ${fallback_task:+--fallback_task $fallback_task}"
-      pids=()
-      for k in "$out"/split/keys.*; do
-        j=${k##*.}
-        # shellcheck disable=SC2086
-        OMP_NUM_THREADS=1 $python -m adapters.bin.asr_inference --config "$inference_config" --ngpu 0 \
-          --data_path_and_name_and_type "${dumpdir}/raw/$s/wav.scp,speech,sound" --key_file "$k" \
-          --asr_train_config "$dir/config.yaml" --asr_model_file "$dir/$inference_model" \
-          --output_dir "$out/output.$j" ${task_opts} ${inference_args} > "$out/decode.$j.log" 2>&1 &
-        pids+=($!)
-      done
-      failed=0
-      for p in "${pids[@]}"; do wait "$p" || failed=1; done
-      [ $failed -eq 0 ] || die "decoding $s failed; see $out/decode.*.log"
-      cat "$out"/output.*/1best_recog/text | LC_ALL=C sort > "$out/text"
+      if [ -s "$dec/$s/text" ] && [ "$dec/$s/text" -nt "$dir/$inference_model" ]; then log "Stage 12: $run/$s: decoded"; continue; fi
+      todo+=("$s")
     done
+    if [ ${#todo[@]} -gt 0 ]; then
+      # one pass over all the sets when their utterance ids are distinct: each decoding
+      # process pays ESPnet's import and the model load once, not once per set
+      if [ -z "$(for s in "${todo[@]}"; do cut -d' ' -f1 "${dumpdir}/raw/$s/wav.scp"; done | sort | uniq -d | head -n 1)" ]; then
+        decode_sets "$run" "$dir" "$dec" "${todo[@]}"
+      else
+        for s in "${todo[@]}"; do decode_sets "$run" "$dir" "$dec" "$s"; done
+      fi
+    fi
   fi
 
   if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 13 ]; then
