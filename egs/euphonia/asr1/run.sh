@@ -5,7 +5,8 @@
 #   TORGO=/data/TORGO ./run.sh --local_data_opts "--zeroshot M05 --new F04"
 # Stages (ESPnet's numbers, see ../../TEMPLATE/asr1/asr.sh): 1-10 data, tokens, stats; then
 #   11-13 the multi-task runs (--methods): frozen, finetune, per-task houlsby, hra (shared
-#         controller + a head per task, mixed-task batches); with fusion in --methods also
+#         controller + a head per task, mixed-task batches), lora / bitfit / elp (one
+#         adapter shared by all tasks, no task id); with fusion in --methods also
 #         extract (A-AF stage 1: one adapter per task; decoded with task ids it is the
 #         task-id routing baseline);
 #   14    adapter-only files: exp/asr_ctc_extract/adapters/<task>.pt, exp/asr_ctc_hra/adapters/adapter.pt;
@@ -97,9 +98,11 @@ if [ "$stage" -le 16 ] && [ "$stop_stage" -ge 16 ] && [ "$new_task" = true ] && 
   hra=$expdir/asr_ctc_hra
   [ -n "$new_tasks" ] || die "stage 16: no new task in data/train_new (local/data.sh --new names it; --new_task false skips the stage)"
   [ -s "$hra/adapters/adapter.pt" ] || die "stage 16 needs the trained HRA run: --methods hra (stages 11-14)"
-  # the new task's data goes through stages 3-4 and its own shape statistics; the token list stays
+  # the new task's data goes through stages 3-4 and its own shape statistics (always from
+  # stage 3: a run started at stage 11 has not formatted them; done stages are skipped);
+  # the token list stays
   ./asr.sh "${common[@]}" --train_set train_new --valid_set dev_new --test_sets "test_new test" \
-    --stage $(( stage > 3 ? stage : 3 )) --stop_stage 13 --methods hra_addtask \
+    --stage 3 --stop_stage 13 --methods hra_addtask \
     --stats_dir "$expdir/asr_stats_${token_type}_new" --bpe_train_text "$dumpdir/raw/train/text" \
     --asr_args "--freeze_param encoder ctc frontend.featurizer --init_param $(init_downstream "$hra") \
       --frontend_conf tasks=[$tasks,$new_tasks] --frontend_conf train_tasks=[$new_tasks] \
@@ -116,7 +119,8 @@ if [ "$stage" -le 17 ] && [ "$stop_stage" -ge 17 ]; then
   # label and SUPERB row of every run this recipe knows (a row only where it differs from the method)
   runs=(
     "frozen|frozen + weighted sum|" "finetune|full fine-tuning|" "houlsby|per-task Houlsby (task id)|"
-    "hra|HRA (task id)|" "extract|single-task adapters, task-id routing|fusion_routing"
+    "hra|HRA (task id)|" "lora|LoRA (shared by all tasks)|" "bitfit|BitFit (shared by all tasks)|"
+    "elp|ELP (shared by all tasks)|" "extract|single-task adapters, task-id routing|fusion_routing"
     "aaf_avg|A-AF Avg (no task id)|fusion_avg" "aaf_wavg|A-AF WAvg (no task id)|fusion_wavg"
     "fusion|A-AF attention + LayerNorm (no task id)|"
     "aaf_attention_noln|A-AF attention, no LayerNorm|fusion_noln"
