@@ -26,11 +26,11 @@ test: install
 test-all: install
 	$(PY) -m pytest -m "" test
 
-# The SUPERB benchmark: every recipe and method (resumable: run it again after an interruption).
+# The SUPERB benchmark: every recipe and method, sized for 2 cores (resumable: run it again after an interruption).
 demo: install
 	bash ci/demo.sh
 
-# The same recipes on smaller data, fewer epochs and methods (frozen hra elp), in exp_quick/.
+# The same recipes on less data, fewer epochs and three methods (frozen hra elp; MT-ASR frozen hra fusion), in exp_quick/.
 demo-quick: install
 	bash ci/demo.sh --profile quick
 

@@ -9,17 +9,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-$(pwd)/.venv/bin/python}
-BENCH_JSON=exp/bench/bench_methods.json
 
 case " $* " in  # only look: no runs, no method benchmark
   *" --dry_run "*|*" -h "*|*" --help "*|*" --collect_only "*) exec "$PY" -m adapters.bin.benchmark "$@" ;;
 esac
 
+# the method benchmark's upstream: small (3.2 M parameters), tiny for the quick profile
+BENCH_SIZE=small
+case " $* " in *" --profile quick "*|*" --profile=quick "*) BENCH_SIZE=tiny ;; esac
+BENCH_JSON=exp/bench/bench_methods_$BENCH_SIZE.json
+
 status=0
 "$PY" -m adapters.bin.benchmark --no_collect "$@" || status=$?
 [ "$status" -le 1 ] || exit "$status"  # interrupted: the state is saved, run again to resume
 mkdir -p "$(dirname "$BENCH_JSON")"
-"$PY" -m adapters.bin.bench_methods --family hubert --size small --json "$BENCH_JSON" \
+"$PY" -m adapters.bin.bench_methods --family hubert --size "$BENCH_SIZE" --json "$BENCH_JSON" \
   || { echo "warning: the method benchmark failed; the report goes without it" >&2; status=1; }
 "$PY" -m adapters.bin.benchmark --collect_only --bench "$BENCH_JSON" "$@" || status=1
 exit "$status"

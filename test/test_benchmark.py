@@ -155,6 +155,15 @@ def test_one_failing_method_does_not_stop_the_others(bench):
     assert calls(egs, "corpb/er1") == ["1 10 frozen hra", "11 13 frozen", "11 13 hra"]
 
 
+def test_heavy_runs_start_first(bench, capsys):
+    egs, out, run = bench
+    entries = [entry("corpa/ks1", "KS", "frozen hra"), entry("corpb/er1", "ER", "frozen hra elp", heavy="elp")]
+    assert run(entries, "--jobs", "1") == 0
+    started = [line.split(" start ")[1].split()[0] for line in capsys.readouterr().out.splitlines()
+               if " start " in line]
+    assert started == ["ER/elp", "KS/frozen", "KS/hra", "ER/frozen", "ER/hra"]
+
+
 def test_rerun_after_completion_runs_nothing(bench):
     egs, out, run = bench
     assert run(TWO) == 0

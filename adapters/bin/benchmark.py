@@ -25,9 +25,11 @@ SIGTERM stops launching, terminates the runs (their process groups), marks
 them pending and saves the state.  One driver at a time per recipe: the
 driver holds ``<recipe>/data/.benchmark.lock``.
 
-Quick and full keep apart what the recipes let them keep apart: the quick
-profile has its own ``--expdir exp_quick --dumpdir dump_quick``, synthesizes
-into ``SYNTH_CACHE=downloads_quick`` and reports to ``superb_quick``.  The
+The profiles keep apart what the recipes let them keep apart: the full and
+quick profiles have their own ``--expdir exp_<profile> --dumpdir
+dump_<profile>``, synthesize into ``SYNTH_CACHE=downloads_<profile>`` and
+report to ``superb`` and ``superb_quick``; ``recipes`` uses each recipe's
+defaults (``exp``, ``dump``, ``downloads``).  The
 recipes' ``data/`` is fixed (``cls.sh``/``asr.sh``/``spk.sh`` read
 ``data/<set>``), so the two profiles share it: the driver stamps
 ``<recipe>/data/.benchmark_data`` with the data options (``SYNTH_CACHE``,
@@ -60,18 +62,73 @@ from pathlib import Path
 
 FULL_METHODS = "frozen finetune houlsby lora bitfit elp hra"
 QUICK_METHODS = "frozen hra elp"
-QUICK_DIRS = ["--expdir", "exp_quick", "--dumpdir", "dump_quick"]
-QUICK_ENV = {"SYNTH_CACHE": "downloads_quick"}
-VOX_QUICK_DATA = ["--local_data_opts", "--synth_speakers 24 --synth_test_speakers 8 --dev_trials 40"]
-# the multi-task recipe: methods of its own (per-task Houlsby, HRA heads, A-AF's two stages);
-# its runs file their results under the multi-task task (mt-asr), fusion = A-AF attention
-EUPHONIA_METHODS = "frozen finetune houlsby hra fusion"
+# the multi-task recipe: per-task Houlsby and HRA heads (task ids), A-AF's two stages
+# (fusion = A-AF attention), lora/bitfit/elp one adapter shared by all tasks; its runs
+# file their results under the multi-task task (mt-asr)
+EUPHONIA_METHODS = FULL_METHODS + " fusion"
+EUPHONIA_QUICK_METHODS = "frozen hra fusion"
+
+# Data and epochs per recipe, sized for a 2-core machine without a GPU: the full
+# profile (every method on every task) in about 80 min after the install, the quick
+# one (three methods) in about 15.  The recipes' own ./run.sh defaults are larger
+# (their RESULTS.md); here each profile synthesizes its own smaller embedded corpora
+# (same generators, same layouts, same code path) into its own exp/dump/downloads dirs.
+SIZES = {
+    "full": dict(ls="--synth_scale 0.3", ls_epochs=2, ks="--synth_speakers 40", ks_epochs=3,
+                 er="--synth_utts_per_actor 16", er_folds=1, er_epochs=4,
+                 vox="--synth_speakers 24 --synth_test_speakers 8 --dev_trials 40", vox_epochs=4,
+                 mt="--synth_impaired 6 --synth_typical 2", mt_epochs=10, mt_warmup=40, aaf="aaf_avg"),
+    "quick": dict(ls="--synth_scale 0.2", ls_epochs=2, ks="--synth_speakers 32", ks_epochs=3,
+                  er="--synth_utts_per_actor 12", er_folds=1, er_epochs=3,
+                  vox="--synth_speakers 16 --synth_test_speakers 6 --dev_trials 30", vox_epochs=3,
+                  mt="--synth_impaired 4 --synth_typical 1", mt_epochs=6, mt_warmup=30, aaf=""),
+}
+# (word-level CTC on a few hundred utterances learns nothing within the base config's
+# 100 warm-up steps: the multi-task entries warm up faster)
+
+
+def sized_profile(size: str, methods: str, mt_methods: str) -> list:
+    z = SIZES[size]
+    dirs = ["--expdir", f"exp_{size}", "--dumpdir", f"dump_{size}"]
+    env = {"SYNTH_CACHE": f"downloads_{size}"}
+    vox = ["--local_data_opts", z["vox"]]
+    return [
+        dict(recipe="librispeech/asr1", name="ASR-CTC", methods=methods, env=env,
+             args=["--decoder", "ctc", "--local_data_opts", z["ls"], "--asr_args", f"--max_epoch {z['ls_epochs']}", *dirs],
+             results="{expdir}/asr_ctc_{method}/results.json"),
+        dict(recipe="librispeech/asr1", name="ASR-RNNT", methods=methods, env=env,
+             args=["--decoder", "rnnt", "--local_data_opts", z["ls"], "--asr_args", f"--max_epoch {z['ls_epochs']}", *dirs],
+             results="{expdir}/asr_rnnt_{method}/results.json"),
+        dict(recipe="speech_commands/ks1", name="KS", methods=methods, env=env,
+             args=["--local_data_opts", z["ks"], "--cls_args", f"--max_epoch {z['ks_epochs']}", *dirs],
+             results="{expdir}/cls_{method}/results.json"),
+        dict(recipe="iemocap/er1", name="ER", methods=methods, env=env,
+             args=["--folds", str(z["er_folds"]), "--local_data_opts", z["er"],
+                   "--cls_args", f"--max_epoch {z['er_epochs']}", *dirs],
+             results=f"{{expdir}}/cls_{z['er_folds']}fold_{{method}}/results.json"),
+        dict(recipe="voxceleb/spk1", name="SID", methods=methods, env=env,
+             args=["--tasks", "sid", *vox, "--cls_args", f"--max_epoch {z['vox_epochs']}", *dirs],
+             results="{expdir}/cls_{method}/results.json"),
+        dict(recipe="voxceleb/spk1", name="ASV", methods=methods, env=env,
+             args=["--tasks", "asv", *vox, "--spk_args", f"--max_epoch {z['vox_epochs']}", *dirs],
+             results="{expdir}/spk_{method}/results.json"),
+        dict(recipe="euphonia/asr1", name="MT-ASR", methods=mt_methods, env=env,
+             heavy="fusion hra",  # fusion: A-AF's two stages; hra: its add-task run too
+             args=["--local_data_opts", z["mt"], "--aaf_methods", z["aaf"],
+                   "--asr_args", f"--max_epoch {z['mt_epochs']} --scheduler_conf warmup_steps={z['mt_warmup']}",
+                   *dirs],
+             results="{expdir}/asr_ctc_{method}/results.json"),
+    ]
+
 
 # The profiles: recipe (under --egs), name (the column hint: the collector's column
 # prefix), args (extra run.sh arguments), methods, results (the run's results.json,
 # relative to the recipe; {expdir} from --expdir, default exp), env (extra environment).
+# "recipes" runs each recipe at its own ./run.sh defaults (exp/, hours on 2 cores).
 PROFILES = {
-    "full": [
+    "full": sized_profile("full", FULL_METHODS, EUPHONIA_METHODS),
+    "quick": sized_profile("quick", QUICK_METHODS, EUPHONIA_QUICK_METHODS),
+    "recipes": [
         dict(recipe="librispeech/asr1", name="ASR-CTC", args=["--decoder", "ctc"], methods=FULL_METHODS,
              results="{expdir}/asr_ctc_{method}/results.json"),
         dict(recipe="librispeech/asr1", name="ASR-RNNT", args=["--decoder", "rnnt"], methods=FULL_METHODS,
@@ -85,29 +142,6 @@ PROFILES = {
         dict(recipe="voxceleb/spk1", name="ASV", args=["--tasks", "asv"], methods=FULL_METHODS,
              results="{expdir}/spk_{method}/results.json"),
         dict(recipe="euphonia/asr1", name="MT-ASR", args=[], methods=EUPHONIA_METHODS,
-             results="{expdir}/asr_ctc_{method}/results.json"),
-    ],
-    "quick": [
-        dict(recipe="librispeech/asr1", name="ASR-CTC", methods=QUICK_METHODS, env=QUICK_ENV,
-             args=["--decoder", "ctc", "--local_data_opts", "--synth_scale 0.5",
-                   "--asr_args", "--max_epoch 2", *QUICK_DIRS],
-             results="{expdir}/asr_ctc_{method}/results.json"),
-        dict(recipe="speech_commands/ks1", name="KS", methods=QUICK_METHODS, env=QUICK_ENV,
-             args=["--local_data_opts", "--synth_speakers 40", "--cls_args", "--max_epoch 3", *QUICK_DIRS],
-             results="{expdir}/cls_{method}/results.json"),
-        dict(recipe="iemocap/er1", name="ER", methods=QUICK_METHODS, env=QUICK_ENV,
-             args=["--folds", "1", "--local_data_opts", "--synth_utts_per_actor 16",
-                   "--cls_args", "--max_epoch 4", *QUICK_DIRS],
-             results="{expdir}/cls_1fold_{method}/results.json"),
-        dict(recipe="voxceleb/spk1", name="SID", methods=QUICK_METHODS, env=QUICK_ENV,
-             args=["--tasks", "sid", *VOX_QUICK_DATA, "--cls_args", "--max_epoch 4", *QUICK_DIRS],
-             results="{expdir}/cls_{method}/results.json"),
-        dict(recipe="voxceleb/spk1", name="ASV", methods=QUICK_METHODS, env=QUICK_ENV,
-             args=["--tasks", "asv", *VOX_QUICK_DATA, "--spk_args", "--max_epoch 4", *QUICK_DIRS],
-             results="{expdir}/spk_{method}/results.json"),
-        dict(recipe="euphonia/asr1", name="MT-ASR", methods="frozen hra fusion", env=QUICK_ENV,
-             args=["--local_data_opts", "--synth_impaired 6 --synth_typical 2", "--aaf_methods", "aaf_avg",
-                   "--asr_args", "--max_epoch 4", *QUICK_DIRS],
              results="{expdir}/asr_ctc_{method}/results.json"),
     ],
 }
@@ -154,6 +188,7 @@ class Entry:
     methods: list
     results: str = DEFAULT_RESULTS
     env: dict = field(default_factory=dict)
+    heavy: list = field(default_factory=list)  # methods started before all others (the long runs)
 
     @property
     def id(self) -> str:
@@ -186,8 +221,10 @@ def data_signature(env: dict, local_data_opts: str) -> str:
 def make_entry(d: dict) -> Entry:
     args = shlex.split(d["args"]) if isinstance(d.get("args"), str) else list(d.get("args") or [])
     methods = d["methods"].split() if isinstance(d["methods"], str) else list(d["methods"])
+    heavy = d.get("heavy") or []
     return Entry(d["recipe"].strip("/"), d["name"], [str(a) for a in args], methods,
-                 d.get("results") or DEFAULT_RESULTS, dict(d.get("env") or {}))
+                 d.get("results") or DEFAULT_RESULTS, dict(d.get("env") or {}),
+                 heavy.split() if isinstance(heavy, str) else list(heavy))
 
 
 def check_entries(entries) -> None:
@@ -662,6 +699,8 @@ def run_benchmark(driver: Driver, entries, jobs, todo) -> None:
         if ej and driver.prepare(e, ej):
             ready += ej
         driver.check_stop()
+    # the long runs first, so that the last minutes do not wait on one of them alone
+    ready.sort(key=lambda j: j.method not in j.entry.heavy)
     driver.run_all(ready, jobs)
 
 
