@@ -69,8 +69,8 @@ EUPHONIA_METHODS = FULL_METHODS + " fusion"
 EUPHONIA_QUICK_METHODS = "frozen hra fusion"
 
 # Data and epochs per recipe, sized for a 2-core machine without a GPU: the full
-# profile (every method on every task) in about 80 min after the install, the quick
-# one (three methods) in about 15.  The recipes' own ./run.sh defaults are larger
+# profile (every method on every task) in about 70 min after the install, the quick
+# one (three methods, no RNN-T) in about 15.  The recipes' own ./run.sh defaults are larger
 # (their RESULTS.md); here each profile synthesizes its own smaller embedded corpora
 # (same generators, same layouts, same code path) into its own exp/dump/downloads dirs.
 SIZES = {
@@ -78,9 +78,9 @@ SIZES = {
                  er="--synth_utts_per_actor 16", er_folds=1, er_epochs=4,
                  vox="--synth_speakers 24 --synth_test_speakers 8 --dev_trials 40", vox_epochs=4,
                  mt="--synth_impaired 6 --synth_typical 2", mt_epochs=10, mt_warmup=40, aaf="aaf_avg"),
-    "quick": dict(ls="--synth_scale 0.2", ls_epochs=2, ks="--synth_speakers 32", ks_epochs=3,
-                  er="--synth_utts_per_actor 12", er_folds=1, er_epochs=3,
-                  vox="--synth_speakers 16 --synth_test_speakers 6 --dev_trials 30", vox_epochs=3,
+    "quick": dict(ls="--synth_scale 0.15", ls_epochs=2, rnnt=False, ks="--synth_speakers 24", ks_epochs=3,
+                  er="--synth_utts_per_actor 10", er_folds=1, er_epochs=3,
+                  vox="--synth_speakers 12 --synth_test_speakers 5 --dev_trials 24", vox_epochs=3,
                   mt="--synth_impaired 4 --synth_typical 1", mt_epochs=6, mt_warmup=30, aaf=""),
 }
 # (word-level CTC on a few hundred utterances learns nothing within the base config's
@@ -92,7 +92,7 @@ def sized_profile(size: str, methods: str, mt_methods: str) -> list:
     dirs = ["--expdir", f"exp_{size}", "--dumpdir", f"dump_{size}"]
     env = {"SYNTH_CACHE": f"downloads_{size}"}
     vox = ["--local_data_opts", z["vox"]]
-    return [
+    entries = [
         dict(recipe="librispeech/asr1", name="ASR-CTC", methods=methods, env=env,
              args=["--decoder", "ctc", "--local_data_opts", z["ls"], "--asr_args", f"--max_epoch {z['ls_epochs']}", *dirs],
              results="{expdir}/asr_ctc_{method}/results.json"),
@@ -119,6 +119,7 @@ def sized_profile(size: str, methods: str, mt_methods: str) -> list:
                    *dirs],
              results="{expdir}/asr_ctc_{method}/results.json"),
     ]
+    return [e for e in entries if z.get("rnnt", True) or e["name"] != "ASR-RNNT"]
 
 
 # The profiles: recipe (under --egs), name (the column hint: the collector's column
