@@ -256,3 +256,16 @@ def test_runs_of_one_method_are_filed_under_their_own_row(tmp_path):
     assert s.cells[(col.key, "fusion")].value == 30.0  # the attention fusion, not the newer routing run
     assert s.cells[(col.key, "hra")].value == 28.0
     assert any("fusion_routing" in n for n in s.notes)  # left out of the rows, and said so
+
+
+def test_transducer_runs_fill_the_planned_rnnt_column(tmp_path):
+    """ESPnet names the RNN-T decoder 'transducer'; the profiles' column hint says ASR-RNNT."""
+    egs, ls = tmp_path / "egs", "librispeech/asr1"
+    _write(egs, ls, "asr_rnnt_hra", _res("asr", "hra", {"test_clean": _wer(40.0)}, decoder="transducer"))
+    plan = [{"recipe": "egs/librispeech/asr1", "method": m, "column_hint": "ASR-RNNT", "status": "done",
+             "log": f"logs/asr-rnnt_{m}.log"} for m in ("hra", "frozen")]
+    s = superb.summarize(egs, ["frozen", "hra"], plan)
+    assert [c.name for c in s.columns] == ["ASR-RNNT test_clean WER"]
+    col = s.columns[0]
+    assert s.cells[(col.key, "hra")].value == 40.0
+    assert s.cells[(col.key, "frozen")].text.startswith("done, no results.json")

@@ -163,7 +163,10 @@ class Column:
 
 
 def task_label(task: str, decoder: str | None) -> str:
-    return f"ASR-{decoder.upper()}" if task == "asr" else task.upper()
+    if task != "asr":
+        return task.upper()
+    # ESPnet calls the RNN-T decoder "transducer"; the recipes and profiles say rnnt
+    return "ASR-RNNT" if decoder in ("transducer", "rnnt") else f"ASR-{(decoder or 'ctc').upper()}"
 
 
 def entry_metrics(entry: dict) -> list:
