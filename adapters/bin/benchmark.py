@@ -69,8 +69,8 @@ EUPHONIA_METHODS = FULL_METHODS + " fusion"
 EUPHONIA_QUICK_METHODS = "frozen hra fusion"
 
 # Data and epochs per recipe, sized for a 2-core machine without a GPU: the full
-# profile (every method on every task) in about 70 min after the install, the quick
-# one (three methods, no RNN-T) in about 15.  The recipes' own ./run.sh defaults are larger
+# profile (every method on every task: 67 min from a fresh clone, install included),
+# the quick one (three methods, no RNN-T: 22 min, half of it beside another job).  The recipes' own ./run.sh defaults are larger
 # (their RESULTS.md); here each profile synthesizes its own smaller embedded corpora
 # (same generators, same layouts, same code path) into its own exp/dump/downloads dirs.
 SIZES = {
