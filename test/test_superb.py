@@ -269,3 +269,14 @@ def test_transducer_runs_fill_the_planned_rnnt_column(tmp_path):
     col = s.columns[0]
     assert s.cells[(col.key, "hra")].value == 40.0
     assert s.cells[(col.key, "frozen")].text.startswith("done, no results.json")
+
+
+def test_fusion_is_not_applicable_to_single_task_columns(tmp_path):
+    egs = tmp_path / "egs"
+    _write(egs, "speech_commands/ks1", "cls_hra", _res("ks", "hra", {"test": _acc(80.0)}))
+    _write(egs, "euphonia/asr1", "asr_ctc_hra", _res("mt-asr", "hra", {"test": _wer(50.0)}))
+    s = superb.summarize(egs, ["hra", "fusion"])
+    cols = {c.name: c for c in s.columns}
+    assert s.cells[(cols["KS acc"].key, "fusion")].text == "n/a (needs several tasks)"
+    assert s.cells[(cols["MT-ASR WER"].key, "fusion")].text == "not run"
+

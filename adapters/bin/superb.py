@@ -27,7 +27,8 @@ were meant to happen, so that an empty cell says why it is empty::
 (optional) picks the recipe's columns whose name starts with it (``ASV`` gives
 both ASV columns) and names the columns of a recipe with no result at all.
 Empty cells read ``failed (see <log>)``, ``not run``, or ``done, no
-results.json (see <log>)``; without a plan entry, ``not run``.
+results.json (see <log>)``; without a plan entry, ``not run`` (fusion on a
+single-task column: ``n/a (needs several tasks)``).
 """
 from __future__ import annotations
 
@@ -293,10 +294,18 @@ def plan_reason(entry: dict) -> str:
     return f"{status}{see}"
 
 
+# methods that fuse the adapters of several tasks: a single-task column has nothing for them
+MULTI_TASK_ONLY = {"fusion"}
+
+
 def fill_cells(columns, cands, methods, plan):
     """{(column key, method): Cell} for every row and column, with the plan's reasons."""
     cells = {(c.key, m): choose(c, cands[(c.key, m)]) if (c.key, m) in cands else Cell()
              for c in columns for m in methods}
+    for c in columns:
+        for m in MULTI_TASK_ONLY & set(methods):
+            if cells[(c.key, m)].value is None and not c.task.startswith("mt-"):
+                cells[(c.key, m)].text = "n/a (needs several tasks)"
     for entry in plan:
         m = entry["method"]
         if m not in methods:
