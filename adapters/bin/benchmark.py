@@ -70,7 +70,7 @@ EUPHONIA_QUICK_METHODS = "frozen hra fusion"
 
 # Data and epochs per recipe, sized for a 2-core machine without a GPU: the full
 # profile (every method on every task: 67 min from a fresh clone, install included),
-# the quick one (three methods, no RNN-T: 22 min, half of it beside another job).  The recipes' own ./run.sh defaults are larger
+# the quick one (three methods, no RNN-T: 17.4 min after the install).  The recipes' own ./run.sh defaults are larger
 # (their RESULTS.md); here each profile synthesizes its own smaller embedded corpora
 # (same generators, same layouts, same code path) into its own exp/dump/downloads dirs.
 SIZES = {
