@@ -79,11 +79,12 @@ task_ids() {
   [ -s "$task_list" ] || die "--task_list $task_list: missing or empty"
   [ -s "$d/utt2task" ] || die "$d/utt2task missing: multi-task data (--task_list) names each utterance's task"
   [ -s "$d/utt2task_id" ] && [ "$d/utt2task_id" -nt "$d/utt2task" ] && [ "$d/utt2task_id" -nt "$task_list" ] && return 0
+  local tmp=$d/utt2task_id.tmp.$$
   awk 'NR == FNR { id[$1] = FNR - 1; next }
        !($2 in id) { printf "utterance %s: task %s is not in %s\n", $1, $2, list > "/dev/stderr"; bad = 1; exit 1 }
-       { print $1, id[$2] }' list="$task_list" "$task_list" "$d/utt2task" > "$d/utt2task_id.tmp" \
-    || die "$d/utt2task names a task outside --task_list"
-  mv "$d/utt2task_id.tmp" "$d/utt2task_id"
+       { print $1, id[$2] }' list="$task_list" "$task_list" "$d/utt2task" > "$tmp" \
+    || { rm -f "$tmp"; die "$d/utt2task names a task outside --task_list"; }
+  mv "$tmp" "$d/utt2task_id"
 }
 # task_data_args PREFIX DIR...: the data options that feed each batch's task ids (run
 # task_ids on each DIR first: a failure inside $(...) would not stop the pipeline)
@@ -234,7 +235,6 @@ train_run() {  # $1: index into runs
   fi
   log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)"
   mkdir -p "$dir"
-  [ -z "$task_list" ] || { task_ids "${dumpdir}/raw/${train_set}"; task_ids "${dumpdir}/raw/${valid_set}"; }
   start=$(date +%s)
   # shellcheck disable=SC2046,SC2086
   $python -m adapters.bin.asr_train --config "$config" --use_preprocessor true $(tok_args) \
@@ -259,6 +259,8 @@ train_run() {  # $1: index into runs
 
 if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ]; then
   ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
+  # once, before the parallel runs: each of them reads these files
+  [ -z "$task_list" ] || { task_ids "${dumpdir}/raw/${train_set}"; task_ids "${dumpdir}/raw/${valid_set}"; }
   share_cores "$train_jobs"
   run_parallel "$train_jobs" train_run "${!runs[@]}" || die "training failed (see the logs named above)"
 fi

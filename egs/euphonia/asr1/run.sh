@@ -90,7 +90,8 @@ if [ "$stage" -le 15 ] && [ "$stop_stage" -ge 15 ] && [ -n "$aaf_runs" ]; then
   ext=$expdir/asr_ctc_extract
   [ -s "$ext/adapters/adapters.json" ] || die "stage 15 needs the stage-1 adapters of $ext: run stages 11-14 with fusion in --methods"
   paths=$(for t in $(cat data/tasks); do echo "$ext/adapters/$t.pt"; done | paste -sd,)
-  ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage 13 --methods "$aaf_runs" \
+  # from stage 14 or 15 the compositions start at training (asr.sh skips finished runs)
+  ./asr.sh "${common[@]}" "${main_sets[@]}" --stage $(( stage >= 14 ? 11 : s11 )) --stop_stage 13 --methods "$aaf_runs" \
     --asr_args "--frontend_conf method_conf.adapter_paths=[$paths] --init_param $(init_downstream "$ext") $asr_args"
 fi
 
