@@ -38,3 +38,26 @@ def test_methods_differ_only_in_the_adapter():
         assert cfg["max_epoch"] == 3
     with pytest.raises(SystemExit, match="unknown method 'nosuch'"):
         method_config(base, "nosuch")
+
+
+def test_multitask_recipe_configs_match_their_base(tmp_path):
+    """The Euphonia recipe generates the multi-task runs too (extract, fusions, hra_addtask)."""
+    conf = ROOT / "egs/euphonia/asr1/conf"
+    methods = sorted(p.stem[len("train_ctc_"):] for p in conf.glob("train_ctc_*.yaml"))
+    assert {"hra", "hra_addtask", "extract", "fusion"} <= set(methods)
+    for p in write_configs(conf / "base.yaml", tmp_path, "train_ctc", methods):
+        assert yaml.safe_load((conf / p.name).read_text()) == yaml.safe_load(p.read_text()), (
+            f"{conf / p.name} differs from what base.yaml generates: regenerate it")
+
+
+def test_a_base_overrides_one_method_in_all_its_runs():
+    base = {"frontend_conf": {"upstream": "hubert_local"},
+            "method_conf_overrides": {"hra": {"head": "ffn", "head_hidden": 128}}}
+    for run in ("hra", "hra_addtask"):  # the add-a-task run must build the same heads
+        cfg = method_config(base, run)
+        assert cfg["frontend_conf"]["method_conf"] == {**METHODS["hra"][1], "head": "ffn", "head_hidden": 128}
+        assert "method_conf_overrides" not in cfg
+    assert "method_conf" not in method_config(base, "frozen")["frontend_conf"]
+    assert METHODS["hra"][1]["head"] == "linear"  # the shared table is not modified
+    with pytest.raises(SystemExit, match="nosuch not registered"):
+        method_config({"method_conf_overrides": {"nosuch": {}}}, "hra")

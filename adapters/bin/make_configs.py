@@ -29,7 +29,7 @@ METHODS = {
     "elp": ("ELP: E-adapters (layers 0..L-2), L-adapters summed as the features, P-adapter prefix",
             {"e_bottleneck": 64, "l_adapter": True, "p_length": 8, "p_position": "prefix",
              "p_reparam": "linear"}, 1.0),
-    "hra": ("HRA: shared IndRNN controller + a linear head (one task)",
+    "hra": ("HRA: shared IndRNN controller + a head per task (linear unless the base overrides it)",
             {"controller": "indrnn", "controller_dim": 256, "head": "linear"}, 1.0),
 }
 # the multi-task recipe's runs (generated on request: --methods extract aaf_attention ...)
@@ -50,9 +50,15 @@ MULTITASK_METHODS = {
                              {"mode": "attention", "train_adapters": True, **_AAF}, 1.0, "fusion"),
     "hra_addtask": ("HRA, a task added later: only the new task's head trains (controller, other "
                     "heads and downstream frozen)",
-                    {"controller": "indrnn", "controller_dim": 256, "head": "linear"}, 1.0, "hra"),
+                    dict(METHODS["hra"][1]), 1.0, "hra"),
 }
 ALL_METHODS = {**METHODS, **MULTITASK_METHODS}
+
+
+# a base's top-level key: {registered method: {key: value}} merged into that method's
+# method_conf in every run of the method (a multi-task recipe's HRA heads, say, which its
+# later add-a-task run must share); it is not written into the configs
+OVERRIDES_KEY = "method_conf_overrides"
 
 
 def method_config(base: dict, method: str) -> dict:
@@ -63,9 +69,14 @@ def method_config(base: dict, method: str) -> dict:
     if registered not in adapters.available_methods():
         raise SystemExit(f"method {registered!r} is not registered in adapters")
     cfg = copy.deepcopy(base)
+    overrides = cfg.pop(OVERRIDES_KEY, None) or {}
+    unknown = sorted(set(overrides) - set(adapters.available_methods()))
+    if unknown:
+        raise SystemExit(f"{OVERRIDES_KEY}: {', '.join(unknown)} not registered in adapters")
     fc = cfg.setdefault("frontend_conf", {})
     fc["method"] = registered
     fc.pop("method_conf", None)
+    conf = {**conf, **(overrides.get(registered) or {})}
     if conf:
         fc["method_conf"] = copy.deepcopy(conf)
     if lr_scale != 1.0 and "lr" in (cfg.get("optim_conf") or {}):
