@@ -57,6 +57,9 @@ def test_a_base_overrides_one_method_in_all_its_runs():
         cfg = method_config(base, run)
         assert cfg["frontend_conf"]["method_conf"] == {**METHODS["hra"][1], "head": "ffn", "head_hidden": 128}
         assert "method_conf_overrides" not in cfg
+    # the added task keeps one checkpoint: averaging moves frozen weights by an ulp
+    assert method_config({"keep_nbest_models": 3}, "hra_addtask")["keep_nbest_models"] == 1
+    assert method_config({"keep_nbest_models": 3}, "hra")["keep_nbest_models"] == 3
     assert "method_conf" not in method_config(base, "frozen")["frontend_conf"]
     assert METHODS["hra"][1]["head"] == "linear"  # the shared table is not modified
     with pytest.raises(SystemExit, match="nosuch not registered"):

@@ -53,6 +53,10 @@ MULTITASK_METHODS = {
                     dict(METHODS["hra"][1]), 1.0, "hra"),
 }
 ALL_METHODS = {**METHODS, **MULTITASK_METHODS}
+# training options a run must not take from its base.  Adding a task keeps its one best
+# checkpoint: ESPnet averages checkpoints as (a + a + a) / 3, which moves about one frozen
+# weight in seven by an ulp, and the old tasks must stay bit-identical
+RUN_OVERRIDES = {"hra_addtask": {"keep_nbest_models": 1}}
 
 
 # a base's top-level key: {registered method: {key: value}} merged into that method's
@@ -79,6 +83,7 @@ def method_config(base: dict, method: str) -> dict:
     conf = {**conf, **(overrides.get(registered) or {})}
     if conf:
         fc["method_conf"] = copy.deepcopy(conf)
+    cfg.update(copy.deepcopy(RUN_OVERRIDES.get(method, {})))
     if lr_scale != 1.0 and "lr" in (cfg.get("optim_conf") or {}):
         cfg["optim_conf"]["lr"] = float(f"{cfg['optim_conf']['lr'] * lr_scale:.6g}")
     return cfg
