@@ -222,7 +222,8 @@ def test_tiny_multitask_recipe_end_to_end(recipe):
     assert rows["HRA + new task head"]["new_task_wer"] is not None
     hra, added = rows["HRA (task id)"], rows["HRA + new task head"]
     assert added["sets"]["test"] == hra["sets"]["test"]  # the old tasks: unchanged
-    assert added["stored_adapter_params"] - hra["stored_adapter_params"] == 96 * 256  # one head, d x C
+    # one FFN head (the recipe's base sets them): V1 (H x C) + V2 (d x H), d = 96, C = 256, H = 128
+    assert added["stored_adapter_params"] - hra["stored_adapter_params"] == 128 * 256 + 96 * 128
     assert f"| {aaf} |" in (recipe / "exp" / "multitask" / "RESULTS.md").read_text()
     # each run's own results.json: per-task WERs and the SUPERB table's view of it
     ext_res = json.loads((recipe / "exp" / "asr_ctc_extract" / "results.json").read_text())
