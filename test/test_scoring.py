@@ -87,3 +87,12 @@ def test_unreadable_audio_is_named_in_batches(tmp_path):
     (tmp_path / "wav.scp").write_text(f"u1 {tmp_path / 'ok.wav'}\n")
     ((keys, speech, lens),) = list(audio_batches(tmp_path, 16000 * 10, "test"))
     assert keys == ["u1"] and speech.shape == (1, 1600) and lens.tolist() == [1600]
+
+
+def test_comparison_table_takes_a_wer_only_entry():
+    """Stage 17 of the multi-task recipe adds mean_over_tasks (WER only) to a run's results;
+    a later composition run's comparison must still print it."""
+    r = {"exp": "exp/asr_ctc_fusion", "method": "fusion", "trainable_params": 2000, "adapter_params": 1000,
+         "test": {"test": {"wer": 37.8, "cer": 36.7}, "mean_over_tasks": {"wer": 38.7, "tasks": 15}}}
+    out = table([r])
+    assert "| 37.8 / 36.7 | 38.7 |" in out

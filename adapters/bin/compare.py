@@ -25,7 +25,8 @@ def _metric_name(results, test) -> str:
 
 def _cell(s: dict) -> str:
     if "wer" in s:
-        return f"{s['wer']:.1f} / {s['cer']:.1f}"
+        # a multi-task run's mean_over_tasks (written by stage 17) has a WER only
+        return f"{s['wer']:.1f}" + (f" / {s['cer']:.1f}" if "cer" in s else "")
     if "accuracy" in s:
         return f"{s['accuracy']:.1f}" + (f" ±{s['accuracy_std']:.1f}" if "accuracy_std" in s else "")
     if "eer" in s:
