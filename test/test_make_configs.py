@@ -64,3 +64,5 @@ def test_a_base_overrides_one_method_in_all_its_runs():
     assert METHODS["hra"][1]["head"] == "linear"  # the shared table is not modified
     with pytest.raises(SystemExit, match="nosuch not registered"):
         method_config({"method_conf_overrides": {"nosuch": {}}}, "hra")
+    with pytest.raises(SystemExit, match="entries of hra must be key: value maps"):
+        method_config({"method_conf_overrides": {"hra": ["ffn"]}}, "hra")

@@ -57,8 +57,6 @@ ALL_METHODS = {**METHODS, **MULTITASK_METHODS}
 # checkpoint: ESPnet averages checkpoints as (a + a + a) / 3, which moves about one frozen
 # weight in seven by an ulp, and the old tasks must stay bit-identical
 RUN_OVERRIDES = {"hra_addtask": {"keep_nbest_models": 1}}
-
-
 # a base's top-level key: {registered method: {key: value}} merged into that method's
 # method_conf in every run of the method (a multi-task recipe's HRA heads, say, which its
 # later add-a-task run must share); it is not written into the configs
@@ -77,6 +75,9 @@ def method_config(base: dict, method: str) -> dict:
     unknown = sorted(set(overrides) - set(adapters.available_methods()))
     if unknown:
         raise SystemExit(f"{OVERRIDES_KEY}: {', '.join(unknown)} not registered in adapters")
+    bad = sorted(m for m, v in overrides.items() if not isinstance(v, dict))
+    if bad:
+        raise SystemExit(f"{OVERRIDES_KEY}: the entries of {', '.join(bad)} must be key: value maps")
     fc = cfg.setdefault("frontend_conf", {})
     fc["method"] = registered
     fc.pop("method_conf", None)

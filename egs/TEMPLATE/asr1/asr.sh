@@ -79,7 +79,8 @@ task_ids() {
   [ -s "$task_list" ] || die "--task_list $task_list: missing or empty"
   [ -s "$d/utt2task" ] || die "$d/utt2task missing: multi-task data (--task_list) names each utterance's task"
   [ -s "$d/utt2task_id" ] && [ "$d/utt2task_id" -nt "$d/utt2task" ] && [ "$d/utt2task_id" -nt "$task_list" ] && return 0
-  local tmp=$d/utt2task_id.tmp.$$
+  local tmp
+  tmp=$(mktemp "$d/utt2task_id.XXXXXX")
   awk 'NR == FNR { id[$1] = FNR - 1; next }
        !($2 in id) { printf "utterance %s: task %s is not in %s\n", $1, $2, list > "/dev/stderr"; bad = 1; exit 1 }
        { print $1, id[$2] }' list="$task_list" "$task_list" "$d/utt2task" > "$tmp" \
