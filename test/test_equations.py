@@ -114,6 +114,60 @@ def test_fusion_fast_path_equals_the_written_out_equation(make_up, tmp_path, mod
         torch.testing.assert_close(m.fuse(x, layer), m.fuse_reference(x, layer), atol=1e-9, rtol=1e-9)
 
 
+@pytest.mark.parametrize("mode", ["avg", "wavg", "attention"])
+def test_fusion_with_hidden_adapters_is_the_fusion_over_the_others(make_up, tmp_path, mode):
+    paths = stage1_fusion(make_up, tmp_path)
+    a = adapters.attach(make_up(), "fusion", mode=mode, bottleneck=8, adapter_paths=[str(p) for p in paths])
+    perturb(a.method.fusion, std=0.3)
+    m = a.method.double()
+    x = torch.randn(5, 3, a.backbone.dim, dtype=torch.float64)  # (T, B, d)
+    hidden = torch.tensor([[False, True, False], [False, False, False], [True, False, False]])
+    f = m.fuse(x, 1, hidden)
+    for utt, keep in enumerate([[0, 2], [0, 1, 2], [1, 2]]):
+        torch.testing.assert_close(f[:, utt], m.fuse_reference(x[:, utt], 1, keep), atol=1e-9, rtol=1e-9)
+
+
+def test_own_adapter_dropout_hides_the_own_adapter_in_training_only(make_up, tmp_path):
+    paths = [str(p) for p in stage1_fusion(make_up, tmp_path)]
+    a = adapters.attach(make_up(), "fusion", mode="attention", bottleneck=8, adapter_paths=paths,
+                        own_adapter_dropout=1.0)
+    m = a.method
+    ids = torch.tensor([2, 0, 2, 1])
+    m.train()
+    m.begin(ids)
+    hidden = m.hidden_own_adapters(4, "cpu")
+    assert hidden.tolist() == [[k == int(i) for k in range(3)] for i in ids]
+    assert m.hidden_own_adapters(4, "cpu") is hidden.to("cpu")  # one draw for every layer
+    m.begin(None)
+    assert m.hidden_own_adapters(4, "cpu") is None  # no task ids, nothing to hide
+    m.eval()
+    m.begin(ids)
+    assert m.hidden_own_adapters(4, "cpu") is None  # decoding never reads the task ids
+    m.end()
+    # decoding: the same output with or without task ids
+    wav = torch.randn(4, 4000)
+    lens = torch.full((4,), 4000)
+    a.eval()
+    with torch.no_grad():
+        h_ids, _ = a(wav, lens, task=ids)
+        h_none, _ = a(wav, lens)
+    torch.testing.assert_close(h_ids[-1], h_none[-1])
+    # training with p = 1: an utterance of task 2 gets the fusion of adapters 0 and 1 only
+    # (attention's parameters do not depend on K, so a fusion of those two shares them)
+    two = adapters.attach(make_up(), "fusion", mode="attention", bottleneck=8, adapter_paths=paths[:2])
+    two.method.fusion.load_state_dict(m.fusion.state_dict())
+    two.eval()
+    m.train()  # the method only: the upstream stays deterministic, as in the recipes
+    with torch.no_grad():
+        h_hid, _ = a(wav[:1], lens[:1], task=[2])
+        h_two, _ = two(wav[:1], lens[:1])
+        h_all, _ = a(wav[:1], lens[:1], task=[0])  # its own adapter hidden instead
+    torch.testing.assert_close(h_hid[-1], h_two[-1])
+    assert not torch.allclose(h_hid[-1], h_all[-1], atol=1e-4)
+    with pytest.raises(ValueError, match="own_adapter_dropout"):
+        adapters.attach(make_up(), "fusion", mode="avg", adapter_paths=paths, bottleneck=8, own_adapter_dropout=1.5)
+
+
 def test_fusion_avg_is_the_mean_and_weights_sum_to_one(make_up, tmp_path):
     paths = stage1_fusion(make_up, tmp_path)
     a = adapters.attach(make_up(), "fusion", mode="avg", bottleneck=8, adapter_paths=[str(p) for p in paths])

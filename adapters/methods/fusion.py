@@ -10,6 +10,11 @@ on the layer output.
                  s = softmax_k(q . k_k / sqrt(d_f)),  f = sum_k s_k v_k
 and, for the composition modes, x_l <- x_l + LN(f) (``layernorm: false`` drops LN).
 
+``own_adapter_dropout: p`` (ours, not the paper's; off by default) hides, in composition
+training, each utterance's own task adapter from the fusion with probability p (the
+softmax or the mean runs over the other K-1): an unseen task has no adapter of its own,
+and a fusion that only ever saw its own adapter present learns to pick that one.
+
 The attention never materialises k_k or v_k: both are linear in the adapter's
 bottleneck activation g_k = GELU(W_down,k x_l), so q . k_k = (q A_k^T) . g_k + q . e_k
 with A_k = W_up,k^T W_k, and sum_k s_k v_k = [s_k g_k]_k @ [W_up,k^T W_v]_k + ...
@@ -46,12 +51,18 @@ class FusionConfig:
     train_adapters: bool = False  # composition: update the single-task adapters too
     attention_dim: Optional[int] = None  # d_f (default: the model width)
     adapter_paths: List[str] = field(default_factory=list)  # stage-1 checkpoints, one per task
+    # composition training only: the probability of hiding an utterance's own task adapter
+    # from the fusion, so that it learns to combine the others as it must on an unseen task
+    # (needs task ids in training; decoding never reads them)
+    own_adapter_dropout: float = 0.0
 
     def __post_init__(self):
         check_choice("mode", self.mode, MODES)
         check_positive("bottleneck", self.bottleneck)
         if self.attention_dim is not None:
             check_positive("attention_dim", self.attention_dim)
+        if not 0.0 <= self.own_adapter_dropout <= 1.0:
+            raise ValueError(f"own_adapter_dropout must be in [0, 1], got {self.own_adapter_dropout}")
         self.adapter_paths = [str(p) for p in self.adapter_paths]
 
 
@@ -158,8 +169,27 @@ class AudioAdapterFusion(AdapterMethod):
         """All a_k (..., K, d), written out; used by the tests as the reference."""
         return torch.stack([self.adapters[t][layer](x) for t in self.tasks], dim=-2)
 
-    def fuse(self, x: torch.Tensor, layer: int) -> torch.Tensor:
-        """f for frames x (..., d)."""
+    def begin(self, task_ids):
+        super().begin(task_ids)
+        self._hidden = None
+
+    def hidden_own_adapters(self, batch_size: int, device) -> Optional[torch.Tensor]:
+        """(B, K) True where an utterance's own adapter is hidden from the fusion in this
+        forward (the same in every layer), or None: composition training only."""
+        p = self.config.own_adapter_dropout
+        if (not self.training or p == 0.0 or self._task_ids is None or self.config.mode == "single"
+                or len(self.tasks) < 2):
+            return None
+        if getattr(self, "_hidden", None) is None or self._hidden.size(0) != batch_size:
+            ids = self.task_ids(batch_size, "cpu")
+            drop = torch.rand(batch_size) < p
+            hidden = torch.zeros(batch_size, len(self.tasks), dtype=torch.bool)
+            hidden[torch.arange(batch_size), ids] = drop
+            self._hidden = hidden
+        return self._hidden.to(device)
+
+    def fuse(self, x: torch.Tensor, layer: int, hidden: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """f for frames x (..., d); ``hidden`` (broadcast to (..., K)) leaves adapters out."""
         mode, K = self.config.mode, len(self.tasks)
         Wd, bd, Wu, bu = self._stacked(layer)
         b = Wu.size(-1)
@@ -168,6 +198,10 @@ class AudioAdapterFusion(AdapterMethod):
         if mode in ("avg", "wavg"):
             w = (torch.full((K,), 1.0 / K, device=x.device, dtype=x.dtype)
                  if mode == "avg" else torch.softmax(fz.w, dim=0))
+            if hidden is not None:  # renormalised over the adapters left in
+                w = w.masked_fill(hidden, 0.0)
+                w = w / w.sum(-1, keepdim=True)
+                return (g * w[..., None]).flatten(-2) @ Wu.permute(0, 2, 1).reshape(K * b, -1) + w @ bu
             # sum_k w_k (g_k Wu_k^T + bu_k) as one matmul over the stacked bottlenecks
             return (g * w[:, None]).flatten(-2) @ Wu.permute(0, 2, 1).reshape(K * b, -1) + w @ bu
         # attention, via the bottleneck (see the module docstring)
@@ -176,6 +210,8 @@ class AudioAdapterFusion(AdapterMethod):
         e = bu @ fz.key.weight.t() + fz.key.bias  # (K, d_f)
         scores = torch.einsum("...f,kbf->...kb", q, A)
         scores = (scores * g).sum(-1) + q @ e.t()  # (..., K)
+        if hidden is not None:
+            scores = scores.masked_fill(hidden, float("-inf"))
         s = torch.softmax(scores / math.sqrt(q.size(-1)), dim=-1)
         self.last_scores[layer] = s.detach()
         B = torch.einsum("kdb,de->kbe", Wu, fz.value.weight.t())  # (K, b, d)
@@ -183,15 +219,18 @@ class AudioAdapterFusion(AdapterMethod):
         f = (g * s.unsqueeze(-1)).flatten(-2) @ B.reshape(K * b, -1)
         return f + s @ c + fz.value.bias
 
-    def fuse_reference(self, x: torch.Tensor, layer: int) -> torch.Tensor:
-        """The fusion equation computed literally (slow); for tests."""
-        a = self.adapter_outputs(x, layer)  # (..., K, d)
-        mode, K = self.config.mode, len(self.tasks)
+    def fuse_reference(self, x: torch.Tensor, layer: int, keep: Optional[List[int]] = None) -> torch.Tensor:
+        """The fusion equation computed literally (slow) over the adapters ``keep`` (all
+        by default), for every frame alike; for tests."""
+        keep = list(range(len(self.tasks))) if keep is None else keep
+        a = self.adapter_outputs(x, layer)[..., keep, :]  # (..., K', d)
+        mode = self.config.mode
         fz = self.fusion[layer]
         if mode == "avg":
             return a.mean(-2)
         if mode == "wavg":
-            return (torch.softmax(fz.w, 0)[:, None] * a).sum(-2)
+            w = torch.softmax(fz.w, 0)[keep]
+            return ((w / w.sum())[:, None] * a).sum(-2)
         q = fz.query(x).unsqueeze(-2)
         k, v = fz.key(a), fz.value(a)
         s = torch.softmax((q * k).sum(-1) / math.sqrt(k.size(-1)), dim=-1)
@@ -203,7 +242,8 @@ class AudioAdapterFusion(AdapterMethod):
             uniq, inverse = self.routing(x.size(1), x.device)
             ads = [self.adapters[self.tasks.names[k]][layer] for k in uniq]
             return x + routed_bottleneck(x, ads, inverse)
-        return x + self.fusion[layer].norm(self.fuse(x, layer))
+        hidden = self.hidden_own_adapters(x.size(1), x.device)
+        return x + self.fusion[layer].norm(self.fuse(x, layer, hidden))
 
     def install(self):
         bb = self.backbone
