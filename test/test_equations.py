@@ -139,7 +139,8 @@ def test_own_adapter_dropout_hides_the_own_adapter_in_training_only(make_up, tmp
     assert hidden.tolist() == [[k == int(i) for k in range(3)] for i in ids]
     assert m.hidden_own_adapters(4, "cpu") is hidden.to("cpu")  # one draw for every layer
     m.begin(None)
-    assert m.hidden_own_adapters(4, "cpu") is None  # no task ids, nothing to hide
+    with pytest.raises(ValueError, match="needs each training utterance's task id"):
+        m.hidden_own_adapters(4, "cpu")
     m.eval()
     m.begin(ids)
     assert m.hidden_own_adapters(4, "cpu") is None  # decoding never reads the task ids

@@ -66,6 +66,16 @@ def test_torgo_preparation_tasks_splits_and_skipped_prompts(tmp_path, nested):
     assert read_table(d / "train" / "utt2spk")[next(iter(u2t["train"]))] in ("F01", "FC01", "MC01")
 
 
+def test_torgo_zeroshot_count_holds_out_the_last_speakers_by_number(tmp_path):
+    root = fake_torgo(tmp_path / "TORGO")
+    s = torgo.prepare(root, tmp_path / "data", zeroshot_count=2)
+    assert s["zeroshot"] == ["M02", "M03"] and s["new"] == [] and s["tasks"] == ["typical", "F01"]
+    with pytest.raises(DataDirError, match="cannot hold out 3 of the 3 impaired speakers"):
+        torgo.prepare(root, tmp_path / "data2", zeroshot_count=3)
+    # number first: TORGO's F01 M01 M02 F03 ...; the synthetic corpus alternates F and M
+    assert sorted(["M03", "F04", "M01", "F03", "F01"], key=torgo.speaker_order) == ["F01", "M01", "F03", "M03", "F04"]
+
+
 def test_torgo_preparation_errors_name_the_problem(tmp_path):
     with pytest.raises(DataDirError, match="TORGO root not found"):
         torgo.prepare(tmp_path / "nowhere", tmp_path / "data")
@@ -203,21 +213,22 @@ def run(recipe, *args, check=True):
 
 @needs_espeak
 def test_tiny_multitask_recipe_end_to_end(recipe):
-    r = run(recipe, "--local_data_opts", "--synth_impaired 3 --synth_typical 1 --synth_prompts 12",
+    r = run(recipe, "--local_data_opts", "--synth_impaired 3 --synth_typical 1 --synth_prompts 12 --zeroshot_count 1",
             "--methods", "hra fusion", "--aaf_methods", "", "--nj", "1", "--train_jobs", "2",
             "--asr_args", TINY_UP)
     out = r.stdout + r.stderr
-    assert "seen tasks: typical,F02; new: M01; zero-shot: M03" in out
-    assert "the seen tasks' decodings are identical before and after adding M01" in out
+    # speakers in number order (M01 F02 M03): the last held out, the one before added later
+    assert "seen tasks: typical,M01; new: F02; zero-shot: M03" in out
+    assert "the seen tasks' decodings are identical before and after adding F02" in out
     ext = recipe / "exp" / "asr_ctc_extract" / "adapters"
-    assert {p.name for p in ext.glob("*.pt")} == {"adapter.pt", "typical.pt", "F02.pt"}
+    assert {p.name for p in ext.glob("*.pt")} == {"adapter.pt", "typical.pt", "M01.pt"}
     res = json.loads((recipe / "exp" / "multitask" / "multitask.json").read_text())
     rows = {row["label"]: row for row in res["runs"]}
     aaf = "A-AF attention + LayerNorm (no task id)"
     assert set(rows) == {"HRA (task id)", "single-task adapters, task-id routing", aaf, "HRA + new task head"}
     for row in rows.values():
         assert row["mean_wer"] is not None and row["mean_wer"] >= 0
-    assert set(rows["HRA (task id)"]["sets"]["test"]) == {"typical", "F02"}
+    assert set(rows["HRA (task id)"]["sets"]["test"]) == {"typical", "M01"}
     assert set(rows[aaf]["sets"]["test_zeroshot"]) == {"M03"}
     assert rows["HRA + new task head"]["new_task_wer"] is not None
     hra, added = rows["HRA (task id)"], rows["HRA + new task head"]
@@ -228,7 +239,7 @@ def test_tiny_multitask_recipe_end_to_end(recipe):
     # each run's own results.json: per-task WERs and the SUPERB table's view of it
     ext_res = json.loads((recipe / "exp" / "asr_ctc_extract" / "results.json").read_text())
     assert ext_res["task"] == "mt-asr" and ext_res["row"] == "fusion_routing" and ext_res["method"] == "fusion"
-    assert set(ext_res["per_task"]["test"]) == {"typical", "F02"} and "mean_over_tasks" in ext_res["test"]
+    assert set(ext_res["per_task"]["test"]) == {"typical", "M01"} and "mean_over_tasks" in ext_res["test"]
 
     # a stage that is complete is skipped; composition needs the extraction files
     r = run(recipe, "--stage", "11", "--stop_stage", "13", "--methods", "hra", "--nj", "1", "--asr_args", TINY_UP)

@@ -11,7 +11,8 @@ task and whole tasks held out:
 
     train, dev, test     the seen tasks (every task: 10 % dev, 25 % test, at least one each,
                          chosen by a hash of the utterance id)
-    test_zeroshot        every utterance of the ``--zeroshot`` tasks (never trained on)
+    test_zeroshot        every utterance of the ``--zeroshot`` tasks (never trained on; by
+                         default the last ``--zeroshot_count`` impaired speakers by number)
     train_new, dev_new, test_new   the ``--new`` tasks, for adding a task to a trained model later
 
 ``data/tasks`` lists the seen tasks (``typical`` first), ``data/tasks_all`` the seen,
@@ -145,15 +146,27 @@ def write_dir(out: Path, utts, ids):
     write_table(out / "spk2utt", spk2utt_from({u: utts[u][2] for u in ids}))
 
 
-def prepare(root, out, zeroshot=None, new=None) -> dict:
-    """Prepare every set under ``out``; ``zeroshot``/``new`` default to the last
-    and second-to-last impaired speaker."""
+def speaker_order(speaker: str):
+    """By speaker number, then name: TORGO's F01 M01 M02 F03 ..., and the synthetic
+    corpus's order of synthesis (its F and M alternate), so held-out tasks mix both."""
+    digits = re.sub(r"\D", "", speaker)
+    return (int(digits) if digits else -1, speaker)
+
+
+def prepare(root, out, zeroshot=None, new=None, zeroshot_count: int = 1) -> dict:
+    """Prepare every set under ``out``.  ``zeroshot`` defaults to the last
+    ``zeroshot_count`` impaired speakers (in ``speaker_order``), ``new`` to the one
+    before them."""
     utts, skipped = collect(root)
-    impaired = sorted({u[3] for u in utts.values()} - {TYPICAL})
+    impaired = sorted({u[3] for u in utts.values()} - {TYPICAL}, key=speaker_order)
     if zeroshot is None:
-        zeroshot = impaired[-1:]
+        if not 1 <= zeroshot_count < len(impaired):
+            raise DataDirError(f"cannot hold out {zeroshot_count} of the {len(impaired)} impaired "
+                               f"speakers {impaired} for zero-shot: at least one must be seen")
+        zeroshot = impaired[-zeroshot_count:]
     if new is None:
-        new = [t for t in impaired[-2:-1] if t not in zeroshot]
+        rest = [t for t in impaired if t not in zeroshot]
+        new = rest[-1:] if len(rest) > 1 else []
     seen, sets = split(utts, list(zeroshot), list(new))
     out = Path(out)
     for name, ids in sets.items():
@@ -170,11 +183,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("root")
     ap.add_argument("out", help="the recipe's data/ folder")
-    ap.add_argument("--zeroshot", nargs="*", default=None, help="tasks held out whole (default: last impaired speaker)")
-    ap.add_argument("--new", nargs="*", default=None, help="tasks added later (default: second-to-last)")
+    ap.add_argument("--zeroshot", nargs="*", default=None,
+                    help="tasks held out whole (default: the last --zeroshot_count impaired speakers)")
+    ap.add_argument("--zeroshot_count", type=int, default=1,
+                    help="without --zeroshot: how many impaired speakers to hold out whole")
+    ap.add_argument("--new", nargs="*", default=None,
+                    help="tasks added later (default: the impaired speaker before the zero-shot ones)")
     a = ap.parse_args(argv)
     try:
-        s = prepare(a.root, a.out, a.zeroshot, a.new)
+        s = prepare(a.root, a.out, a.zeroshot, a.new, a.zeroshot_count)
     except DataDirError as e:
         raise SystemExit(f"error: {e}")
     n_skip = sum(s["skipped_prompts"].values())

@@ -177,9 +177,13 @@ class AudioAdapterFusion(AdapterMethod):
         """(B, K) True where an utterance's own adapter is hidden from the fusion in this
         forward (the same in every layer), or None: composition training only."""
         p = self.config.own_adapter_dropout
-        if (not self.training or p == 0.0 or self._task_ids is None or self.config.mode == "single"
-                or len(self.tasks) < 2):
+        if not self.training or p == 0.0 or self.config.mode == "single" or len(self.tasks) < 2:
             return None
+        if self._task_ids is None:  # silently fusing everything would be a different method
+            raise ValueError(
+                "fusion: own_adapter_dropout needs each training utterance's task id "
+                "(a utt2task_id data file); set it to 0 to train without task ids"
+            )
         if getattr(self, "_hidden", None) is None or self._hidden.size(0) != batch_size:
             ids = self.task_ids(batch_size, "cpu")
             drop = torch.rand(batch_size) < p

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Euphonia-like multi-task ASR: each impaired speaker is a task, plus "typical" speech.
-#   ./run.sh                                   # embedded default (16 impaired speakers), everything below
+#   ./run.sh                                   # embedded default (19 impaired speakers, 4 held out
+#                                              # for zero-shot, 1 added later), everything below
 #   ./run.sh --local_data_opts "--synth_impaired 128"
 #   TORGO=/data/TORGO ./run.sh --local_data_opts "--zeroshot M05 --new F04"
 # Stages (ESPnet's numbers, see ../../TEMPLATE/asr1/asr.sh): 1-10 data, tokens, stats; then
