@@ -186,6 +186,25 @@ def test_per_task_wer_and_mean_over_tasks(tmp_path):
         per_task_wer(d, hyp)
 
 
+def test_multitask_report_has_a_table_per_seen_and_per_zero_shot_task(tmp_path):
+    from adapters.bin.score_multitask import write_report
+
+    def row(label, seen, zs):
+        return {"label": label, "mean_wer": 10.0, "zeroshot_wer": sum(zs.values()) / len(zs) if zs else None,
+                "new_task_wer": None, "adapter_trainable": 1, "stored_adapter_params": 1,
+                "downstream_params": 1, "train_time_s": 1.0,
+                "sets": {"test": {t: {"wer": w} for t, w in seen.items()},
+                         **({"test_zeroshot": {t: {"wer": w} for t, w in zs.items()}} if zs else {})}}
+
+    write_report([row("A", {"typical": 1.0, "F02": 2.0}, {"M17": 30.0, "F16": 40.0}),
+                  row("B", {"typical": 3.0, "F02": 4.0}, {})], tmp_path)
+    md = (tmp_path / "RESULTS.md").read_text()
+    seen, zs = md.split("## WER per seen task")[1].split("## WER per zero-shot (held-out) task")
+    assert "| method | typical | F02 |" in seen and "| B | 3.0 | 4.0 |" in seen
+    assert "| method | F16 | M17 |" in zs and "| A | 40.0 | 30.0 |" in zs and "| B |" not in zs
+    assert "| A | 10.0 | 35.0 |" in md
+
+
 # ---------------------------------------------------------------- the tiny recipe run
 
 TINY_UP = ("--frontend_conf path_or_url=exp/upstream/tiny.pt --max_epoch 1 --batch_bins 200000")
@@ -235,7 +254,8 @@ def test_tiny_multitask_recipe_end_to_end(recipe):
     assert added["sets"]["test"] == hra["sets"]["test"]  # the old tasks: unchanged
     # one FFN head (the recipe's base sets them): V1 (H x C) + V2 (d x H), d = 96, C = 256, H = 128
     assert added["stored_adapter_params"] - hra["stored_adapter_params"] == 128 * 256 + 96 * 128
-    assert f"| {aaf} |" in (recipe / "exp" / "multitask" / "RESULTS.md").read_text()
+    report = (recipe / "exp" / "multitask" / "RESULTS.md").read_text()
+    assert f"| {aaf} |" in report and "## WER per zero-shot (held-out) task" in report
     # each run's own results.json: per-task WERs and the SUPERB table's view of it
     ext_res = json.loads((recipe / "exp" / "asr_ctc_extract" / "results.json").read_text())
     assert ext_res["task"] == "mt-asr" and ext_res["row"] == "fusion_routing" and ext_res["method"] == "fusion"

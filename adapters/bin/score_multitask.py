@@ -111,14 +111,25 @@ def _count(n):
     return "–" if n is None else f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.1f} k" if n >= 1e3 else str(n)
 
 
-def write_report(rows, out, seen_set="test") -> None:
+def _per_task_table(rows, set_name, title):
+    tasks = sorted({t for r in rows for t in r["sets"].get(set_name, {})}, key=lambda t: (t != "typical", t))
+    if not tasks:
+        return []
+    lines = ["", f"## {title}", "", "| method | " + " | ".join(tasks) + " |", "| --- |" + " --- |" * len(tasks)]
+    for r in rows:
+        got = r["sets"].get(set_name, {})
+        if got:
+            lines.append(f"| {r['label']} | " + " | ".join(_fmt(got.get(t, {}).get("wer")) for t in tasks) + " |")
+    return lines
+
+
+def write_report(rows, out, seen_set="test", zeroshot_set="test_zeroshot") -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # not results.json: this summary is not one run (the SUPERB collector reads the runs' own)
     (out / "multitask.json").write_text(json.dumps({"metric": "wer", "runs": rows}, indent=1))
-    tasks = sorted({t for r in rows for t in r["sets"].get(seen_set, {})}, key=lambda t: (t != "typical", t))
     lines = ["# RESULTS: multi-task ASR (per-task WER, %)", "",
-             "Mean WER = mean of the seen tasks' WERs; zero-shot = the task held out of every training;",
+             "Mean WER = mean of the seen tasks' WERs; zero-shot = mean WER of the tasks held out of every training;",
              "new task = the task added later (HRA: only its head trained).  Stored = what serving every",
              "task keeps beside the shared frozen backbone (adapters, heads, controller, fusion; the",
              "transformer for fine-tuning), downstream excluded.", "",
@@ -129,11 +140,8 @@ def write_report(rows, out, seen_set="test") -> None:
                      f"{_fmt(r['new_task_wer'])} | {_count(r['adapter_trainable'])} | "
                      f"{_count(r['stored_adapter_params'])} | {_count(r['downstream_params'])} | "
                      f"{_fmt(r['train_time_s'], 0)} |")
-    lines += ["", "## WER per seen task", "", "| method | " + " | ".join(tasks) + " |",
-              "| --- |" + " --- |" * len(tasks)]
-    for r in rows:
-        seen = r["sets"].get(seen_set, {})
-        lines.append(f"| {r['label']} | " + " | ".join(_fmt(seen.get(t, {}).get("wer")) for t in tasks) + " |")
+    lines += _per_task_table(rows, seen_set, "WER per seen task")
+    lines += _per_task_table(rows, zeroshot_set, "WER per zero-shot (held-out) task")
     tmp = out / f".RESULTS.md.{os.getpid()}.tmp"
     tmp.write_text("\n".join(lines) + "\n")
     tmp.replace(out / "RESULTS.md")
