@@ -48,6 +48,9 @@ MULTITASK_METHODS = {
                            {"mode": "attention", "layernorm": False, **_AAF}, 1.0, "fusion"),
     "aaf_attention_update": ("A-AF stage 2 ablation: attention fusion, the adapters updated too",
                              {"mode": "attention", "train_adapters": True, **_AAF}, 1.0, "fusion"),
+    "aaf_attention_ownout": ("A-AF stage 2, ours: attention fusion trained with each utterance's own "
+                             "adapter hidden half the time (as on an unseen task), LayerNorm",
+                             {"mode": "attention", "own_adapter_dropout": 0.5, **_AAF}, 1.0, "fusion"),
     "hra_addtask": ("HRA, a task added later: only the new task's head trains (controller, other "
                     "heads and downstream frozen)",
                     dict(METHODS["hra"][1]), 1.0, "hra"),

@@ -25,7 +25,7 @@ cd "$(dirname "$0")"
 stage=1
 stop_stage=17
 methods="frozen finetune houlsby hra fusion"
-aaf_methods="aaf_avg"   # compared with fusion; also: aaf_wavg aaf_attention_noln aaf_attention_update
+aaf_methods="aaf_avg"   # compared with fusion; also: aaf_wavg aaf_attention_noln aaf_attention_update aaf_attention_ownout
 new_task=true        # stage 16
 train_jobs=3
 nj=2
@@ -127,6 +127,7 @@ if [ "$stage" -le 17 ] && [ "$stop_stage" -ge 17 ]; then
     "fusion|A-AF attention + LayerNorm (no task id)|"
     "aaf_attention_noln|A-AF attention, no LayerNorm|fusion_noln"
     "aaf_attention_update|A-AF attention, adapters updated|fusion_update"
+    "aaf_attention_ownout|A-AF attention, own adapter hidden in training (ours)|fusion_ownout"
     "hra_addtask|HRA + new task head|hra_addtask")
   args=()
   for r in "${runs[@]}"; do
