@@ -104,6 +104,7 @@ class AudioAdapterFusion(AdapterMethod):
                 LayerFusion(config.mode, d, K, att, config.layernorm) for _ in range(L)
             )
         self.last_scores: List[Optional[torch.Tensor]] = [None] * L
+        self._hidden: Optional[torch.Tensor] = None  # this forward's own_adapter_dropout draw
 
     def new_task_module(self):
         bb = self.backbone
@@ -184,7 +185,7 @@ class AudioAdapterFusion(AdapterMethod):
                 "fusion: own_adapter_dropout needs each training utterance's task id "
                 "(a utt2task_id data file); set it to 0 to train without task ids"
             )
-        if getattr(self, "_hidden", None) is None or self._hidden.size(0) != batch_size:
+        if self._hidden is None or self._hidden.size(0) != batch_size:
             ids = self.task_ids(batch_size, "cpu")
             drop = torch.rand(batch_size) < p
             hidden = torch.zeros(batch_size, len(self.tasks), dtype=torch.bool)
@@ -202,12 +203,11 @@ class AudioAdapterFusion(AdapterMethod):
         if mode in ("avg", "wavg"):
             w = (torch.full((K,), 1.0 / K, device=x.device, dtype=x.dtype)
                  if mode == "avg" else torch.softmax(fz.w, dim=0))
-            if hidden is not None:  # renormalised over the adapters left in
+            if hidden is not None:  # per utterance (B, K), renormalised over the adapters left in
                 w = w.masked_fill(hidden, 0.0)
                 w = w / w.sum(-1, keepdim=True)
-                return (g * w[..., None]).flatten(-2) @ Wu.permute(0, 2, 1).reshape(K * b, -1) + w @ bu
             # sum_k w_k (g_k Wu_k^T + bu_k) as one matmul over the stacked bottlenecks
-            return (g * w[:, None]).flatten(-2) @ Wu.permute(0, 2, 1).reshape(K * b, -1) + w @ bu
+            return (g * w[..., None]).flatten(-2) @ Wu.permute(0, 2, 1).reshape(K * b, -1) + w @ bu
         # attention, via the bottleneck (see the module docstring)
         q = fz.query(x)  # (..., d_f)
         A = torch.einsum("kdb,df->kbf", Wu, fz.key.weight.t())  # (K, b, d_f)
