@@ -325,3 +325,24 @@ def test_prefix_attention_equals_softmax_over_prefix_and_keys(make_up):
             heads.append(s @ v[:, sl])
         expected = attn.out_proj(torch.cat(heads, -1))
     torch.testing.assert_close(out[:, 0], expected, atol=1e-5, rtol=1e-4)
+
+
+def test_fusion_value_regulariser_is_adapterfusions_penalty(make_up, tmp_path):
+    paths = [str(p) for p in stage1_fusion(make_up, tmp_path)]
+    a = adapters.attach(make_up(), "fusion", mode="attention", bottleneck=8, adapter_paths=paths,
+                        value_regularization=0.5)
+    m = a.method
+    # the value projection starts near the identity: a small penalty, not zero
+    assert 0 < float(m.regularization_loss()) < 0.5 * 1e-4 * m.backbone.num_layers * m.backbone.dim ** 2
+    perturb(m.fusion, std=0.1)
+    expected = sum(0.5 * float(((torch.eye(f.value.weight.size(0)) - f.value.weight) ** 2).sum()) for f in m.fusion)
+    assert float(m.regularization_loss()) == pytest.approx(expected, rel=1e-5)
+    for p in m.fusion.parameters():
+        p.requires_grad_(False)
+    assert m.regularization_loss() is None  # nothing it could move
+    off = adapters.attach(make_up(), "fusion", mode="attention", bottleneck=8, adapter_paths=paths)
+    assert off.method.regularization_loss() is None
+    with pytest.raises(ValueError, match="needs mode attention"):
+        adapters.attach(make_up(), "fusion", mode="wavg", bottleneck=8, adapter_paths=paths, value_regularization=0.01)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        adapters.attach(make_up(), "fusion", mode="attention", bottleneck=8, adapter_paths=paths, value_regularization=-1)

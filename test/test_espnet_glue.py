@@ -145,3 +145,63 @@ def test_rnnt_loss_matches_the_forward_algorithm():
     assert abs(mean.item() - sum(ref) / B) < 1e-4  # warp-transducer's 'mean': over the batch
     with pytest.raises(ValueError, match="fastemit"):
         RNNTLoss(fastemit_lambda=0.01)
+
+
+def _fusion_frontend(ckpt_dir, tmp_path, **method_conf):
+    """An attention-fusion frontend over two stage-1 adapters."""
+    import adapters
+
+    paths = []
+    for i, t in enumerate(["a", "b"]):
+        single = frontend(ckpt_dir, "fusion", tasks=[t], method_conf={"mode": "single", "bottleneck": 8})
+        perturb(single.adapted.method, std=0.3, seed=i)
+        paths.append(str(adapters.save_adapter(single.adapted, tmp_path / f"{t}.pt")))
+    return frontend(ckpt_dir, "fusion", method_conf={"mode": "attention", "bottleneck": 8,
+                                                     "adapter_paths": paths, **method_conf})
+
+
+def test_model_adds_the_fusion_value_penalty_in_training_only(registered, ckpt_dir, wavs, tmp_path):
+    from espnet2.asr.ctc import CTC
+    from espnet2.asr.encoder.linear_encoder import LinearEncoder
+
+    from adapters.espnet.model import AdapterASRModel
+
+    fe = _fusion_frontend(ckpt_dir, tmp_path, value_regularization=0.01)
+    perturb(fe.adapted.method.fusion, std=0.05)
+    tokens = ["<blank>", "<unk>", "a", "b", "<sos/eos>"]
+    model = AdapterASRModel(
+        vocab_size=len(tokens), token_list=tokens, frontend=fe, specaug=None, normalize=None,
+        preencoder=None, encoder=LinearEncoder(fe.output_size(), 16, input_layer="linear"),
+        postencoder=None, decoder=None, ctc=CTC(len(tokens), 16), joint_network=None, ctc_weight=1.0,
+    )
+    x, lens = wavs
+    text = torch.tensor([[2, 3], [3, 2], [2, -1]])
+    text_lens = torch.tensor([2, 2, 1])
+    # AdapterFusion's penalty, written out: 0.01 * sum over layers of ||I - W_value||_F^2
+    expected = 0.01 * sum(((torch.eye(f.value.weight.size(0)) - f.value.weight) ** 2).sum()
+                          for f in fe.adapted.method.fusion)
+    model.train()
+    loss, stats, _ = model(x, lens, text, text_lens)
+    torch.testing.assert_close(stats["adapter_penalty"].squeeze(), expected.detach())
+    torch.testing.assert_close(loss.squeeze(), (stats["loss_ctc"] + expected).squeeze().detach(),
+                               check_dtype=False)
+    loss.sum().backward()
+    assert fe.adapted.method.fusion[0].value.weight.grad is not None
+    model.eval()
+    with torch.no_grad():
+        loss, stats, _ = model(x, lens, text, text_lens)
+    assert "adapter_penalty" not in stats  # validation losses (best-epoch choice) stay the ASR loss
+    torch.testing.assert_close(loss.squeeze(), stats["loss_ctc"].squeeze())
+
+
+def test_a_penalty_no_model_adds_is_an_error_not_silence(ckpt_dir, wavs, tmp_path):
+    fe = _fusion_frontend(ckpt_dir, tmp_path, value_regularization=0.01)
+    fe.train()
+    fe(*wavs)
+    with pytest.raises(RuntimeError, match="only the ASR model 'adapter_espnet'"):
+        fe(*wavs)  # the first step's penalty was never claimed
+    plain = _fusion_frontend(ckpt_dir, tmp_path)
+    assert plain.regularization_loss() is None
+    plain.train()
+    plain(*wavs)
+    plain(*wavs)

@@ -51,6 +51,9 @@ MULTITASK_METHODS = {
     "aaf_attention_ownout": ("A-AF stage 2, ours: attention fusion trained with each utterance's own "
                              "adapter hidden half the time (as on an unseen task), LayerNorm",
                              {"mode": "attention", "own_adapter_dropout": 0.5, **_AAF}, 1.0, "fusion"),
+    "aaf_attention_vreg": ("A-AF stage 2 with AdapterFusion's value regulariser: attention fusion, "
+                           "0.01 ||I - W_value||^2 per layer added to the training loss, LayerNorm",
+                           {"mode": "attention", "value_regularization": 0.01, **_AAF}, 1.0, "fusion"),
     "hra_addtask": ("HRA, a task added later: only the new task's head trains (controller, other "
                     "heads and downstream frozen)",
                     dict(METHODS["hra"][1]), 1.0, "hra"),

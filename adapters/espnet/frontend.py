@@ -102,6 +102,10 @@ class S3prlAdapterFrontend(AbsFrontend):
             self.featurizer = None
             self._size = self.adapted.hidden_sizes[-1]
         self._tasks = None
+        # a training penalty of the method's (AdapterFusion's value regulariser) is added to the
+        # loss by the ASR model; any other model would silently train without it
+        self._has_penalty = self.adapted.method.regularization_loss() is not None
+        self._penalty_unclaimed = False
         # ESPnet's --init re-initialises every parameter; reload_pretrained_parameters puts
         # the upstream and the adapter's own initialisation (identity at step 0) back.
         self.pretrained_params = copy.deepcopy(self.state_dict())
@@ -122,6 +126,11 @@ class S3prlAdapterFrontend(AbsFrontend):
         """Task ids (names, or indices into ``tasks``) for the next forward; None for the default."""
         self._tasks = tasks
 
+    def regularization_loss(self) -> Optional[torch.Tensor]:
+        """The adapter method's penalty on its own weights for this training step, or None."""
+        self._penalty_unclaimed = False
+        return self.adapted.method.regularization_loss()
+
     def train(self, mode: bool = True):
         super().train(mode)
         # The backbone's dropout and layer drop stay off unless the backbone itself trains:
@@ -132,6 +141,14 @@ class S3prlAdapterFrontend(AbsFrontend):
 
     def forward(self, input: torch.Tensor, input_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         tasks, self._tasks = self._tasks, None
+        if self._has_penalty and self.training and torch.is_grad_enabled():
+            if self._penalty_unclaimed:
+                raise RuntimeError(
+                    f"s3prl_adapter: method {self.method!r} has a training penalty "
+                    f"({self.adapted.method.config}) that only the ASR model 'adapter_espnet' adds to "
+                    "its loss; use that model, or turn the penalty off"
+                )
+            self._penalty_unclaimed = True
         if self.method == "frozen":
             with torch.no_grad():
                 hs, hs_len = self.adapted(input, input_lengths, task=tasks)

@@ -126,6 +126,11 @@ class AdapterMethod(nn.Module):
         """Method-specific features for the downstream head, or None (ELP L-adapters)."""
         return None
 
+    def regularization_loss(self) -> Optional[torch.Tensor]:
+        """A penalty on the method's own weights that training adds to the task loss
+        (AdapterFusion's value regulariser), or None."""
+        return None
+
     def inference_context(self):
         """A context for fast inference (LoRA merges its weights in it)."""
         return contextlib.nullcontext()

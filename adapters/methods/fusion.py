@@ -10,6 +10,11 @@ on the layer output.
                  s = softmax_k(q . k_k / sqrt(d_f)),  f = sum_k s_k v_k
 and, for the composition modes, x_l <- x_l + LN(f) (``layernorm: false`` drops LN).
 
+``value_regularization: lambda`` adds lambda * sum_l ||I - W_v,l||_F^2 to the training loss,
+AdapterFusion's regulariser (Pfeiffer et al., 2021; lambda = 0.01 there): W_v starts at the
+identity and is a full d x d map trained on the seen tasks only, so without it the value
+projection is free to fit them.  The A-AF paper does not say whether it kept it; off by default.
+
 ``own_adapter_dropout: p`` (ours, not the paper's; off by default) hides, in composition
 training, each utterance's own task adapter from the fusion with probability p (the
 softmax or the mean runs over the other K-1): an unseen task has no adapter of its own,
@@ -55,6 +60,8 @@ class FusionConfig:
     # from the fusion, so that it learns to combine the others as it must on an unseen task
     # (needs task ids in training; decoding never reads them)
     own_adapter_dropout: float = 0.0
+    # attention only: lambda * sum over layers of ||I - W_value||_F^2 added to the training loss
+    value_regularization: float = 0.0
 
     def __post_init__(self):
         check_choice("mode", self.mode, MODES)
@@ -63,6 +70,10 @@ class FusionConfig:
             check_positive("attention_dim", self.attention_dim)
         if not 0.0 <= self.own_adapter_dropout <= 1.0:
             raise ValueError(f"own_adapter_dropout must be in [0, 1], got {self.own_adapter_dropout}")
+        if self.value_regularization < 0:
+            raise ValueError(f"value_regularization must be >= 0, got {self.value_regularization}")
+        if self.value_regularization > 0 and self.mode != "attention":
+            raise ValueError(f"value_regularization needs mode attention (mode {self.mode!r} has no value projection)")
         self.adapter_paths = [str(p) for p in self.adapter_paths]
 
 
@@ -155,6 +166,18 @@ class AudioAdapterFusion(AdapterMethod):
         if self.config.mode != "single" and not self.config.train_adapters:
             for p in self.adapters.parameters():
                 p.requires_grad_(False)
+
+    def regularization_loss(self) -> Optional[torch.Tensor]:
+        lam = self.config.value_regularization
+        if lam == 0.0:
+            return None
+        terms = []
+        for fz in self.fusion:
+            w = fz.value.weight
+            if w.requires_grad:
+                eye = torch.eye(w.size(0), device=w.device, dtype=w.dtype)
+                terms.append((eye - w).pow(2).sum())
+        return lam * torch.stack(terms).sum() if terms else None
 
     # -- the equations ----------------------------------------------------
     def _stacked(self, layer: int):

@@ -25,7 +25,7 @@ cd "$(dirname "$0")"
 stage=1
 stop_stage=17
 methods="frozen finetune houlsby hra fusion"
-aaf_methods="aaf_avg"   # compared with fusion; also: aaf_wavg aaf_attention_noln aaf_attention_update aaf_attention_ownout
+aaf_methods="aaf_avg"   # compared with fusion; also: aaf_wavg aaf_attention_noln aaf_attention_update aaf_attention_ownout aaf_attention_vreg
 new_task=true        # stage 16
 train_jobs=3
 nj=2
@@ -128,6 +128,7 @@ if [ "$stage" -le 17 ] && [ "$stop_stage" -ge 17 ]; then
     "aaf_attention_noln|A-AF attention, no LayerNorm|fusion_noln"
     "aaf_attention_update|A-AF attention, adapters updated|fusion_update"
     "aaf_attention_ownout|A-AF attention, own adapter hidden in training (ours)|fusion_ownout"
+    "aaf_attention_vreg|A-AF attention + AdapterFusion's value regulariser|fusion_vreg"
     "hra_addtask|HRA + new task head|hra_addtask")
   args=()
   for r in "${runs[@]}"; do
