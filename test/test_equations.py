@@ -346,3 +346,43 @@ def test_fusion_value_regulariser_is_adapterfusions_penalty(make_up, tmp_path):
         adapters.attach(make_up(), "fusion", mode="wavg", bottleneck=8, adapter_paths=paths, value_regularization=0.01)
     with pytest.raises(ValueError, match="must be >= 0"):
         adapters.attach(make_up(), "fusion", mode="attention", bottleneck=8, adapter_paths=paths, value_regularization=-1)
+
+
+def test_utterance_scope_attention_is_one_weight_per_utterance(make_up, tmp_path):
+    paths = [str(p) for p in stage1_fusion(make_up, tmp_path)]
+    a = adapters.attach(make_up(), "fusion", mode="attention", scope="utterance", bottleneck=8, adapter_paths=paths)
+    perturb(a.method.fusion, std=0.3)
+    m = a.method.double()
+    x = torch.randn(6, 3, a.backbone.dim, dtype=torch.float64)  # (T, B, d)
+    padding = torch.zeros(3, 6, dtype=torch.bool)
+    padding[1, 4:] = True  # utterance 1 has 4 frames, then padding
+    f = m.fuse(x, 1, padding=padding)
+    for utt, frames in [(0, 6), (1, 4), (2, 6)]:
+        ref = m.fuse_reference(x[:frames, utt], 1)
+        torch.testing.assert_close(f[:frames, utt], ref, atol=1e-9, rtol=1e-9)
+    s = m.last_scores[1]
+    assert s.shape == (3, len(m.tasks))  # per utterance, not per frame
+    with pytest.raises(ValueError, match="needs mode attention"):
+        adapters.attach(make_up(), "fusion", mode="avg", scope="utterance", bottleneck=8, adapter_paths=paths)
+
+
+@pytest.mark.parametrize("family", ["hubert", "wavlm"])
+def test_utterance_scope_takes_each_layers_padding_mask(make_up, tmp_path, family):
+    # (the upstream's own CNN normalises over the padded batch, so the padded batch is not
+    # compared with the utterance alone: the mask reaching the fusion is checked instead)
+    paths = [str(p) for p in stage1_fusion(make_up, tmp_path, family=family)]
+    a = adapters.attach(make_up(family), "fusion", mode="attention", scope="utterance", bottleneck=8,
+                        adapter_paths=paths)
+    m = a.method
+    seen = []
+    fuse = m.fuse
+    m.fuse = lambda x, layer, hidden=None, padding=None: seen.append(padding) or fuse(x, layer, hidden, padding)
+    a.eval()
+    with torch.no_grad():
+        _, hl = a(torch.randn(2, 8000), torch.tensor([8000, 5600]))
+    assert len(seen) == a.backbone.num_layers
+    for padding in seen:  # the longer utterance is whole, the shorter one padded at its end
+        assert padding.shape[0] == 2 and not padding[0].any()
+        valid = int((~padding[1]).sum())
+        assert padding[1, valid:].all() and abs(valid - int(hl[-1][1])) <= 1 < padding.shape[1] - valid
+    assert m._padding is None  # not kept past the forward
