@@ -10,13 +10,6 @@ on the layer output.
                  s = softmax_k(q . k_k / sqrt(d_f)),  f = sum_k s_k v_k
 and, for the composition modes, x_l <- x_l + LN(f) (``layernorm: false`` drops LN).
 
-``scope: utterance`` (ours, attention only) gives each utterance one weight per adapter
-instead of one per frame: the query is the mean of x_l over the utterance's frames, the key
-the mean of a_k over them (k linear in a_k, so the same as the mean key),
-s = softmax_k(mean(x_l) W_q . mean(a_k) W_k / sqrt(d_f)), and every frame takes
-f_t = sum_k s_k v_k,t.  A task here is a speaker, something the whole utterance says and one
-frame hardly does; padded frames are left out of the means (the layer's own padding mask).
-
 ``value_regularization: lambda`` adds lambda * sum_l ||I - W_v,l||_F^2 to the training loss,
 AdapterFusion's regulariser (Pfeiffer et al., 2021; lambda = 0.01 there): W_v starts at the
 identity and is a full d x d map trained on the seen tasks only, so without it the value
@@ -53,7 +46,6 @@ from adapters.methods.blocks import Bottleneck
 from adapters.registry import register
 
 MODES = ("single", "avg", "wavg", "attention")
-SCOPES = ("frame", "utterance")
 
 
 @dataclass
@@ -68,8 +60,6 @@ class FusionConfig:
     # from the fusion, so that it learns to combine the others as it must on an unseen task
     # (needs task ids in training; decoding never reads them)
     own_adapter_dropout: float = 0.0
-    # attention only: one weight per adapter and frame (the paper's) or per utterance (ours)
-    scope: str = "frame"
     # attention only: lambda * sum over layers of ||I - W_value||_F^2 added to the training loss
     value_regularization: float = 0.0
 
@@ -80,9 +70,6 @@ class FusionConfig:
             check_positive("attention_dim", self.attention_dim)
         if not 0.0 <= self.own_adapter_dropout <= 1.0:
             raise ValueError(f"own_adapter_dropout must be in [0, 1], got {self.own_adapter_dropout}")
-        check_choice("scope", self.scope, SCOPES)
-        if self.scope != "frame" and self.mode != "attention":
-            raise ValueError(f"scope {self.scope!r} needs mode attention (mode {self.mode!r} has no query)")
         if self.value_regularization < 0:
             raise ValueError(f"value_regularization must be >= 0, got {self.value_regularization}")
         if self.value_regularization > 0 and self.mode != "attention":
@@ -129,7 +116,6 @@ class AudioAdapterFusion(AdapterMethod):
             )
         self.last_scores: List[Optional[torch.Tensor]] = [None] * L
         self._hidden: Optional[torch.Tensor] = None  # this forward's own_adapter_dropout draw
-        self._padding: Optional[torch.Tensor] = None  # (B, T), True on padded frames (scope utterance)
 
     def new_task_module(self):
         bb = self.backbone
@@ -210,11 +196,6 @@ class AudioAdapterFusion(AdapterMethod):
     def begin(self, task_ids):
         super().begin(task_ids)
         self._hidden = None
-        self._padding = None
-
-    def end(self):
-        super().end()
-        self._padding = None
 
     def hidden_own_adapters(self, batch_size: int, device) -> Optional[torch.Tensor]:
         """(B, K) True where an utterance's own adapter is hidden from the fusion in this
@@ -235,10 +216,8 @@ class AudioAdapterFusion(AdapterMethod):
             self._hidden = hidden
         return self._hidden.to(device)
 
-    def fuse(self, x: torch.Tensor, layer: int, hidden: Optional[torch.Tensor] = None,
-             padding: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """f for frames x (..., d); ``hidden`` (broadcast to (..., K)) leaves adapters out.
-        Scope utterance: x is time-major (T, B, d) and ``padding`` (B, T) marks padded frames."""
+    def fuse(self, x: torch.Tensor, layer: int, hidden: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """f for frames x (..., d); ``hidden`` (broadcast to (..., K)) leaves adapters out."""
         mode, K = self.config.mode, len(self.tasks)
         Wd, bd, Wu, bu = self._stacked(layer)
         b = Wu.size(-1)
@@ -253,20 +232,15 @@ class AudioAdapterFusion(AdapterMethod):
             # sum_k w_k (g_k Wu_k^T + bu_k) as one matmul over the stacked bottlenecks
             return (g * w[..., None]).flatten(-2) @ Wu.permute(0, 2, 1).reshape(K * b, -1) + w @ bu
         # attention, via the bottleneck (see the module docstring)
-        xq, gk = x, g
-        if self.config.scope == "utterance":  # the means over each utterance's frames
-            xq, gk = utterance_mean(x, padding), utterance_mean(g, padding)  # (B, d), (B, K, b)
-        q = fz.query(xq)  # (..., d_f)
+        q = fz.query(x)  # (..., d_f)
         A = torch.einsum("kdb,df->kbf", Wu, fz.key.weight.t())  # (K, b, d_f)
         e = bu @ fz.key.weight.t() + fz.key.bias  # (K, d_f)
         scores = torch.einsum("...f,kbf->...kb", q, A)
-        scores = (scores * gk).sum(-1) + q @ e.t()  # (..., K)
+        scores = (scores * g).sum(-1) + q @ e.t()  # (..., K)
         if hidden is not None:
             scores = scores.masked_fill(hidden, float("-inf"))
         s = torch.softmax(scores / math.sqrt(q.size(-1)), dim=-1)
         self.last_scores[layer] = s.detach()
-        if self.config.scope == "utterance":
-            s = s.expand(x.size(0), -1, -1)  # (T, B, K): every frame the utterance's weights
         B = torch.einsum("kdb,de->kbe", Wu, fz.value.weight.t())  # (K, b, d)
         c = bu @ fz.value.weight.t()  # (K, d)
         f = (g * s.unsqueeze(-1)).flatten(-2) @ B.reshape(K * b, -1)
@@ -274,8 +248,7 @@ class AudioAdapterFusion(AdapterMethod):
 
     def fuse_reference(self, x: torch.Tensor, layer: int, keep: Optional[List[int]] = None) -> torch.Tensor:
         """The fusion equation computed literally (slow) over the adapters ``keep`` (all
-        by default), for every frame alike; for tests.  Scope utterance: x is one
-        utterance's frames (T, d), no padding."""
+        by default), for every frame alike; for tests."""
         keep = list(range(len(self.tasks))) if keep is None else keep
         a = self.adapter_outputs(x, layer)[..., keep, :]  # (..., K', d)
         mode = self.config.mode
@@ -285,12 +258,8 @@ class AudioAdapterFusion(AdapterMethod):
         if mode == "wavg":
             w = torch.softmax(fz.w, 0)[keep]
             return ((w / w.sum())[:, None] * a).sum(-2)
-        k, v = fz.key(a), fz.value(a)
-        if self.config.scope == "utterance":
-            q, k = fz.query(x.mean(0)), k.mean(0)  # (d_f,), (K', d_f)
-            s = torch.softmax((q * k).sum(-1) / math.sqrt(k.size(-1)), dim=-1)
-            return (s[:, None] * v).sum(-2)  # (T, d)
         q = fz.query(x).unsqueeze(-2)
+        k, v = fz.key(a), fz.value(a)
         s = torch.softmax((q * k).sum(-1) / math.sqrt(k.size(-1)), dim=-1)
         return (s.unsqueeze(-1) * v).sum(-2)
 
@@ -301,29 +270,14 @@ class AudioAdapterFusion(AdapterMethod):
             ads = [self.adapters[self.tasks.names[k]][layer] for k in uniq]
             return x + routed_bottleneck(x, ads, inverse)
         hidden = self.hidden_own_adapters(x.size(1), x.device)
-        return x + self.fusion[layer].norm(self.fuse(x, layer, hidden, self._padding))
-
-    def _keep_padding(self, module, args, kwargs):
-        self._padding = kwargs.get("self_attn_padding_mask")
+        return x + self.fusion[layer].norm(self.fuse(x, layer, hidden))
 
     def install(self):
         bb = self.backbone
         for i in range(bb.num_layers):
-            if self.config.scope == "utterance":  # the mask each layer itself is given
-                self.pre_hook(bb.layers[i], self._keep_padding, with_kwargs=True)
 
             def after_layer(mod, inp, out, _i=i):
                 x = bb.layer_output(out)
                 return bb.with_layer_output(out, self.adapt(x, _i))
 
             self.hook(bb.layers[i], after_layer)
-
-
-def utterance_mean(x: torch.Tensor, padding: Optional[torch.Tensor]) -> torch.Tensor:
-    """The mean over time of time-major x (T, B, ...), leaving out padded frames
-    (``padding`` (B, T), True where padded)."""
-    if padding is None:
-        return x.mean(0)
-    valid = (~padding).t().to(x.dtype)  # (T, B)
-    valid = valid.reshape(valid.shape + (1,) * (x.dim() - 2))
-    return (x * valid).sum(0) / valid.sum(0).clamp_min(1.0)
