@@ -2,6 +2,7 @@
 through ESPnet (training frontend, decoding), the multi-task table, and a tiny run
 of egs/euphonia/asr1 through every stage."""
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -205,6 +206,32 @@ def test_multitask_report_has_a_table_per_seen_and_per_zero_shot_task(tmp_path):
     assert "| A | 10.0 | 35.0 |" in md
 
 
+def test_fusion_weights_summary_against_hand_counts():
+    from adapters.bin.fusion_weights import markdown, summarize
+
+    tasks = ["typical", "F02", "M03"]
+    one_hot = torch.tensor([[0.0, 1.0, 0.0]] * 4)  # every frame on F02: collapsed
+    uniform = torch.full((2, 3), 1 / 3)
+    mixed = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
+    per_utt = {"u1": [one_hot, uniform], "u2": [one_hot[:2], mixed], "z1": [one_hot[:3], uniform]}
+    u2t = {"u1": "F02", "u2": "typical", "z1": "F16"}  # z1: a held-out speaker, no adapter of its own
+    layers = summarize(per_utt, tasks, u2t)
+    l0, l1 = layers
+    assert l0["top_adapter"] == "F02" and l0["top_adapter_mean_weight"] == pytest.approx(1.0)
+    assert l0["mean_max_weight"] == pytest.approx(1.0) and l0["mean_entropy"] == pytest.approx(0.0)
+    assert l0["own_adapter_top_share"] == pytest.approx(4 / 6)  # u1's 4 frames of u1's and u2's 6
+    assert l0["utterance_top_adapters"] == {"F02": 3}
+    # layer 1: entropy over 6 frames: u1 2 x log 3, u2 its two rows, z1 2 x log 3
+    h = lambda p: -sum(x * math.log(x) for x in p)
+    ent = (4 * math.log(3) + h([0.7, 0.2, 0.1]) + h([0.1, 0.8, 0.1])) / 6
+    assert l1["mean_entropy"] == pytest.approx(ent) and l1["uniform_entropy"] == pytest.approx(math.log(3))
+    assert l1["mean_max_weight"] == pytest.approx((4 / 3 + 0.7 + 0.8) / 6)
+    # own share: u1's uniform frames count for argmax 0 (typical), not F02; u2 (typical) 1 of 2
+    assert l1["own_adapter_top_share"] == pytest.approx(1 / 4)
+    md = markdown("run", {"test": layers})
+    assert "| test | 0 | F02 (1.000) | 1.000 | 0.000 (1.099) | 66.7 % | F02 3 (1 distinct) |" in md
+
+
 # ---------------------------------------------------------------- the tiny recipe run
 
 TINY_UP = ("--frontend_conf path_or_url=exp/upstream/tiny.pt --max_epoch 1 --batch_bins 200000")
@@ -256,6 +283,11 @@ def test_tiny_multitask_recipe_end_to_end(recipe):
     assert added["stored_adapter_params"] - hra["stored_adapter_params"] == 128 * 256 + 96 * 128
     report = (recipe / "exp" / "multitask" / "RESULTS.md").read_text()
     assert f"| {aaf} |" in report and "## WER per zero-shot (held-out) task" in report
+    fw = json.loads((recipe / "exp" / "multitask" / "fusion_weights.json").read_text())
+    assert fw["tasks"] == ["typical", "M01"] and set(fw["sets"]) == {"test", "test_zeroshot"}
+    for layers in fw["sets"].values():
+        assert len(layers) == 2 and all(0 <= r["mean_entropy"] <= r["uniform_entropy"] + 1e-9 for r in layers)
+    assert fw["sets"]["test_zeroshot"][0]["own_adapter_top_share"] is None
     # each run's own results.json: per-task WERs and the SUPERB table's view of it
     ext_res = json.loads((recipe / "exp" / "asr_ctc_extract" / "results.json").read_text())
     assert ext_res["task"] == "mt-asr" and ext_res["row"] == "fusion_routing" and ext_res["method"] == "fusion"

@@ -16,7 +16,8 @@
 #         decoding, downstream started from stage 1's;
 #   16    HRA adds the new task(s) (hra in --methods, --new_task true): only their heads train,
 #         everything else frozen; checks that the old tasks' decodings are unchanged;
-#   17    the multi-task table over every trained run: exp/multitask/RESULTS.md and results.json.
+#   17    the multi-task table over every trained run: exp/multitask/RESULTS.md and results.json;
+#         and where the attention fusion looks (exp/multitask/fusion_weights.md, adapters.bin.fusion_weights).
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
@@ -137,5 +138,10 @@ if [ "$stage" -le 17 ] && [ "$stop_stage" -ge 17 ]; then
   done
   [ ${#args[@]} -gt 0 ] || die "stage 17: no trained run under $expdir"
   $PYTHON -m adapters.bin.score_multitask --data "$dumpdir/raw" --decode decode_decode_ctc --out "$expdir/multitask" "${args[@]}"
+  if [ -s "$expdir/asr_ctc_fusion/results.json" ]; then
+    # where the attention fusion looks, per layer, on seen and on held-out speakers
+    $PYTHON -m adapters.bin.fusion_weights "$expdir/asr_ctc_fusion" --data "$dumpdir/raw/test" "$dumpdir/raw/test_zeroshot" \
+      --model_file "$model" --out "$expdir/multitask/fusion_weights"
+  fi
 fi
 log "Successfully finished"
