@@ -232,6 +232,32 @@ def test_fusion_weights_summary_against_hand_counts():
     assert "| test | 0 | F02 (1.000) | 1.000 | 0.000 (1.099) | 66.7 % | F02 3 (1 distinct) |" in md
 
 
+def test_fusion_weights_rejects_bad_data_naming_the_file_or_utterance(tmp_path):
+    from adapters.bin.fusion_weights import weights_on
+
+    d = tmp_path / "set"
+    d.mkdir()
+    with pytest.raises(DataDirError, match="set/wav.scp not found"):
+        weights_on(None, None, d)
+    (d / "wav.scp").write_text("")
+    with pytest.raises(DataDirError, match="lists no utterances"):
+        weights_on(None, None, d)
+    (d / "wav.scp").write_text(f"u1 {d / 'gone.wav'}\n")
+    with pytest.raises(DataDirError, match="utterance u1: audio file not found"):
+        weights_on(None, None, d)
+    sf.write(str(d / "slow.wav"), np.zeros(800, dtype="float32"), 8000)
+    (d / "wav.scp").write_text(f"u2 {d / 'slow.wav'}\n")
+    with pytest.raises(DataDirError, match="utterance u2: .* sample rate 8000 Hz"):
+        weights_on(None, None, d)
+    sf.write(str(d / "bad.flac"), np.random.default_rng(0).standard_normal(16000).astype("float32") * 0.1, 16000)
+    data = (d / "bad.flac").read_bytes()
+    half = len(data) // 2  # a good header, then a stretch of the stream zeroed
+    (d / "bad.flac").write_bytes(data[:half] + b"\x00" * 50 + data[half + 50:])
+    (d / "wav.scp").write_text(f"u3 {d / 'bad.flac'}\n")
+    with pytest.raises(DataDirError, match="utterance u3: unreadable audio"):
+        weights_on(None, None, d)
+
+
 # ---------------------------------------------------------------- the tiny recipe run
 
 TINY_UP = ("--frontend_conf path_or_url=exp/upstream/tiny.pt --max_epoch 1 --batch_bins 200000")

@@ -70,16 +70,13 @@ def summarize(per_utt: Dict[str, List[torch.Tensor]], tasks: List[str],
 
 
 def load_fusion_model(exp: Path, model_file: str):
-    from adapters.espnet.register import register_asr
-
-    register_asr()
-    from espnet2.tasks.asr import ASRTask
+    from adapters.results import espnet_task
 
     config, ckpt = exp / "config.yaml", exp / model_file
     for f in (config, ckpt):
         if not f.is_file():
             raise FileNotFoundError(f"{f} not found: train the run first")
-    model, _ = ASRTask.build_model_from_file(str(config), str(ckpt), "cpu")
+    model, _ = espnet_task("asr").build_model_from_file(config, ckpt, "cpu")
     method = getattr(getattr(model.frontend, "adapted", None), "method", None)
     if getattr(method, "method_name", None) != "fusion" or method.config.mode != "attention":
         found = getattr(method, "method_name", None)
@@ -91,12 +88,19 @@ def load_fusion_model(exp: Path, model_file: str):
 
 def weights_on(model, method, data_dir: Path, max_utts: Optional[int] = None) -> Dict[str, List[torch.Tensor]]:
     """{utt: [(frames, K) attention weights per layer]}, one utterance at a time (no padding)."""
+    if not (data_dir / "wav.scp").is_file():
+        raise DataDirError(f"{data_dir}/wav.scp not found")
     wav = read_table(data_dir / "wav.scp")
+    if not wav:
+        raise DataDirError(f"{data_dir}/wav.scp lists no utterances")
     utts = sorted(wav)[:max_utts] if max_utts else sorted(wav)
     out = {}
     for i, utt in enumerate(utts, 1):
-        check_audio(utt, wav[utt], 16000)
-        x, _ = sf.read(audio_path(wav[utt]), dtype="float32", always_2d=True)
+        check_audio(utt, wav[utt], 16000)  # missing, wrong rate, empty: named by utterance
+        try:
+            x, _ = sf.read(audio_path(wav[utt]), dtype="float32", always_2d=True)
+        except Exception as e:  # a header that reads but data that does not
+            raise DataDirError(f"utterance {utt}: unreadable audio {audio_path(wav[utt])}: {e}") from None
         x = torch.from_numpy(x[:, 0].copy())[None]
         with torch.no_grad():
             model.frontend(x, torch.tensor([x.size(1)]))
@@ -136,8 +140,6 @@ def main(argv=None):
     tasks = list(method.tasks.names)
     sets = {}
     for d in a.data:
-        if not (d / "wav.scp").is_file():
-            raise DataDirError(f"{d}/wav.scp not found")
         u2t = read_table(d / "utt2task") if (d / "utt2task").is_file() else {}
         sets[d.name] = summarize(weights_on(model, method, d, a.max_utts), tasks, u2t)
     a.out.parent.mkdir(parents=True, exist_ok=True)

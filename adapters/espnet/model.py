@@ -23,8 +23,9 @@ class AdapterASRModel(ESPnetASRModel):
     def forward(self, speech, speech_lengths, text, text_lengths, **kwargs):
         route_tasks(self.frontend, kwargs)
         loss, stats, weight = super().forward(speech, speech_lengths, text, text_lengths, **kwargs)
-        penalty = self.frontend.regularization_loss() if hasattr(self.frontend, "regularization_loss") else None
-        if penalty is not None and self.training:
+        penalty = (self.frontend.regularization_loss()
+                   if self.training and hasattr(self.frontend, "regularization_loss") else None)
+        if penalty is not None:
             loss = loss + penalty
             stats["adapter_penalty"] = penalty.detach().reshape(1)
             stats["loss"] = loss.detach()
