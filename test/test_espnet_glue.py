@@ -205,3 +205,57 @@ def test_a_penalty_no_model_adds_is_an_error_not_silence(ckpt_dir, wavs, tmp_pat
     plain.train()
     plain(*wavs)
     plain(*wavs)
+
+
+def _optim_args(**kw):
+    import argparse
+
+    return argparse.Namespace(**{"optim": "adam", "optim_conf": {"lr": 0.002}, "sharded_ddp": False,
+                                 "exclude_weight_decay": False, **kw})
+
+
+def test_fusion_lr_scale_trains_the_fusion_at_its_own_rate(ckpt_dir, wavs, tmp_path):
+    from espnet2.schedulers.warmup_lr import WarmupLR
+
+    from adapters.espnet.tasks import AdapterASRTask
+
+    fe = _fusion_frontend(ckpt_dir, tmp_path, fusion_lr_scale=0.1)
+    head = torch.nn.Linear(fe.output_size(), 3)
+    model = torch.nn.ModuleDict({"frontend": fe, "head": head})
+    (optim,) = AdapterASRTask.build_optimizers(_optim_args(), model)
+    fusion_ids = {id(p) for p in fe.adapted.method.fusion.parameters()}
+    by_lr = {g["lr"]: {id(p) for p in g["params"]} for g in optim.param_groups}
+    assert sorted(by_lr) == pytest.approx([0.0002, 0.002])
+    assert by_lr[min(by_lr)] == fusion_ids
+    assert by_lr[max(by_lr)] == {id(p) for p in model.parameters()} - fusion_ids
+    # ESPnet's scheduler scales each group from its own rate: the ratio holds while it warms up
+    sched = WarmupLR(optim, warmup_steps=10)
+    # Adam's first step moves every parameter with a gradient by its group's rate
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    fe.train()
+    feats, _ = fe(*wavs)
+    head(feats).pow(2).mean().backward()
+    optim.step()
+    sched.step()
+    lrs = sorted(g["lr"] for g in optim.param_groups)
+    assert lrs[0] / lrs[1] == pytest.approx(0.1)
+    moved = {n: (p.detach() - before[n]).abs().max().item() for n, p in model.named_parameters()
+             if p.grad is not None and p.grad.abs().max() > 0}
+    q = "frontend.adapted.method.fusion.0.query.weight"
+    assert moved[q] == pytest.approx(0.0002 / 10, rel=1e-3)  # WarmupLR's first step: lr * 1/10
+    assert moved["head.weight"] == pytest.approx(0.002 / 10, rel=1e-3)
+
+
+def test_without_lr_scales_espnets_optimizer_is_unchanged(ckpt_dir, tmp_path):
+    from adapters.espnet.tasks import AdapterASRTask
+
+    fe = _fusion_frontend(ckpt_dir, tmp_path)
+    (optim,) = AdapterASRTask.build_optimizers(_optim_args(), fe)
+    assert len(optim.param_groups) == 1 and optim.param_groups[0]["lr"] == 0.002
+    scaled = _fusion_frontend(ckpt_dir, tmp_path, fusion_lr_scale=0.5)
+    with pytest.raises(ValueError, match="plain single optimizer"):
+        AdapterASRTask.build_optimizers(_optim_args(exclude_weight_decay=True), scaled)
+    with pytest.raises(ValueError, match="fusion_lr_scale must be > 0"):
+        _fusion_frontend(ckpt_dir, tmp_path, fusion_lr_scale=0.0)
+    with pytest.raises(ValueError, match="fusion_lr_scale needs a composition mode"):
+        frontend(ckpt_dir, "fusion", tasks=["a"], method_conf={"mode": "single", "fusion_lr_scale": 0.5})

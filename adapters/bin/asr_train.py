@@ -8,9 +8,9 @@ from adapters.results import record_peak_memory
 
 def main(cmd=None):
     register_asr()
-    from espnet2.tasks.asr import ASRTask
+    from adapters.espnet.tasks import AdapterASRTask
 
-    ASRTask.main(cmd=cmd)
+    AdapterASRTask.main(cmd=cmd)
     record_peak_memory(cmd)
 
 

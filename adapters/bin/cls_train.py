@@ -6,9 +6,9 @@ from adapters.results import record_peak_memory
 
 def main(cmd=None):
     register_cls()
-    from espnet2.tasks.cls import CLSTask
+    from adapters.espnet.tasks import AdapterCLSTask
 
-    CLSTask.main(cmd=cmd)
+    AdapterCLSTask.main(cmd=cmd)
     record_peak_memory(cmd)
 
 

@@ -6,9 +6,9 @@ from adapters.results import record_peak_memory
 
 def main(cmd=None):
     register_spk()
-    from espnet2.tasks.spk import SpeakerTask
+    from adapters.espnet.tasks import AdapterSpeakerTask
 
-    SpeakerTask.main(cmd=cmd)
+    AdapterSpeakerTask.main(cmd=cmd)
     record_peak_memory(cmd)
 
 
