@@ -297,7 +297,9 @@ def test_tiny_multitask_recipe_end_to_end(recipe):
     res = json.loads((recipe / "exp" / "multitask" / "multitask.json").read_text())
     rows = {row["label"]: row for row in res["runs"]}
     aaf = "A-AF attention + LayerNorm (no task id)"
-    assert set(rows) == {"HRA (task id)", "single-task adapters, task-id routing", aaf, "HRA + new task head"}
+    # fusion's extraction adapts the frozen run's model, so that run is trained too
+    assert set(rows) == {"frozen + weighted sum", "HRA (task id)", "single-task adapters, task-id routing", aaf,
+                         "HRA + new task head"}
     for row in rows.values():
         assert row["mean_wer"] is not None and row["mean_wer"] >= 0
     assert set(rows["HRA (task id)"]["sets"]["test"]) == {"typical", "M01"}
@@ -318,6 +320,16 @@ def test_tiny_multitask_recipe_end_to_end(recipe):
     ext_res = json.loads((recipe / "exp" / "asr_ctc_extract" / "results.json").read_text())
     assert ext_res["task"] == "mt-asr" and ext_res["row"] == "fusion_routing" and ext_res["method"] == "fusion"
     assert set(ext_res["per_task"]["test"]) == {"typical", "M01"} and "mean_over_tasks" in ext_res["test"]
+
+    # extraction trained the adapters alone: the frozen run's downstream came through untouched
+    import torch
+
+    base = torch.load(recipe / "exp" / "asr_ctc_frozen" / "valid.loss.ave.pth", map_location="cpu")
+    extracted = torch.load(recipe / "exp" / "asr_ctc_extract" / "valid.loss.ave.pth", map_location="cpu")
+    downstream = [k for k in base if k.split(".")[0] in ("encoder", "ctc") or k.startswith("frontend.featurizer.")]
+    assert len(downstream) > 10 and any(k.startswith("frontend.featurizer.") for k in downstream)
+    for k in downstream:
+        torch.testing.assert_close(extracted[k], base[k], msg=k)  # up to the ulp of ESPnet's averaging
 
     # a stage that is complete is skipped; composition needs the extraction files
     r = run(recipe, "--stage", "11", "--stop_stage", "13", "--methods", "hra", "--nj", "1", "--asr_args", TINY_UP)
