@@ -35,8 +35,9 @@ METHODS = {
 # the multi-task recipe's runs (generated on request: --methods extract aaf_attention ...)
 _AAF = {"bottleneck": 64}
 MULTITASK_METHODS = {
-    "extract": ("A-AF stage 1 (knowledge extraction): one bottleneck adapter per task and layer, "
-                "each utterance through its task's (also the task-id routing baseline)",
+    "extract": ("A-AF stage 1 (knowledge extraction): one bottleneck adapter per task and layer on "
+                "the frozen run's model, each utterance through its task's (also the task-id routing "
+                "baseline)",
                 {"mode": "single", **_AAF}, 1.0, "fusion"),
     "aaf_avg": ("A-AF stage 2, Avg: the mean of the frozen single-task adapters, LayerNorm",
                 {"mode": "avg", **_AAF}, 1.0, "fusion"),
