@@ -1,7 +1,8 @@
 """Per-parameter learning-rate scales in ESPnet's single optimizer.
 
-A method marks parameters with :func:`set_lr_scale` (AdapterFusion trains its fusion
-layers at a lower rate than its adapters, for instance); the training entry points use
+A method marks parameters with :func:`adapters.methods.base.set_lr_scale` (AdapterFusion
+trains its fusion layers at a lower rate than its adapters, for instance); the training
+entry points use
 ESPnet tasks whose ``build_optimizers`` put each scale in its own parameter group with
 ``lr = optim_conf.lr * scale``.  ESPnet's schedulers (warmuplr, ...) scale every group
 from its own initial rate, so the ratio holds for the whole run.  Without marked
@@ -13,15 +14,7 @@ from typing import Dict, List
 
 import torch
 
-LR_SCALE_ATTR = "lr_scale"
-
-
-def set_lr_scale(params, scale: float) -> None:
-    if not scale > 0:
-        raise ValueError(f"a learning-rate scale must be > 0, got {scale!r}")
-    for p in params:
-        setattr(p, LR_SCALE_ATTR, float(scale))
-
+from adapters.methods.base import LR_SCALE_ATTR
 
 def lr_scale_groups(model: torch.nn.Module) -> Dict[float, List[torch.nn.Parameter]]:
     """Parameters by scale (1.0 for unmarked ones), in model order within each."""
@@ -56,4 +49,3 @@ class LrScaledOptimizers:
             {"params": ps, "lr": conf["lr"] * s} for s, ps in sorted(groups.items(), reverse=True)
         ]
         return [optim_class(param_groups, **conf)]
-

@@ -35,6 +35,18 @@ def check_positive(name: str, value):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+#: a parameter attribute: its learning rate is the optimizer's times this (read by
+#: ``adapters.espnet.optim_groups`` when ESPnet builds the optimizer)
+LR_SCALE_ATTR = "lr_scale"
+
+
+def set_lr_scale(params, scale: float) -> None:
+    if not scale > 0:
+        raise ValueError(f"a learning-rate scale must be > 0, got {scale!r}")
+    for p in params:
+        setattr(p, LR_SCALE_ATTR, float(scale))
+
+
 @dataclasses.dataclass
 class NoConfig:
     pass

@@ -45,8 +45,8 @@ from adapters.methods.base import (
     check_choice,
     check_positive,
     routed_bottleneck,
+    set_lr_scale,
 )
-from adapters.espnet.optim_groups import set_lr_scale
 from adapters.methods.blocks import Bottleneck
 from adapters.registry import register
 

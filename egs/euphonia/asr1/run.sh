@@ -82,7 +82,7 @@ fi
 # utterances alone.  With the downstream trained beside them (as until 2026-12-03) every
 # adapter fitted a downstream shared with the other tasks and routing was worse than the
 # frozen model itself (70.3 against 69.1 mean WER on the default)
-if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 11 ] && has fusion; then
+if [ "$stage" -le 13 ] && has fusion; then
   base=$expdir/asr_ctc_frozen
   [ -s "$base/$model" ] || die "A-AF extraction adapts the frozen run's ASR model: $base/$model is missing (train frozen, stages 11-13)"
   ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage $(( stop_stage < 13 ? stop_stage : 13 )) \
