@@ -6,6 +6,7 @@ from typing import Iterable, Optional
 import torch
 from torch import nn
 
+from adapters import upstream_cut
 from adapters.backbones import Backbone
 from adapters.methods.base import parse_config
 from adapters.registry import get_method
@@ -51,6 +52,25 @@ class AdaptedUpstream(nn.Module):
         self.method.begin(ids)
         try:
             return self.upstream(wavs, wavs_len)
+        finally:
+            self.method.end()
+
+    @property
+    def cache_cut(self) -> str:
+        """Where the frozen part ends for this method (``adapters.upstream_cut.CUTS``)."""
+        return self.method.cache_cut
+
+    def frozen_part(self, wavs: torch.Tensor, wavs_len: torch.Tensor):
+        """The part below ``cache_cut``, each utterance alone: padded (B, T, D) and lengths."""
+        return upstream_cut.frozen_part_batch(self.backbone, wavs, wavs_len, self.cache_cut)
+
+    def forward_from(self, feats: torch.Tensor, lens: torch.Tensor, task: TaskSpec = None):
+        """The rest of the upstream, through the adapters, from ``frozen_part``'s output
+        (computed now or read from a cache): hidden states and their lengths."""
+        ids = self.method.tasks.resolve(task, feats.size(0))
+        self.method.begin(ids)
+        try:
+            return upstream_cut.forward_from(self.backbone, self.cache_cut, feats, lens)
         finally:
             self.method.end()
 

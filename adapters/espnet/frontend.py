@@ -14,6 +14,11 @@ attached, reduced to one feature sequence for ESPnet's encoder or head.
         train_tasks: null               # train only these tasks' parts (adding a task to a
                                         # trained multi-task adapter; the rest stays frozen)
 
+The input is either waveforms (batch, samples) or the upstream's frozen part read
+from a feature cache (batch, frames, dim; ``adapters.feature_cache``): the part
+below the method's ``cache_cut`` is computed one utterance at a time either way,
+so the two give the same numbers and no utterance depends on its batch.
+
 ``features: auto`` (the default) is the ELP L-adapter sum when ELP has its
 L-adapters on, else the SUPERB weighted sum.  Task ids reach the adapter
 through ``set_tasks`` (the model passes each batch's ``utt2task``).
@@ -135,7 +140,7 @@ class S3prlAdapterFrontend(AbsFrontend):
         super().train(mode)
         # The backbone's dropout and layer drop stay off unless the backbone itself trains:
         # adapters learn against the deterministic frozen network.
-        if self.method != "finetune":
+        if not self.adapted.method.upstream_trainable_names():
             self.adapted.upstream.eval()
         return self
 
@@ -149,11 +154,11 @@ class S3prlAdapterFrontend(AbsFrontend):
                     "its loss; use that model, or turn the penalty off"
                 )
             self._penalty_unclaimed = True
-        if self.method == "frozen":
-            with torch.no_grad():
-                hs, hs_len = self.adapted(input, input_lengths, task=tasks)
-        else:
-            hs, hs_len = self.adapted(input, input_lengths, task=tasks)
+        if input.dim() == 2:  # waveforms: the frozen part now, one utterance at a time
+            feats, lens = self.adapted.frozen_part(input, input_lengths)
+        else:  # the frozen part read from the feature cache (adapters.feature_cache)
+            feats, lens = input, input_lengths
+        hs, hs_len = self.adapted.forward_from(feats, lens, task=tasks)
         if self.features == "weighted_sum":
             return self.featurizer(hs, hs_len)
         if self.features == "l_adapter":

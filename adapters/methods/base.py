@@ -62,6 +62,10 @@ class AdapterMethod(nn.Module):
     routes_tasks: bool = False
     #: name of the ``nn.ModuleDict`` (keyed by task) holding the per-task parts, if any
     task_modules: str = ""
+    #: the highest point of the upstream below everything the method trains or changes
+    #: (``adapters.upstream_cut.CUTS``): what lies below it can be computed once and cached.
+    #: Adapters that hook into the encoder or its layers leave the encoder's input alone.
+    cache_cut: str = "encoder"
 
     def __init__(self, backbone: Backbone, config, tasks: TaskSet):
         super().__init__()

@@ -112,6 +112,13 @@ class ELP(AdapterMethod):
             self.p_adapter = PAdapter(d, c.p_length, c.p_reparam, c.p_embed_dim or d, c.p_hidden or d)
         self._valid_len: Optional[int] = None
 
+    @property
+    def cache_cut(self) -> str:
+        # L-adapters only read the layer outputs: with neither E- nor P-adapters on,
+        # nothing inside the upstream needs a gradient
+        c = self.config
+        return "encoder" if (c.e_adapter or c.p_adapter) else "hidden_states"
+
     # -- P-adapter ----------------------------------------------------------
     def _join_pseudo(self, module, args, kwargs):
         x = args[0] if args else kwargs.pop("x")

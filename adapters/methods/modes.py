@@ -11,11 +11,15 @@ from adapters.registry import register
 class Frozen(AdapterMethod):
     """Nothing trains in the upstream; the downstream reads a weighted sum (SUPERB)."""
 
+    cache_cut = "hidden_states"
+
 
 @register("finetune")
 class FineTune(AdapterMethod):
     """The transformer (and the feature projection) trains; the CNN feature
     encoder stays frozen, as in the wav2vec2 / HuBERT fine-tuning recipes."""
+
+    cache_cut = "cnn"  # the feature LayerNorm and projection train
 
     def _named(self):
         up = self.backbone.upstream

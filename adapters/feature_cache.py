@@ -1,0 +1,213 @@
+"""The upstream's frozen part, computed once per (data set, upstream, cut point) and
+stored with kaldiio in ESPnet's ``feats.scp`` conventions.
+
+A cache directory ``<root>/<tag>/<set>/`` holds ``feats.ark`` + ``feats.scp`` (one
+matrix of frames x dim per utterance, read by ESPnet as ``kaldi_ark``),
+``utt2num_frames`` and ``manifest.json``: the upstream (name, path, SHA-256 of its
+file), the cut point and its dimension, the number of hidden states, the dtype and
+a fingerprint of the data dir (its ``wav.scp`` and, for each audio file, its size and
+modification time).  A manifest that differs from what is asked for, in any field,
+means the cache is stale: it is rebuilt, and the reason is printed.  A cache is
+written to a temporary directory and renamed when complete, so an interrupted
+build leaves no partial cache behind.
+
+What is cut where is the method's business (``AdapterMethod.cache_cut``); this
+module only computes ``adapters.upstream_cut.frozen_part`` for every utterance.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+
+from adapters.backbones import Backbone
+from adapters.upstream_cut import check_cut, cnn_frames, cut_dim, frozen_part
+
+DTYPES = ("float16", "float32")
+_HEADER_BYTES = 64  # kaldiio's per-utterance key and numpy header, rounded up
+
+
+class CacheError(RuntimeError):
+    pass
+
+
+def file_sha256(path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_table(path: Path) -> Dict[str, str]:
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.rstrip("\n").split(maxsplit=1)
+            if parts:
+                out[parts[0]] = parts[1] if len(parts) > 1 else ""
+    return out
+
+
+def data_fingerprint(data_dir: Path) -> str:
+    """A cheap fingerprint of a data dir's audio: wav.scp's text and each file's size and mtime."""
+    scp = Path(data_dir) / "wav.scp"
+    h = hashlib.sha256(scp.read_bytes())
+    for utt, entry in sorted(_read_table(scp).items()):
+        p = Path(entry.strip())
+        if entry.strip().endswith("|") or not p.exists():
+            continue  # a command: its text is in the hash already
+        st = p.stat()
+        h.update(f"{utt} {st.st_size} {st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def upstream_tag(upstream: str, path_or_url: Optional[str]) -> str:
+    """Names a cache by its upstream: ``<stem>-<8 hex of the file hash>`` or the s3prl name."""
+    if path_or_url and Path(path_or_url).is_file():
+        return f"{Path(path_or_url).stem}-{file_sha256(path_or_url)[:8]}"
+    return upstream
+
+
+def load_upstream(upstream: str, path_or_url: Optional[str] = None, upstream_conf: Optional[dict] = None):
+    from s3prl.nn import S3PRLUpstream
+
+    up = S3PRLUpstream(upstream, path_or_url=path_or_url, **(upstream_conf or {}))
+    return up.eval()
+
+
+def num_samples(data_dir: Path) -> Dict[str, int]:
+    """utt2num_samples when the data dir has it (every dump dir does), else the audio headers."""
+    f = Path(data_dir) / "utt2num_samples"
+    if f.exists():
+        return {k: int(v) for k, v in _read_table(f).items()}
+    import soundfile as sf
+
+    return {u: sf.info(e.strip()).frames for u, e in _read_table(Path(data_dir) / "wav.scp").items()}
+
+
+def estimate_bytes(backbone: Backbone, cut: str, samples: Dict[str, int], dtype: str) -> int:
+    per = np.dtype(dtype).itemsize * cut_dim(backbone, cut)
+    return sum(cnn_frames(backbone, n) * per + _HEADER_BYTES for n in samples.values())
+
+
+def human(nbytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if nbytes < 1024 or unit == "TB":
+            return f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return ""
+
+
+def check_space(where: Path, need: int, margin: float = 1.1) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(where).free
+    if need * margin > free:
+        raise CacheError(
+            f"the cache needs about {human(need)} in {where} but only {human(free)} is free: "
+            "free some space, cache float16 (--cache_dtype float16), or turn the cache off (--use_cache false)"
+        )
+
+
+def wanted_manifest(upstream: str, path_or_url, backbone: Backbone, cut: str, dtype: str,
+                    data_dir: Path, upstream_sha: Optional[str]) -> dict:
+    return {
+        "upstream": upstream,
+        "path_or_url": str(path_or_url) if path_or_url else None,
+        "upstream_sha256": upstream_sha,
+        "cut": cut,
+        "dim": cut_dim(backbone, cut),
+        "hidden_states": backbone.num_layers + 1 if cut == "hidden_states" else None,
+        "dtype": dtype,
+        "data_dir": str(data_dir),
+        "data_fingerprint": data_fingerprint(data_dir),
+    }
+
+
+def stale_reason(out_dir: Path, wanted: dict) -> Optional[str]:
+    """None when ``out_dir`` holds a complete cache for ``wanted``, else why not."""
+    man = out_dir / "manifest.json"
+    if not man.exists():
+        return "no cache yet"
+    have = json.loads(man.read_text())
+    # the data dir's path may move with the recipe; its content may not
+    diff = [k for k in wanted if k != "data_dir" and have.get(k) != wanted[k]]
+    if diff:
+        return "changed: " + ", ".join(f"{k} ({have.get(k)!r} -> {wanted[k]!r})" for k in diff)
+    if not (out_dir / "feats.scp").exists():
+        return "feats.scp missing"
+    return None
+
+
+def build(up, upstream: str, path_or_url, cut: str, data_dir, out_dir, dtype: str = "float16",
+          upstream_sha: Optional[str] = None, log=print) -> dict:
+    """Cache ``frozen_part`` at ``cut`` for every utterance of ``data_dir`` into ``out_dir``
+    (kept when its manifest matches).  Returns the manifest, with ``built`` and ``seconds``."""
+    import kaldiio
+    from espnet2.fileio.sound_scp import SoundScpReader
+
+    check_cut(cut)
+    if dtype not in DTYPES:
+        raise ValueError(f"cache dtype must be one of {DTYPES}, got {dtype!r}")
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    if not (data_dir / "wav.scp").exists():
+        raise CacheError(f"{data_dir}/wav.scp not found: dump the audio first (stage 3)")
+    backbone = Backbone(up)
+    if upstream_sha is None and path_or_url and Path(path_or_url).is_file():
+        upstream_sha = file_sha256(path_or_url)
+    wanted = wanted_manifest(upstream, path_or_url, backbone, cut, dtype, data_dir, upstream_sha)
+    reason = stale_reason(out_dir, wanted)
+    if reason is None:
+        log(f"cache {out_dir}: up to date")
+        return dict(wanted, built=False, seconds=0.0)
+    samples = num_samples(data_dir)
+    need = estimate_bytes(backbone, cut, samples, dtype)
+    hours = sum(samples.values()) / 16000 / 3600
+    log(f"cache {out_dir} ({reason}): {len(samples)} utterances, {hours:.2f} h of audio, "
+        f"cut {cut} ({wanted['dim']} x {dtype} per frame): about {human(need)}")
+    check_space(out_dir.parent, need)
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    reader = SoundScpReader(str(data_dir / "wav.scp"), dtype="float32", always_2d=False)
+    start, frames, step = time.time(), {}, max(1, len(samples) // 10)
+    ark, scp = tmp / "feats.ark", tmp / "feats.scp"
+    with kaldiio.WriteHelper(f"ark,scp:{ark},{scp}", write_function="numpy") as writer:
+        for i, utt in enumerate(_read_table(data_dir / "wav.scp")):
+            try:
+                rate, wav = reader[utt]
+            except Exception as e:
+                raise CacheError(f"utterance {utt} in {data_dir}/wav.scp: unreadable audio: {e}") from None
+            if rate != 16000:
+                raise CacheError(f"utterance {utt} in {data_dir}/wav.scp: {rate} Hz; the upstream takes 16 kHz")
+            if wav.ndim != 1:
+                raise CacheError(f"utterance {utt} in {data_dir}/wav.scp: {wav.shape[1]} channels; expected mono")
+            feats = frozen_part(backbone, torch.from_numpy(np.ascontiguousarray(wav)), cut, utt)
+            writer(utt, feats.numpy().astype(dtype))
+            frames[utt] = feats.size(0)
+            if (i + 1) % step == 0 or i + 1 == len(samples):
+                el = time.time() - start
+                log(f"  {out_dir.name}: {i + 1}/{len(samples)} utterances, {el:.0f} s"
+                    f" (about {el / (i + 1) * (len(samples) - i - 1):.0f} s left)")
+    # the scp must name the ark where it will live
+    scp.write_text(scp.read_text().replace(str(ark), str(out_dir / "feats.ark")))
+    (tmp / "utt2num_frames").write_text("".join(f"{u} {n}\n" for u, n in frames.items()))
+    seconds = time.time() - start
+    manifest = dict(wanted, utterances=len(frames), bytes=ark.stat().st_size, seconds=round(seconds, 2))
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, out_dir)
+    log(f"cache {out_dir}: {len(frames)} utterances, {human(manifest['bytes'])} in {seconds:.1f} s")
+    return dict(manifest, built=True)
+
+
+if __name__ == "__main__":
+    sys.exit("use python -m adapters.bin.cache_features")
