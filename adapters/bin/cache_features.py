@@ -41,6 +41,25 @@ def waveform_augmentation(config: dict) -> Optional[str]:
     return None
 
 
+def apply_overrides(config: dict, train_args: str) -> dict:
+    """``config`` with the ``--frontend_conf`` / ``--<key>`` overrides of the training command
+    line applied, parsed by ESPnet's own ``NestedDictAction`` (so a run that swaps its
+    upstream or method on the command line caches what it will actually read)."""
+    import argparse
+    import shlex
+
+    from espnet2.utils.nested_dict_action import NestedDictAction
+
+    tokens = shlex.split(train_args or "")
+    ap = argparse.ArgumentParser(add_help=False)
+    for key in ("frontend_conf", "preprocessor_conf"):
+        ap.add_argument(f"--{key}", action=NestedDictAction, default=copy.deepcopy(config.get(key) or {}))
+    ap.add_argument("--frontend", default=config.get("frontend"))
+    ap.add_argument("--speed_perturb_factors", default=config.get("speed_perturb_factors"))
+    known, _ = ap.parse_known_args(tokens)
+    return dict(config, **{k: v for k, v in vars(known).items()})
+
+
 def run_cut(config: dict, upstreams: dict):
     """(cache key, the upstream) for a config, or (None, reason)."""
     if config.get("frontend") != "s3prl_adapter":
@@ -68,6 +87,8 @@ def main(argv=None):
     ap.add_argument("--sets", nargs="+", required=True)
     ap.add_argument("--cache_root", required=True)
     ap.add_argument("--dtype", default="float16", choices=["float16", "float32"])
+    ap.add_argument("--train_args", default="", help="the training command line's extra options "
+                    "(asr_args, cls_args ...): --frontend_conf overrides apply to the cache too")
     a = ap.parse_args(argv)
     if len(a.config) != len(a.run):
         ap.error(f"{len(a.config)} --config but {len(a.run)} --run")
@@ -76,7 +97,7 @@ def main(argv=None):
     upstreams, built = {}, {}
     try:
         for cfg_path, run in zip(a.config, a.run):
-            config = yaml.safe_load(Path(cfg_path).read_text()) or {}
+            config = apply_overrides(yaml.safe_load(Path(cfg_path).read_text()) or {}, a.train_args)
             cut, reason = run_cut(config, upstreams)
             off = runs_dir / f"{run}.off"
             if cut is None:

@@ -17,22 +17,35 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adapters.data.batches import audio_batches, pending_sets
+from adapters.data.batches import audio_batches, cached_batches, pending_sets, run_feature_cache
 from adapters.data.kaldi import DataDirError, write_table
 from adapters.results import espnet_task, save_model_info
 
 
 @torch.no_grad()
-def classify(model, data_dir: Path, max_samples: int, desc: str):
+def classify(model, data_dir: Path, max_samples: int, desc: str, cache_set: Path = None):
     probs = {}
-    for keys, speech, lens in audio_batches(data_dir, max_samples, desc):
+    batches = (cached_batches(cache_set, max_samples // 320, desc) if cache_set is not None
+               else audio_batches(data_dir, max_samples, desc))
+    for keys, speech, lens in batches:
         enc, enc_lens = model.encode(speech, lens)
         p = model.classification_function(model.decoder(enc, enc_lens))
         probs.update({k: row.numpy() for k, row in zip(keys, p)})
     return probs
 
 
-def run(exp: Path, model_file: str, tests, max_samples: int):
+def cache_set_for(cache, data_dir: Path, data_root):
+    """The cache's copy of a test set's frozen part, when the run has a cache and it holds the set."""
+    if cache is None or data_root is None:
+        return None
+    try:
+        rel = Path(data_dir).resolve().relative_to(Path(data_root).resolve())
+    except ValueError:
+        return None
+    return cache / rel if (cache / rel / "feats.scp").is_file() else None
+
+
+def run(exp: Path, model_file: str, tests, max_samples: int, use_cache: bool = True, data_root=None):
     exp = Path(exp)
     ckpt, todo = pending_sets(exp, model_file, tests, "decode", "prediction")
     if not todo:
@@ -42,10 +55,12 @@ def run(exp: Path, model_file: str, tests, max_samples: int):
     model.eval()
     save_model_info(exp, model)
     classes = list(model.token_list)[: model.vocab_size]
+    cache = run_feature_cache(exp, use_cache)
     for name, data_dir in todo:
         out = exp / "decode" / name
         out.mkdir(parents=True, exist_ok=True)
-        probs = classify(model, data_dir, max_samples, desc=f"{exp.name} {name}")
+        probs = classify(model, data_dir, max_samples, desc=f"{exp.name} {name}",
+                         cache_set=cache_set_for(cache, data_dir, data_root))
         write_table(out / "scores", {u: " ".join(f"{v:.5f}" for v in p) for u, p in probs.items()})
         write_table(out / "prediction", {u: classes[int(np.argmax(p))] for u, p in probs.items()})
         print(f"{exp}: {name}: {len(probs)} utterances classified -> {out / 'prediction'}")
@@ -57,10 +72,13 @@ def main(argv=None):
     ap.add_argument("--test", nargs=2, action="append", required=True, metavar=("NAME", "DATA_DIR"))
     ap.add_argument("--model_file", default="valid.acc.best.pth")
     ap.add_argument("--batch_sec", type=float, default=120.0, help="seconds of (padded) audio per batch")
+    ap.add_argument("--use_cache", default="true", choices=["true", "false"],
+                    help="read the test sets' frozen part from the run's feature cache when it has one")
+    ap.add_argument("--data_root", default=None, help="the data dirs' root the cache mirrors (dump/raw)")
     a = ap.parse_args(argv)
     try:
         for exp in a.exp:
-            run(Path(exp), a.model_file, a.test, int(a.batch_sec * 16000))
+            run(Path(exp), a.model_file, a.test, int(a.batch_sec * 16000), a.use_cache == "true", a.data_root)
     except DataDirError as e:
         raise SystemExit(f"error: {e}")
 

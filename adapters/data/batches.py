@@ -53,6 +53,33 @@ def audio_batches(data_dir, max_samples: int, desc: str, fs: int = 16000
     bar.close()
 
 
+def cached_batches(cache_set: Path, max_frames: int, desc: str
+                   ) -> Iterator[Tuple[List[str], torch.Tensor, torch.Tensor]]:
+    """(utterance ids, padded frozen-part features (B, T, D), frame lengths (B,)) for every
+    utterance of a feature-cache set (``adapters.feature_cache``), batched by length."""
+    import kaldiio
+
+    cache_set = Path(cache_set)
+    lengths = {u: int(n) for u, n in read_table(cache_set / "utt2num_frames").items()}
+    feats = kaldiio.load_scp(str(cache_set / "feats.scp"))
+    bar = tqdm(total=len(lengths), desc=desc, unit="utt", mininterval=5.0, file=sys.stderr)
+    for keys in length_batches(lengths, max_frames):
+        xs = [torch.from_numpy(feats[k].astype(np.float32)) for k in keys]
+        yield keys, torch.nn.utils.rnn.pad_sequence(xs, batch_first=True), torch.tensor([len(x) for x in xs])
+        bar.update(len(keys))
+    bar.close()
+
+
+def run_feature_cache(exp: Path, use_cache: bool = True):
+    """The feature cache a run was trained from (``<exp>/feature_cache``, written by the
+    templates' stage 11), or None."""
+    f = Path(exp) / "feature_cache"
+    if not use_cache or not f.is_file():
+        return None
+    where = f.read_text().strip()
+    return Path(where) if where else None
+
+
 def pending_sets(exp: Path, model_file: str, tests, out_sub: str, out_name: str):
     """The model checkpoint of ``exp`` and the (name, data dir) test sets whose
     ``<exp>/<out_sub>/<name>/<out_name>`` is missing or older than it."""

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The staged ASR pipeline shared by the ASR recipes, with ESPnet's stage numbers:
 #   1 data (local/data.sh)    3 format/dump audio     4 filter short/long utterances
-#   5 tokens (bpe|char)      10 ESPnet collect_stats  11 train   12 decode   13 score
+#   5 tokens (bpe|char)       9 frozen-upstream cache  10 ESPnet collect_stats
+#  11 train                  12 decode                13 score
 # Stages 11-13 run once per method in --methods (conf/train_<decoder>_<method>.yaml).
 # Every stage skips what is complete and resumes what was interrupted.
 set -euo pipefail
@@ -21,6 +22,8 @@ audio_format=flac
 skip_bad=false       # format: drop unreadable utterances instead of stopping
 min_wav_duration=0.1
 max_wav_duration=30
+use_cache=true       # stage 9: compute the upstream's frozen part once (adapters.feature_cache)
+cache_dtype=float16  # float16 halves the cache; float32 gives bit-for-bit the on-the-fly inputs
 
 # Data
 train_set=
@@ -99,10 +102,16 @@ task_data_args() {
 # decode_sets RUN DIR DEC SET...: decode the union of the sets with --nj jobs into
 # DEC/.union, then give each set its own DEC/<set>/text
 decode_sets() {
-  local run=$1 dir=$2 dec=$3 out=$3/.union s k j n jobs failed=0 task_opts=
+  local run=$1 dir=$2 dec=$3 out=$3/.union s k j n jobs failed=0 task_opts= cache speech
   shift 3
   rm -rf "$out"; mkdir -p "$out/split"
   for s in "$@"; do cat "${dumpdir}/raw/$s/wav.scp"; done > "$out/wav.scp"
+  cache=$(run_cache "$run")
+  if [ -n "$cache" ]; then
+    for s in "$@"; do cat "$cache/$s/feats.scp"; done > "$out/feats.scp"; speech="$out/feats.scp,speech,kaldi_ark"
+  else
+    speech="$out/wav.scp,speech,sound"
+  fi
   if [ -n "$task_list" ]; then
     for s in "$@"; do task_ids "${dumpdir}/raw/$s"; done
     for s in "$@"; do cat "${dumpdir}/raw/$s/utt2task_id"; done > "$out/utt2task_id"
@@ -118,7 +127,7 @@ decode_sets() {
     j=${k##*.}
     # shellcheck disable=SC2086
     OMP_NUM_THREADS=1 $python -m adapters.bin.asr_inference --config "$inference_config" --ngpu 0 \
-      --data_path_and_name_and_type "$out/wav.scp,speech,sound" --key_file "$k" \
+      --data_path_and_name_and_type "$speech" --key_file "$k" \
       --asr_train_config "$dir/config.yaml" --asr_model_file "$dir/$inference_model" \
       --output_dir "$out/output.$j" ${task_opts} ${inference_args} > "$out/decode.$j.log" 2>&1 &
     pids+=($!)
@@ -198,6 +207,14 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   fi
 fi
 
+if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
+  ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
+  cache_args=()
+  for i in "${!runs[@]}"; do cache_args+=("${runs[$i]}" "${configs[$i]}"); done
+  # shellcheck disable=SC2086
+  feature_cache_stage "${asr_args}" "${cache_args[@]}" -- $train_set $valid_set $test_sets
+fi
+
 tok_args() {
   echo "--token_type $token_type --token_list $token_list $([ "$token_type" = bpe ] && echo "--bpemodel $bpemodel")"
 }
@@ -230,19 +247,21 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
 fi
 
 train_run() {  # $1: index into runs
-  local run=${runs[$1]} config=${configs[$1]} dir=${expdir}/asr_${runs[$1]} start
+  local run=${runs[$1]} config=${configs[$1]} dir=${expdir}/asr_${runs[$1]} start cache
   if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
     log "Stage 11: $run: trained"; return 0
   fi
-  log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)"
+  cache=$(run_cache "$run")
+  log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)${cache:+; frozen part from $cache}"
   mkdir -p "$dir"
+  echo "$cache" > "$dir/feature_cache"
   start=$(date +%s)
   # shellcheck disable=SC2046,SC2086
   $python -m adapters.bin.asr_train --config "$config" --use_preprocessor true $(tok_args) \
     --ngpu "$ngpu" --resume true \
-    --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/wav.scp,speech,sound" \
+    --train_data_path_and_name_and_type "$(speech_data "$cache" "$train_set")" \
     --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/text,text,text" \
-    --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/wav.scp,speech,sound" \
+    --valid_data_path_and_name_and_type "$(speech_data "$cache" "$valid_set")" \
     --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/text,text,text" \
     --train_shape_file "${stats_dir}/train/speech_shape" \
     --train_shape_file "${stats_dir}/train/text_shape.${token_type}" \

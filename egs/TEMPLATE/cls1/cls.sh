@@ -2,7 +2,8 @@
 # The staged utterance-classification pipeline (keyword spotting, emotion, speaker
 # identification) on ESPnet's classification task, with ESPnet's stage numbers:
 #   1 data (local/data.sh)   3 format/dump audio   4 filter short/long utterances
-#   5 class list            10 shape files        11 train   12 inference   13 score
+#   5 class list             9 frozen-upstream cache  10 shape files
+#  11 train                 12 inference             13 score
 # Stages 11-13 run once per method in --methods (conf/<conf_prefix>_<method>.yaml).
 # Every stage skips what is complete and resumes what was interrupted.
 set -euo pipefail
@@ -22,6 +23,8 @@ audio_format=flac
 skip_bad=false       # format: drop unreadable utterances instead of stopping
 min_wav_duration=0.1
 max_wav_duration=30
+use_cache=true       # stage 9: compute the upstream's frozen part once (adapters.feature_cache)
+cache_dtype=float16  # float16 halves the cache; float32 gives bit-for-bit the on-the-fly inputs
 
 # Data
 train_set=
@@ -112,6 +115,14 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   log "  $n classes: $(head -n "$n" "$token_list" | tr '\n' ' ')"
 fi
 
+if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
+  ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
+  cache_args=()
+  for i in "${!runs[@]}"; do cache_args+=("${runs[$i]}" "${configs[$i]}"); done
+  # shellcheck disable=SC2086
+  feature_cache_stage "${cls_args}" "${cache_args[@]}" -- $train_set $valid_set $test_sets
+fi
+
 if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   log "Stage 10: shape files -> $stats_dir"
   for part in train valid; do
@@ -122,19 +133,21 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
 fi
 
 train_run() {  # $1: index into runs
-  local run=${runs[$1]} config=${configs[$1]} dir=${expdir}/cls_${runs[$1]} start
+  local run=${runs[$1]} config=${configs[$1]} dir=${expdir}/cls_${runs[$1]} start cache
   if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
     log "Stage 11: $run: trained"; return 0
   fi
-  log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)"
+  cache=$(run_cache "$run")
+  log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)${cache:+; frozen part from $cache}"
   mkdir -p "$dir"
+  echo "$cache" > "$dir/feature_cache"
   start=$(date +%s)
   # shellcheck disable=SC2086
   $python -m adapters.bin.cls_train --config "$config" --use_preprocessor true \
     --token_list "$token_list" --ngpu "$ngpu" --resume true \
-    --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/wav.scp,speech,sound" \
+    --train_data_path_and_name_and_type "$(speech_data "$cache" "$train_set")" \
     --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/label,label,text" \
-    --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/wav.scp,speech,sound" \
+    --valid_data_path_and_name_and_type "$(speech_data "$cache" "$valid_set")" \
     --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/label,label,text" \
     --train_shape_file "${stats_dir}/train/speech_shape" \
     --valid_shape_file "${stats_dir}/valid/speech_shape" \
@@ -158,7 +171,8 @@ if [ "$stage" -le 12 ] && [ "$stop_stage" -ge 12 ]; then
   args=($(trained_exp_args "${expdir}/cls_" "$inference_model" "${runs[@]}"))
   for s in $test_sets; do args+=(--test "$(echo "$s" | tr / _)" "${dumpdir}/raw/$s"); done
   log "Stage 12: inference on $test_sets with ${runs[*]}"
-  $python -m adapters.bin.cls_inference --model_file "$inference_model" --batch_sec "$inference_batch_sec" "${args[@]}"
+  $python -m adapters.bin.cls_inference --model_file "$inference_model" --batch_sec "$inference_batch_sec" \
+    --use_cache "$use_cache" --data_root "${dumpdir}/raw" "${args[@]}"
 fi
 
 if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 13 ]; then

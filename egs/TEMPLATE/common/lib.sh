@@ -77,3 +77,34 @@ compare_runs() {
   for run in "$@"; do [ -f "${prefix}${run}/results.json" ] && res+=("${prefix}${run}/results.json"); done
   [ ${#res[@]} -eq 0 ] || $python -m adapters.bin.compare "${res[@]}"
 }
+
+# feature_cache_stage TRAIN_ARGS RUN CONFIG ... -- SET ...: stage 9, the frozen part of the upstream
+# once per data set for each run's method (adapters.bin.cache_features); with --use_cache false, nothing
+feature_cache_stage() {
+  local -a args=(--train_args "$1") sets=()
+  shift
+  while [ "$1" != -- ]; do args+=(--run "$1" --config "$2"); shift 2; done
+  shift; sets=("$@")
+  if [ "$use_cache" != true ]; then
+    log "Stage 9: feature cache off (--use_cache $use_cache): every epoch reads the audio"
+    return 0
+  fi
+  log "Stage 9: the upstream's frozen part, once per data set -> ${dumpdir}/cache"
+  $python -m adapters.bin.cache_features "${args[@]}" --data_root "${dumpdir}/raw" --sets "${sets[@]}" \
+    --cache_root "${dumpdir}/cache" --dtype "$cache_dtype" || die "the feature cache failed (see above)"
+}
+
+# run_cache RUN: the feature cache stage 9 made for RUN, or nothing (the run reads the audio)
+run_cache() {
+  [ "$use_cache" = true ] || return 0
+  local f=${dumpdir}/cache/runs/$1
+  if [ ! -f "$f" ]; then
+    log "  $1: no feature cache (stage 9 has not run); reading the audio" >&2; return 0
+  fi
+  cat "$f"
+}
+
+# speech_data CACHE SET: ESPnet's data triple for SET's speech: the cache's features, or the audio
+speech_data() {
+  if [ -n "$1" ]; then echo "$1/$2/feats.scp,speech,kaldi_ark"; else echo "${dumpdir}/raw/$2/wav.scp,speech,sound"; fi
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The staged speaker-verification pipeline on ESPnet's speaker task, with ESPnet's stage numbers:
 #   1 data (local/data.sh)   3 format/dump audio   4 filter short/long training utterances
+#   9 frozen-upstream cache (off for runs that crop random waveform segments in training)
 #  10 shape and trial files 11 train (ESPnet validates on trials: EER, minDCF)
 #  12 embeddings of the test sets   13 cosine scoring of the trial lists: EER, minDCF
 # Stages 11-13 run once per method in --methods (conf/<conf_prefix>_<method>.yaml).
@@ -24,6 +25,8 @@ audio_format=flac
 skip_bad=false
 min_wav_duration=0.5
 max_wav_duration=60
+use_cache=true       # stage 9: compute the upstream's frozen part once (adapters.feature_cache)
+cache_dtype=float16
 
 # Data
 train_set=
@@ -101,6 +104,13 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     --fs "$fs" --min_sec "$min_wav_duration" --max_sec "$max_wav_duration" --label label
 fi
 
+if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
+  ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
+  cache_args=()
+  for i in "${!runs[@]}"; do cache_args+=("${runs[$i]}" "${configs[$i]}"); done
+  feature_cache_stage "${spk_args}" "${cache_args[@]}" -- "$train_set"
+fi
+
 if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   log "Stage 10: shape and trial files -> $stats_dir"
   mkdir -p "$stats_dir/train" "$stats_dir/valid"
@@ -110,17 +120,18 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
 fi
 
 train_run() {  # $1: index into runs
-  local run=${runs[$1]} config=${configs[$1]} dir=${expdir}/spk_${runs[$1]} start
+  local run=${runs[$1]} config=${configs[$1]} dir=${expdir}/spk_${runs[$1]} start cache
   if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
     log "Stage 11: $run: trained"; return 0
   fi
-  log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)"
+  cache=$(run_cache "$run")  # validation trials always read the audio: the frontend takes either
+  log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)${cache:+; frozen part from $cache}"
   mkdir -p "$dir"
   start=$(date +%s)
   # shellcheck disable=SC2086
   $python -m adapters.bin.spk_train --config "$config" --use_preprocessor true --ngpu "$ngpu" --resume true \
     --spk2utt "${dumpdir}/raw/${train_set}/spk2utt" --spk_num "$(wc -l < "${dumpdir}/raw/${train_set}/spk2utt")" \
-    --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/wav.scp,speech,sound" \
+    --train_data_path_and_name_and_type "$(speech_data "$cache" "$train_set")" \
     --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/utt2spk,spk_labels,text" \
     --valid_data_path_and_name_and_type "${stats_dir}/valid/trial.scp,speech,sound" \
     --valid_data_path_and_name_and_type "${stats_dir}/valid/trial2.scp,speech2,sound" \
