@@ -44,6 +44,12 @@ def test_ctc_then_rnnt_end_to_end(recipe):
     assert res["train_time_s"] > 0
     assert "|test_clean|6|" in (recipe / "exp/asr_ctc_hra/RESULTS.md").read_text()
     assert "| asr_ctc_hra | hra |" in r.stdout  # the comparison table
+    # stage 9 cached the frozen part at HRA's cut (the encoder's input) and the run read it
+    cache = (recipe / "exp/asr_ctc_hra/feature_cache").read_text().strip()
+    assert cache.endswith("_encoder_float32"), cache
+    man = json.loads((recipe / cache / "test_clean" / "manifest.json").read_text())
+    assert man["cut"] == "encoder" and man["utterances"] == 6
+    assert "frozen part from" in r.stdout
 
     # RNN-T on the same data: ESPnet's transducer decoder, torchaudio's loss, transducer beam search
     run(recipe, "--stage", "11", "--decoder", "rnnt", "--methods", "elp", *TINY)

@@ -86,7 +86,7 @@ def main(argv=None):
     ap.add_argument("--data_root", required=True, help="where the sets' data dirs are (dump/raw)")
     ap.add_argument("--sets", nargs="+", required=True)
     ap.add_argument("--cache_root", required=True)
-    ap.add_argument("--dtype", default="float16", choices=["float16", "float32"])
+    ap.add_argument("--dtype", default="float32", choices=["float16", "float32"])
     ap.add_argument("--train_args", default="", help="the training command line's extra options "
                     "(asr_args, cls_args ...): --frontend_conf overrides apply to the cache too")
     a = ap.parse_args(argv)

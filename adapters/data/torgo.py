@@ -75,27 +75,41 @@ def find_speakers(root) -> Dict[str, Path]:
     return spk
 
 
-def collect(root):
-    """Every transcribable utterance: {utt: (wav, text, spk, task)}, and skip counts."""
+def utterances(items):
+    """``(wav, prompt text or None)`` pairs in TORGO's layout (``.../<spk>/Session<N>/<mic dir>/<nnnn>.wav``)
+    -> every transcribable utterance ``{utt: (wav, text, spk, task)}`` and skip counts.  The
+    files need not exist: the synthetic corpus's plan goes through here too (``adapters.synth.torgo.listing``)."""
     utts, skipped = {}, Counter()
+    for wav, raw in items:
+        wav = Path(wav)
+        if raw is None:
+            skipped["no prompt"] += 1
+            continue
+        reason = non_speech_reason(raw)
+        text = normalize(raw) if reason is None else ""
+        if reason is None and not text:
+            reason = "empty"
+        if reason:
+            skipped[reason] += 1
+            continue
+        spk, sess, mic = wav.parent.parent.parent.name, wav.parent.parent.name, MICS[wav.parent.name]
+        utts[f"{spk}-{sess}-{mic}-{wav.stem}"] = (str(wav.resolve()), text, spk, task_of(spk))
+    return utts, skipped
+
+
+def _listing(root):
+    """``(wav, prompt text or None)`` of every recording under ``root``."""
     for spk, d in find_speakers(root).items():
         for sess in sorted(d.glob("Session*")):
-            for mic_dir, mic in MICS.items():
+            for mic_dir in MICS:
                 for wav in sorted((sess / mic_dir).glob("*.wav")):
                     prompt = sess / "prompts" / f"{wav.stem}.txt"
-                    if not prompt.is_file():
-                        skipped["no prompt"] += 1
-                        continue
-                    raw = prompt.read_text(encoding="utf-8", errors="replace")
-                    reason = non_speech_reason(raw)
-                    text = normalize(raw) if reason is None else ""
-                    if reason is None and not text:
-                        reason = "empty"
-                    if reason:
-                        skipped[reason] += 1
-                        continue
-                    utt = f"{spk}-{sess.name}-{mic}-{wav.stem}"
-                    utts[utt] = (str(wav.resolve()), text, spk, task_of(spk))
+                    yield wav, (prompt.read_text(encoding="utf-8", errors="replace") if prompt.is_file() else None)
+
+
+def collect(root):
+    """Every transcribable utterance: {utt: (wav, text, spk, task)}, and skip counts."""
+    utts, skipped = utterances(_listing(root))
     if not utts:
         raise DataDirError(f"{root}: no utterance with a transcribable prompt")
     return utts, skipped
@@ -153,12 +167,11 @@ def speaker_order(speaker: str):
     return (int(digits) if digits else -1, speaker)
 
 
-def prepare(root, out, zeroshot=None, new=None, zeroshot_count: int = 1) -> dict:
-    """Prepare every set under ``out``.  ``zeroshot`` defaults to the last
-    ``zeroshot_count`` impaired speakers (in ``speaker_order``), ``new`` to the one
-    before them."""
-    utts, skipped = collect(root)
-    impaired = sorted({u[3] for u in utts.values()} - {TYPICAL}, key=speaker_order)
+def held_out(impaired: List[str], zeroshot=None, new=None, zeroshot_count: int = 1):
+    """(zero-shot tasks, new tasks) of a corpus with these impaired speakers: ``zeroshot``
+    defaults to the last ``zeroshot_count`` impaired speakers (in ``speaker_order``), ``new``
+    to the one before them (none when that would leave no impaired speaker seen)."""
+    impaired = sorted(impaired, key=speaker_order)
     if zeroshot is None:
         if not 1 <= zeroshot_count < len(impaired):
             raise DataDirError(f"cannot hold out {zeroshot_count} of the {len(impaired)} impaired "
@@ -167,14 +180,30 @@ def prepare(root, out, zeroshot=None, new=None, zeroshot_count: int = 1) -> dict
     if new is None:
         rest = [t for t in impaired if t not in zeroshot]
         new = rest[-1:] if len(rest) > 1 else []
-    seen, sets = split(utts, list(zeroshot), list(new))
+    return list(zeroshot), list(new)
+
+
+def plan(utts, zeroshot=None, new=None, zeroshot_count: int = 1):
+    """What ``prepare`` writes, without writing it: (seen tasks, zero-shot, new, {set: utterance ids})."""
+    impaired = sorted({u[3] for u in utts.values()} - {TYPICAL}, key=speaker_order)
+    zeroshot, new = held_out(impaired, zeroshot, new, zeroshot_count)
+    seen, sets = split(utts, zeroshot, new)
+    return seen, zeroshot, new, sets
+
+
+def prepare(root, out, zeroshot=None, new=None, zeroshot_count: int = 1) -> dict:
+    """Prepare every set under ``out``.  ``zeroshot`` defaults to the last
+    ``zeroshot_count`` impaired speakers (in ``speaker_order``), ``new`` to the one
+    before them."""
+    utts, skipped = collect(root)
+    seen, zeroshot, new, sets = plan(utts, zeroshot, new, zeroshot_count)
     out = Path(out)
     for name, ids in sets.items():
         write_dir(out / name, utts, ids)
     (out / "tasks").write_text("".join(f"{t}\n" for t in seen))
-    (out / "tasks_all").write_text("".join(f"{t}\n" for t in seen + list(new) + list(zeroshot)))
+    (out / "tasks_all").write_text("".join(f"{t}\n" for t in seen + new + zeroshot))
     summary = {"utterances": {k: len(v) for k, v in sorted(sets.items())}, "tasks": seen,
-               "zeroshot": list(zeroshot), "new": list(new), "skipped_prompts": dict(skipped)}
+               "zeroshot": zeroshot, "new": new, "skipped_prompts": dict(skipped)}
     (out / "torgo_summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 

@@ -142,6 +142,15 @@ def plan(root: Path, impaired: int, typical: int, prompts: int, sessions: int, v
     return jobs, prompt_files, speakers
 
 
+def listing(root, impaired=DEFAULTS["impaired"], typical=DEFAULTS["typical"], prompts=DEFAULTS["prompts"],
+            sessions=DEFAULTS["sessions"], vocab=DEFAULTS["vocab"], seed: int = 0):
+    """``(wav path, prompt text)`` of every recording ``build`` would write under ``root``,
+    without synthesizing anything (``adapters.data.torgo.utterances`` prepares them)."""
+    jobs, prompt_files, _ = plan(Path(root), impaired, typical, prompts, sessions, vocab, seed)
+    wavs = [args[-1] for _, args in jobs]
+    return [(w, prompt_files[w.parent.parent / "prompts" / f"{w.stem}.txt"]) for w in wavs]
+
+
 def build(root, impaired=DEFAULTS["impaired"], typical=DEFAULTS["typical"], prompts=DEFAULTS["prompts"],
           sessions=DEFAULTS["sessions"], vocab=DEFAULTS["vocab"], seed: int = 0, nj: int = 2) -> Path:
     """Synthesize (or find cached) the corpus under ``root``; returns ``root/TORGO``."""

@@ -24,7 +24,7 @@ skip_bad=false       # format: drop unreadable utterances instead of stopping
 min_wav_duration=0.1
 max_wav_duration=30
 use_cache=true       # stage 9: compute the upstream's frozen part once (adapters.feature_cache)
-cache_dtype=float16  # float16 halves the cache; float32 gives bit-for-bit the on-the-fly inputs
+cache_dtype=float32  # float32: bit-for-bit the on-the-fly inputs; float16 halves the disk it takes
 
 # Data
 train_set=

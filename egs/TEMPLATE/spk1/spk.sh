@@ -26,7 +26,7 @@ skip_bad=false
 min_wav_duration=0.5
 max_wav_duration=60
 use_cache=true       # stage 9: compute the upstream's frozen part once (adapters.feature_cache)
-cache_dtype=float16
+cache_dtype=float32
 
 # Data
 train_set=
