@@ -21,7 +21,9 @@ BENCH_JSON=exp/bench/bench_methods_$BENCH_SIZE.json
 
 status=0
 "$PY" -m adapters.bin.benchmark --no_collect "$@" || status=$?
-[ "$status" -le 1 ] || exit "$status"  # interrupted: the state is saved, run again to resume
+# 2: the plan is inconsistent (nothing ran; the problems are printed); more: interrupted,
+# the state is saved, run again to resume
+[ "$status" -le 1 ] || exit "$status"
 mkdir -p "$(dirname "$BENCH_JSON")"
 "$PY" -m adapters.bin.bench_methods --family hubert --size "$BENCH_SIZE" --json "$BENCH_JSON" \
   || { echo "warning: the method benchmark failed; the report goes without it" >&2; status=1; }

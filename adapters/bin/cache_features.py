@@ -24,6 +24,8 @@ from typing import Optional
 import yaml
 
 from adapters.feature_cache import CacheError, build, file_sha256, load_upstream, upstream_tag
+from adapters.methods.base import AdapterMethod
+from adapters.registry import get_method
 
 
 def waveform_augmentation(config: dict) -> Optional[str]:
@@ -74,9 +76,18 @@ def run_cut(config: dict, upstreams: dict):
     key = (name, path, yaml.safe_dump(fc.get("upstream_conf") or {}))
     if key not in upstreams:
         upstreams[key] = load_upstream(name, path, fc.get("upstream_conf"))
-    adapted = adapters.attach(copy.deepcopy(upstreams[key]), fc.get("method", "frozen"),
-                              tasks=fc.get("tasks"), **(fc.get("method_conf") or {}))
-    return (key, adapted.cache_cut), None
+    method = fc.get("method", "frozen")
+    try:
+        cut = adapters.attach(copy.deepcopy(upstreams[key]), method, tasks=fc.get("tasks"),
+                              **(fc.get("method_conf") or {})).cache_cut
+    except (OSError, ValueError, KeyError) as e:
+        # a method that needs files made later (fusion's stage-1 adapters) still has a cut
+        # that does not depend on its configuration
+        cls = get_method(method)
+        if not isinstance(cls.__dict__.get("cache_cut", AdapterMethod.cache_cut), str):
+            raise ValueError(f"cannot attach {method!r} to find where its frozen part ends: {e}") from None
+        cut = cls.cache_cut
+    return (key, cut), None
 
 
 def main(argv=None):

@@ -36,11 +36,14 @@ expdir=exp
 dumpdir=dump
 asr_args=
 local_data_opts=
+use_cache=true       # the upstream's frozen part computed once (asr.sh stage 9)
+cache_dtype=float32
 python=$PYTHON
 . ../../../tools/parse_options.sh
 [ $# -eq 0 ] || die "unexpected arguments: $*"
 
 common=(--python "$PYTHON" --expdir "$expdir" --dumpdir "$dumpdir" --nj "$nj" --train_jobs "$train_jobs"
+        --use_cache "$use_cache" --cache_dtype "$cache_dtype"
         --token_type "$token_type" --decoder ctc --stats_config conf/collect_stats.yaml
         --task_list data/tasks_all --fallback_task typical
         --upstream_ckpt ../../upstream/hubert_pretrained_small.pt --upstream_family hubert --upstream_size pretrained
@@ -107,8 +110,9 @@ if [ "$stage" -le 15 ] && [ "$stop_stage" -ge 15 ] && [ -n "$aaf_runs" ]; then
   ext=$expdir/asr_ctc_extract
   [ -s "$ext/adapters/adapters.json" ] || die "stage 15 needs the stage-1 adapters of $ext: run stages 11-14 with fusion in --methods"
   paths=$(for t in $(cat data/tasks); do echo "$ext/adapters/$t.pt"; done | paste -sd,)
-  # from stage 14 or 15 the compositions start at training (asr.sh skips finished runs)
-  ./asr.sh "${common[@]}" "${main_sets[@]}" --stage $(( stage >= 14 ? 11 : s11 )) --stop_stage 13 --methods "$aaf_runs" \
+  # from stage 9 (their feature cache: the extraction run's, built already) on; asr.sh skips
+  # what is done
+  ./asr.sh "${common[@]}" "${main_sets[@]}" --stage 9 --stop_stage 13 --methods "$aaf_runs" \
     --asr_args "--frontend_conf method_conf.adapter_paths=[$paths] --init_param $(init_downstream "$ext") $asr_args"
 fi
 
