@@ -21,6 +21,8 @@ TASKS = {
     "spk": ("register_spk", "espnet2.tasks.spk", "SpeakerTask"),
 }
 INFO_FILE = "model_info.json"
+# per-item outcomes of every test set, next to results.json (adapters.stats: CIs, paired comparisons)
+PER_ITEM_FILE = "per_item.json"
 
 
 def espnet_task(task: str):
@@ -134,3 +136,33 @@ def header_lines(r: dict, *extra: str) -> list:
             f"- task: {r['task']}; method: `{r['method']}` {conf}",
             f"- upstream: `{r['upstream']}` ({r.get('upstream_path') or 'registered name'})",
             params_line(r), *extra, f"- date: {r['created']}", ""]
+
+
+def write_json(path: Path, data, indent=1) -> None:
+    """Whole files only: other jobs (the benchmark's collector) may read it at any time."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=indent))
+    os.replace(tmp, path)
+
+
+def write_per_item(exp: Path, per_item: dict, results: dict | None = None) -> Path:
+    """``<exp>/per_item.json``: {test set: per-item outcomes} (see ``adapters.stats``), compact;
+    ``results`` (the run's results.json dict) gets ``"per_item": "per_item.json"``."""
+    path = Path(exp) / PER_ITEM_FILE
+    write_json(path, per_item, indent=None)
+    if results is not None:
+        results["per_item"] = PER_ITEM_FILE
+    return path
+
+
+def read_per_item(results_path: Path, results: dict | None = None) -> dict:
+    """The per-item outcomes next to a results.json ({} when there are none or they are unreadable)."""
+    results_path = Path(results_path)
+    name = (results or {}).get("per_item") or PER_ITEM_FILE
+    path = results_path.parent / name if results_path.suffix == ".json" else results_path / name
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -96,3 +96,129 @@ def test_comparison_table_takes_a_wer_only_entry():
          "test": {"test": {"wer": 37.8, "cer": 36.7}, "mean_over_tasks": {"wer": 38.7, "tasks": 15}}}
     out = table([r])
     assert "| 37.8 / 36.7 | 38.7 |" in out
+
+
+def _fake_results(monkeypatch, module):
+    def new_results(exp, task, espnet_task_name, metric):
+        return {"exp": str(exp), "task": task, "metric": metric, "created": "2026-12-01 00:00:00",
+                "method": "hra", "method_conf": {}, "upstream": "up", "upstream_path": None, "decoder": "ctc",
+                "encoder": "transformer", "trainable_params": 10, "adapter_params": 5, "total_params": 20,
+                "test": {}}
+
+    monkeypatch.setattr(module, "new_results", new_results)
+
+
+def test_asr_results_carry_cis_and_per_utterance_errors(tmp_path, monkeypatch):
+    import json
+
+    from adapters.bin import score_asr
+
+    _fake_results(monkeypatch, score_asr)
+    d = tmp_path / "data"
+    d.mkdir()
+    refs = {f"u{i:02d}": "A B C D" for i in range(30)}
+    (d / "text").write_text("".join(f"{k} {v}\n" for k, v in refs.items()))
+    # u0-u9 one substitution, u10-u14 one insertion too, the rest right
+    hyps = {k: ("A B X D" if i < 10 else "A B C D E" if i < 15 else v) for i, (k, v) in enumerate(refs.items())}
+    (tmp_path / "hyp").write_text("".join(f"{k} {v}\n" for k, v in hyps.items()))
+    r = score_asr.write_results(tmp_path, [("test", d, tmp_path / "hyp")])
+    s = r["test"]["test"]
+    assert s["wer"] == pytest.approx(100 * 15 / 120) and s["n"] == 30 and r["per_item"] == "per_item.json"
+    assert s["wer_ci"][0] < s["wer"] < s["wer_ci"][1] and s["cer_ci"][0] < s["cer"] < s["cer_ci"][1]
+    assert "bootstrap over utterances" in s["ci_method"]
+    items = json.loads((tmp_path / "per_item.json").read_text())["test"]
+    assert items["ids"] == sorted(refs) and sum(items["word_errors"]) == 15 and sum(items["words"]) == 120
+    assert sum(items["char_errors"]) == sum(s["word_errors"].values()) + 5  # X for C, " E" inserted
+    assert sum(items["chars"]) == s["chars"]
+    assert json.loads((tmp_path / "results.json").read_text())["test"]["test"]["wer_ci"] == s["wer_ci"]
+    assert "|test|30|120|12.5|50.0|[" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_cls_and_spk_results_carry_cis_and_per_item_outcomes(tmp_path, monkeypatch):
+    import json
+
+    import numpy as np
+
+    from adapters.bin import score_cls, score_spk
+
+    _fake_results(monkeypatch, score_cls)
+    (tmp_path / "label").write_text("".join(f"u{i:02d} {'yes' if i % 3 else 'no'}\n" for i in range(40)))
+    (tmp_path / "pred").write_text("".join(f"u{i:02d} {'yes' if i < 30 else 'no'}\n" for i in range(40)))
+    r = score_cls.write_results(tmp_path, [("test", tmp_path, tmp_path / "pred")], "ks")
+    s = r["test"]["test"]
+    items = json.loads((tmp_path / "per_item.json").read_text())["test"]
+    assert s["accuracy"] == pytest.approx(100 * sum(items["correct"]) / 40) and s["n"] == 40
+    assert s["accuracy_ci"][0] < s["accuracy"] < s["accuracy_ci"][1] and "majority_accuracy" in s
+
+    spk = tmp_path / "spk"
+    spk.mkdir()
+    _fake_results(monkeypatch, score_spk)
+    rng = np.random.default_rng(0)
+    emb = {f"s{k}_{j}": rng.normal(size=8) + 3 * np.eye(8)[k] for k in range(4) for j in range(3)}
+    np.savez(spk / "emb.npz", **emb)
+    names = sorted(emb)
+    trials = [(int(a.split("_")[0] == b.split("_")[0]), a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    (spk / "trials").write_text("".join(f"{y} {a} {b}\n" for y, a, b in trials))
+    r = score_spk.write_results(spk, [("asv", spk / "trials", spk / "emb.npz")], "asv")
+    s = r["test"]["asv"]
+    items = json.loads((spk / "per_item.json").read_text())["asv"]
+    assert s["n"] == len(trials) == len(items["scores"]) and items["labels"] == [y for y, _, _ in trials]
+    for m in ("eer", "min_dcf_0.05", "min_dcf_0.01"):
+        assert s[f"{m}_ci"][0] <= s[m] <= s[f"{m}_ci"][1]
+
+
+def test_fold_average_has_a_t_interval_and_the_folds_items(tmp_path, capsys):
+    import json
+
+    from adapters.bin import aggregate_folds
+    from adapters.stats import t_interval
+
+    paths = []
+    for k, correct in ((1, [1, 1, 0, 1]), (2, [1, 0, 0, 1]), (3, [1, 1, 1, 1])):
+        d = tmp_path / f"cls_fold{k}_hra"
+        d.mkdir()
+        acc = 100.0 * sum(correct) / 4
+        res = {"exp": str(d), "task": "er", "method": "hra", "per_item": "per_item.json",
+               "test": {f"fold{k}_test": {"accuracy": acc, "utterances": 4, "majority_accuracy": 25.0}}}
+        (d / "results.json").write_text(json.dumps(res))
+        (d / "per_item.json").write_text(json.dumps(
+            {f"fold{k}_test": {"ids": [f"Ses0{k}_{i}" for i in range(4)], "correct": correct}}))
+        paths.append(d / "results.json")
+    aggregate_folds.main(["--out", str(tmp_path / "cls_3fold_hra"), "--expected", "3", *map(str, paths)])
+    out = json.loads((tmp_path / "cls_3fold_hra" / "results.json").read_text())
+    t = out["test"]["test"]
+    assert t["accuracy"] == pytest.approx(75.0) and t["n"] == 3
+    assert t["accuracy_ci"] == pytest.approx(t_interval([75.0, 50.0, 100.0]))
+    assert t["accuracy_ci_utterances"][0] <= 75.0 <= t["accuracy_ci_utterances"][1]
+    items = json.loads((tmp_path / "cls_3fold_hra" / "per_item.json").read_text())["test"]
+    assert items["strata"] == ["fold1_test"] * 4 + ["fold2_test"] * 4 + ["fold3_test"] * 4
+    assert items["ids"][0] == "fold1_test/Ses01_0" and out["per_item"] == "per_item.json"
+    assert "accuracy 75.0 % [" in capsys.readouterr().out
+
+
+def test_multitask_mean_over_tasks_has_a_ci(tmp_path):
+    import json
+
+    from adapters.bin.score_multitask import annotate_run, task_items
+
+    d = tmp_path / "test"
+    d.mkdir()
+    (d / "text").write_text("u1 A B\nu2 C D\nu3 E F G H\n")
+    (d / "utt2task").write_text("u1 t1\nu2 t1\nu3 t2\n")
+    (tmp_path / "hyp").write_text("u1 A B\nu2 C X\nu3 E F\n")
+    items = task_items(d, tmp_path / "hyp")
+    assert items == {"ids": ["u1", "u2", "u3"], "word_errors": [0, 1, 2], "words": [2, 2, 4],
+                     "strata": ["t1", "t1", "t2"]}
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "results.json").write_text(json.dumps({"task": "asr", "per_item": "per_item.json",
+                                                  "test": {"test": {"wer": 37.5}}}))
+    (exp / "per_item.json").write_text(json.dumps({"test": {"ids": ["u1"], "word_errors": [0], "words": [2]}}))
+    row = {"mean_wer": 37.5, "sets": {"test": {"t1": {"wer": 25.0, "utterances": 2},
+                                              "t2": {"wer": 50.0, "utterances": 1}}}}
+    annotate_run(exp, "-", row, items)
+    res = json.loads((exp / "results.json").read_text())
+    m = res["test"]["mean_over_tasks"]
+    assert m["wer"] == 37.5 and m["n"] == 3 and m["wer_ci"][0] <= 37.5 <= m["wer_ci"][1]
+    per_item = json.loads((exp / "per_item.json").read_text())
+    assert set(per_item) == {"test", "mean_over_tasks"} and per_item["mean_over_tasks"] == items

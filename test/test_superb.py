@@ -1,8 +1,12 @@
 """The SUPERB table on a hand-made egs tree: one row per method, the expected
-columns and numbers, the reasons in empty cells (plan: failed, not run; folds
-not averaged), the newest of two results with its footnote, the cost columns
-worked out by hand, csv = markdown, the Pareto front by hand, the plots, and a
-corrupt results.json named and skipped."""
+columns and numbers with their confidence intervals, the reasons in empty cells
+(plan: failed, not run; folds not averaged), the newest of two results with its
+footnote, the cost columns worked out by hand, the tidy csv = markdown, the
+Pareto front by hand, the plots, and a corrupt results.json named and skipped.
+Bold only where the best is significantly better than the runner-up (paired
+bootstrap on per-item outcomes; non-overlapping CIs without them, said in a note;
+the best value where no CI was recorded), ``≈`` against frozen, ``†`` at or below
+the majority class."""
 import contextlib
 import csv
 import io
@@ -11,6 +15,7 @@ import re
 
 import pytest
 
+from adapters import stats
 from adapters.bin import superb
 from adapters.bin.superb import pareto_front
 
@@ -28,10 +33,12 @@ def _res(task, method, test, created="2026-11-24 10:00:00", trainable=None, adap
     return r
 
 
-def _write(egs, recipe, run, data):
+def _write(egs, recipe, run, data, per_item=None):
     d = egs / recipe / "exp" / run
     d.mkdir(parents=True)
     (d / "results.json").write_text(data if isinstance(data, str) else json.dumps(data))
+    if per_item is not None:
+        (d / "per_item.json").write_text(json.dumps(per_item))
 
 
 def _wer(w):
@@ -42,26 +49,52 @@ def _acc(a, **kw):
     return {"accuracy": a, "utterances": 20, "majority_accuracy": 25.0, **kw}
 
 
+def _asr_items(errors, words=10):
+    """(test entry, per-item outcomes) of utterances with these word errors, ``words`` each."""
+    items = {"ids": [f"u{i:03d}" for i in range(len(errors))], "word_errors": list(errors),
+             "words": [words] * len(errors)}
+    return {"wer": stats.value(items, "wer"), "utterances": len(errors), **stats.ci_fields(items, ["wer"])}, items
+
+
+def _cls_items(correct, majority=25.0):
+    items = {"ids": [f"u{i:03d}" for i in range(len(correct))], "correct": list(correct)}
+    return {"accuracy": stats.value(items, "accuracy"), "utterances": len(correct), "majority_accuracy": majority,
+            **stats.ci_fields(items, ["accuracy"])}, items
+
+
+# per-utterance word errors (10 words each): test_clean frozen 20 %, hra 12 % (better on 80 of 100
+# utterances: significant); test_other frozen 25 %, hra 24 % (worse on 20, better on 30: noise)
+CLEAN_FROZEN, CLEAN_HRA = [0, 1, 2, 3, 4] * 20, [0, 0, 1, 2, 3] * 20
+OTHER_FROZEN = [1, 2, 3, 4] * 25
+OTHER_HRA = [e + (1 if i < 20 else -1 if i < 50 else 0) for i, e in enumerate(OTHER_FROZEN)]
+
+
 @pytest.fixture(scope="module")
 def egs(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("superb")
     egs = tmp_path / "egs"
     ls, ks, er, vc = "librispeech/asr1", "speech_commands/ks1", "iemocap/er1", "voxceleb/spk1"
-    _write(egs, ls, "asr_ctc_frozen", _res("asr", "frozen", {"test_clean": _wer(20.0), "test_other": _wer(25.0)},
-                                            decoder="ctc", trainable=1_400_000, adapter=0, train_time_s=900.0))
-    _write(egs, ls, "asr_ctc_hra", _res("asr", "hra", {"test_clean": _wer(12.34), "test_other": _wer(18.0)},
+    (fc, fc_items), (fo, fo_items) = _asr_items(CLEAN_FROZEN), _asr_items(OTHER_FROZEN)
+    (hc, hc_items), (ho, ho_items) = _asr_items(CLEAN_HRA), _asr_items(OTHER_HRA)
+    _write(egs, ls, "asr_ctc_frozen", _res("asr", "frozen", {"test_clean": fc, "test_other": fo},
+                                            decoder="ctc", trainable=1_400_000, adapter=0, train_time_s=900.0),
+           {"test_clean": fc_items, "test_other": fo_items})
+    _write(egs, ls, "asr_ctc_hra", _res("asr", "hra", {"test_clean": hc, "test_other": ho},
                                          decoder="ctc", trainable=1_500_000, adapter=100_000,
-                                         train_time_s=1000.0, peak_mem_mb=2048.0))
+                                         train_time_s=1000.0, peak_mem_mb=2048.0),
+           {"test_clean": hc_items, "test_other": ho_items})
     # an older, better hra run: the newest is shown all the same, with a footnote
     _write(egs, ls, "asr_ctc_hra_old", _res("asr", "hra", {"test_clean": _wer(11.0), "test_other": _wer(17.0)},
                                              created="2026-01-01 00:00:00", decoder="ctc",
                                              trainable=1_500_000, adapter=100_000, train_time_s=5000.0))
     _write(egs, ls, "asr_ctc_elp", '{"exp": "exp/asr_ctc_elp", "test": {')  # corrupt
-    _write(egs, ks, "cls_frozen", _res("ks", "frozen", {"test": _acc(90.0)}, trainable=200_000, adapter=0))
-    _write(egs, ks, "cls_hra", _res("ks", "hra", {"test": _acc(95.5)}, trainable=300_000, adapter=100_000,
-                                     train_time_s=200.0, peak_mem_mb=1024.0))
-    _write(egs, ks, "cls_finetune", _res("ks", "finetune", {"test": _acc(97.0)}, trainable=3_200_000,
-                                          adapter=3_000_000, train_time_s=600.0))
+    # KS: CIs but no per-item outcomes: finetune and hra overlap (no bold), hra overlaps frozen (≈)
+    _write(egs, ks, "cls_frozen", _res("ks", "frozen", {"test": _acc(90.0, accuracy_ci=[86.0, 93.5], n=200)},
+                                        trainable=200_000, adapter=0))
+    _write(egs, ks, "cls_hra", _res("ks", "hra", {"test": _acc(95.5, accuracy_ci=[92.5, 98.0], n=200)},
+                                     trainable=300_000, adapter=100_000, train_time_s=200.0, peak_mem_mb=1024.0))
+    _write(egs, ks, "cls_finetune", _res("ks", "finetune", {"test": _acc(97.0, accuracy_ci=[94.0, 99.5], n=200)},
+                                          trainable=3_200_000, adapter=3_000_000, train_time_s=600.0))
     # IEMOCAP: hra's five folds and their average; frozen has two folds and no average
     for k in range(1, 6):
         _write(egs, er, f"cls_fold{k}_hra", _res("er", "hra", {f"fold{k}_test": _acc(50.0 + k)},
@@ -123,20 +156,28 @@ def test_table_rows_columns_and_cells(run):
                                            "peak mem"]
     assert list(rows) == METHODS.split()
     hra, frozen, ft, elp = rows["hra"], rows["frozen"], rows["finetune"], rows["elp"]
-    # the newest hra run (12.34), not the older and better one, with a footnote naming both
-    assert re.fullmatch(r"\*\*12\.3\*\*\[\^(\d+)\]", hra["librispeech ASR-CTC test_clean WER↓"])
-    n = re.search(r"\[\^(\d+)\]", hra["librispeech ASR-CTC test_clean WER↓"]).group(1)
+    clean, other = "librispeech ASR-CTC test_clean WER↓", "librispeech ASR-CTC test_other WER↓"
+    # the newest hra run (12.0 ± half its CI), not the older and better one, with a footnote naming
+    # both; bold: the paired bootstrap finds it better than frozen, the runner-up
+    assert re.fullmatch(r"\*\*12\.0 ± 2\.2\*\*\[\^(\d+)\]", hra[clean])
+    n = re.search(r"\[\^(\d+)\]", hra[clean]).group(1)
     note = next(ln for ln in md.splitlines() if ln.startswith(f"[^{n}]:"))
     assert "2 results" in note and "asr_ctc_hra/results.json" in note and "asr_ctc_hra_old" in note
-    assert frozen["librispeech ASR-CTC test_clean WER↓"] == "20.0"
-    assert frozen["librispeech ASR-CTC test_other WER↓"] == "25.0"
-    assert ft["KS acc↑"] == "**97.0**" and hra["KS acc↑"] == "95.5" and frozen["KS acc↑"] == "90.0"
-    assert hra["ER acc↑"] == "**60.0 ±2.5**"  # the fold average, not a fold
+    assert frozen[clean] == "20.0 ± 2.7" and frozen[other] == "25.0 ± 2.2"
+    # test_other: hra's 24.0 is within noise of frozen's 25.0: no bold, and ≈ frozen
+    assert re.fullmatch(r"24\.0 ± 2\.7 ≈\[\^\d+\]", hra[other])
+    # KS: CIs without per-item outcomes: finetune's and hra's overlap, so no bold; hra's overlaps frozen's
+    assert ft["KS acc↑"] == "97.0 ± 2.8" and hra["KS acc↑"] == "95.5 ± 2.8 ≈" and frozen["KS acc↑"] == "90.0 ± 3.8"
+    assert "- KS acc: finetune, frozen, hra compared by non-overlapping 95 % CIs, not by a paired test " \
+           "(no per-item outcomes)" in md
+    assert hra["ER acc↑"] == "**60.0 (sd 2.5)**"  # the fold average, not a fold (an old one: std, no CI)
     assert frozen["ER acc↑"] == "2 fold(s), not averaged"
     assert hra["SID acc↑"] == "**80.0**"
     assert frozen["SID acc↑"] == "failed (see logs/frozen_sid.log)"
+    # no CI recorded (older results): the best by value, as before, and a note says so
     assert hra["ASV EER↓"] == "**5.00**" and frozen["ASV EER↓"] == "8.00"
     assert hra["ASV minDCF↓"] == "**0.300**" and frozen["ASV minDCF↓"] == "0.450"
+    assert "- ASV EER: no confidence interval recorded for frozen, hra: the best by value only" in md
     # a recipe with no result at all still has its column, from the plan's hint
     assert hra["euphonia ASR-CTC test WER↓"] == "failed (see logs/euphonia_hra.log)"
     assert frozen["euphonia ASR-CTC test WER↓"] == "not run"
@@ -153,32 +194,50 @@ def test_table_rows_columns_and_cells(run):
     assert "| hra | " in printed and str(out / "superb.md") in printed
 
 
-def test_csv_parses_back_and_matches_the_markdown(run):
+def test_csv_is_tidy_and_matches_the_markdown(run):
     out, _ = run
     _, md_rows = _md_rows((out / "superb.md").read_text())
     with open(out / "superb.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert [r["method"] for r in rows] == METHODS.split()
-    fmt = {"WER": "{:.1f}", "acc": "{:.1f}", "EER": "{:.2f}", "minDCF": "{:.3f}"}
-    for r in rows:
-        md = md_rows[r["method"]]
-        for col in COLUMNS:
-            shown = re.sub(r"\[\^\d+\]$", "", md[col]).strip("*")
-            try:
-                v = float(r[col])
-            except ValueError:
-                assert r[col] == shown  # the reason, word for word
-                continue
-            text = fmt[col.split()[-1].rstrip("↓↑")].format(v)
-            if r.get(f"{col} std"):
-                text += f" ±{float(r[f'{col} std']):.1f}"
-            assert text == shown
-    hra = next(r for r in rows if r["method"] == "hra")
-    assert float(hra["librispeech ASR-CTC test_clean WER↓"]) == 12.34
-    assert float(hra["ER acc↑ std"]) == 2.5
-    assert int(hra["stored (all tasks)"]) == 2_800_000 and float(hra["train time (s)"]) == 2400.0
-    frozen = next(r for r in rows if r["method"] == "frozen")
-    assert frozen["train time (s)"] == "" and frozen["peak mem (MB)"] == ""  # incomplete / unknown
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames[:8] == ["method", "column", "metric", "value", "ci_low", "ci_high", "n", "status"]
+    metric_rows = [r for r in rows if r["column"] != "cost"]
+    # one row per (method, column, metric), in table order
+    assert [(r["method"], r["column"] + ("↓" if r["metric"] != "accuracy" else "↑")) for r in metric_rows] == \
+        [(m, c) for m in METHODS.split() for c in COLUMNS]
+    assert {r["metric"] for r in metric_rows} == {"wer", "accuracy", "eer", "min_dcf_0.05"}
+    fmt = {"wer": "{:.1f}", "accuracy": "{:.1f}", "eer": "{:.2f}", "min_dcf_0.05": "{:.3f}"}
+    for r in metric_rows:
+        col = r["column"] + ("↓" if r["metric"] != "accuracy" else "↑")
+        shown = re.sub(r"\[\^\d+\]$", "", md_rows[r["method"]][col])
+        if r["status"] != "ok":
+            assert r["value"] == "" and r["status"] == shown  # the reason, word for word
+            continue
+        f = fmt[r["metric"]]
+        text = f.format(float(r["value"]))
+        if r["ci_low"]:
+            lo, hi = float(r["ci_low"]), float(r["ci_high"])
+            assert lo <= float(r["value"]) <= hi
+            text += " ± " + f.format((hi - lo) / 2)
+        elif r["std"]:
+            text += f" (sd {float(r['std']):.1f})"
+        if r["best"] == "1":
+            text = f"**{text}**"
+        if r["vs_frozen"] == "not significant":
+            text += " ≈"
+        if r["below_majority"] == "1":
+            text += " †"
+        assert text == shown, (r, shown)
+    hra = {r["column"]: r for r in rows if r["method"] == "hra"}
+    clean = hra["librispeech ASR-CTC test_clean WER"]
+    assert float(clean["value"]) == 12.0 and int(clean["n"]) == 100 and clean["vs_frozen"] == "better"
+    assert clean["best"] == "1" and "bootstrap over utterances" in clean["ci_method"]
+    assert (float(clean["ci_low"]), float(clean["ci_high"])) == pytest.approx((9.8, 14.3))
+    assert float(hra["ER acc"]["std"]) == 2.5 and hra["ER acc"]["ci_low"] == ""
+    costs = {r["metric"]: r for r in rows if r["method"] == "hra" and r["column"] == "cost"}
+    assert int(costs["stored_params"]["value"]) == 2_800_000 and float(costs["train_time_s"]["value"]) == 2400.0
+    frozen = {r["metric"]: r for r in rows if r["method"] == "frozen" and r["column"] == "cost"}
+    assert frozen["train_time_s"]["status"] == "incomplete" and frozen["peak_mem_mb"]["status"] == "unknown"
 
 
 def test_plots_and_index(run):
@@ -280,3 +339,55 @@ def test_fusion_is_not_applicable_to_single_task_columns(tmp_path):
     assert s.cells[(cols["KS acc"].key, "fusion")].text == "n/a (needs several tasks)"
     assert s.cells[(cols["MT-ASR WER"].key, "fusion")].text == "not run"
 
+
+
+def test_bold_only_when_significant_and_marks(tmp_path):
+    """Paired bootstrap on the same utterances: 90 vs 88 % (mostly the same items) is no winner,
+    90 vs 50 % is; ≈ where a method is no different from frozen; † at or below the majority class."""
+    egs, ks = tmp_path / "egs", "speech_commands/ks1"
+    hra = [1] * 90 + [0] * 10
+    close = [1] * 86 + [0, 0, 1, 1] + [0] * 10  # 88 %: two of hra's right answers wrong
+    low = [1] * 50 + [0] * 50
+    runs = {"hra": (hra, hra), "elp": (close, low), "frozen": (low, low)}
+    for m, (a, b) in runs.items():
+        (ea, ia), (eb, ib) = _cls_items(a), _cls_items(b, majority=60.0)
+        _write(egs, ks, f"cls_{m}", _res("ks", m, {"test_a": ea, "test_b": eb}), {"test_a": ia, "test_b": ib})
+    s = superb.summarize(egs, ["frozen", "elp", "hra"])
+    cols = {c.name: c for c in s.columns}
+    ja, jb = s.judgements[cols["KS test_a acc"].key], s.judgements[cols["KS test_b acc"].key]
+    assert ja.best == set() and ja.runner_up == "elp" and ja.best_how == "paired"
+    assert jb.best == {"hra"} and jb.best_how == "paired"
+    assert ja.vs_baseline == {"elp": "better", "hra": "better"} and jb.same_as_baseline == {"elp"}
+    assert jb.below_majority == {"frozen", "elp"} and ja.below_majority == set()
+    _, rows = _md_rows("\n".join(superb.markdown_table(s)[0]))
+    assert rows["hra"]["KS test_a acc↑"] == "90.0 ± 6.0" and rows["elp"]["KS test_a acc↑"] == "88.0 ± 6.5"
+    assert rows["hra"]["KS test_b acc↑"] == "**90.0 ± 6.0**"
+    assert rows["elp"]["KS test_b acc↑"] == "50.0 ± 10.0 ≈ †" and rows["frozen"]["KS test_b acc↑"] == "50.0 ± 10.0 †"
+    assert not any("compared by non-overlapping" in n or "no confidence interval" in n for n in s.notes)
+
+
+def test_verification_paired_on_trials_and_the_ci_fallback(tmp_path):
+    """ASV: trials resampled jointly for two runs with per-trial scores; a run without them is
+    compared by its CI, and a note says so."""
+    import numpy as np
+
+    egs, vc = tmp_path / "egs", "voxceleb/spk1"
+    rng = np.random.default_rng(0)
+    labels = [1] * 100 + [0] * 200
+    ids = [f"e{i} t{i}" for i in range(300)]
+    y = np.array(labels, dtype=float)
+    sharp, blurred = rng.normal(2.5 * y, 1.0), rng.normal(0.5 * y, 1.0)  # EER about 10 % and 40 %
+    for m, sc, keep in (("hra", sharp, True), ("frozen", blurred, True), ("elp", blurred + 0.01, False)):
+        items = {"ids": ids, "scores": sc.tolist(), "labels": labels}
+        entry = {**stats.values(items, ["eer", "min_dcf_0.05"]), "trials": 300, "targets": 100,
+                 **stats.ci_fields(items, ["eer", "min_dcf_0.05"])}
+        _write(egs, vc, f"spk_asv_{m}", _res("asv", m, {"asv_test": entry}), {"asv_test": items} if keep else None)
+    s = superb.summarize(egs, ["frozen", "elp", "hra"])
+    cols = {c.name: c for c in s.columns}
+    eer, dcf = s.judgements[cols["ASV EER"].key], s.judgements[cols["ASV minDCF"].key]
+    assert eer.best == {"hra"} and eer.best_how == "paired" and eer.runner_up in ("frozen", "elp")
+    assert eer.vs_baseline["hra"] == "better" and "elp" in eer.same_as_baseline  # by overlapping CIs
+    assert set(eer.unpaired) == {"elp"} and dcf.best == {"hra"}
+    assert any(n.startswith("ASV EER: elp compared by non-overlapping 95 % CIs") for n in s.notes)
+    cell = s.cells[(cols["ASV EER"].key, "hra")]
+    assert cell.n == 300 and cell.ci[0] <= cell.value <= cell.ci[1]

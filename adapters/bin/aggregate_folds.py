@@ -6,6 +6,14 @@ leave-one-session-out protocol: five runs, one score).
 Writes ``<out>/results.json`` (accuracy = mean over folds, its standard
 deviation, every fold's own numbers) and ``<out>/RESULTS.md``.  Missing
 folds are an error: a mean over some folds is not the protocol's number.
+The same averages runs of several seeds.
+
+Uncertainty: ``accuracy_ci`` is the 95 % Student's t interval of the mean over the
+folds (``n``: the number of folds); where every fold kept its per-utterance
+outcomes (``per_item.json``), they are gathered in ``<out>/per_item.json`` with
+each utterance's fold as its stratum, and ``accuracy_ci_utterances`` is the
+bootstrap over utterances within folds (``adapters.stats``): what paired
+comparisons of two methods on the same folds use.
 """
 from __future__ import annotations
 
@@ -15,10 +23,31 @@ import statistics
 import time
 from pathlib import Path
 
-from adapters.results import params_line
+from adapters.results import params_line, read_per_item, write_json, write_per_item
+from adapters.stats import CONFIDENCE, bootstrap_ci, ci_method, fmt_ci, t_interval
+
+
+def fold_items(paths, runs, test_sets) -> dict | None:
+    """Every fold's per-utterance outcomes in one list, the fold's test set its stratum
+    (the run's position too where runs share a test set: seeds); None if a fold has none."""
+    ids, correct, strata = [], [], []
+    for k, (p, r, name) in enumerate(zip(paths, runs, test_sets)):
+        items = read_per_item(Path(p), r).get(name)
+        if not items or "correct" not in items or "ids" not in items:
+            return None
+        stratum = name if test_sets.count(name) == 1 else f"{k + 1}:{name}"
+        ids += [f"{stratum}/{u}" for u in items["ids"]]
+        correct += list(items["correct"])
+        strata += [stratum] * len(items["ids"])
+    return {"ids": ids, "correct": correct, "strata": strata}
 
 
 def aggregate(paths, expected=None) -> dict:
+    return aggregate_with_items(paths, expected)[0]
+
+
+def aggregate_with_items(paths, expected=None):
+    """(the averaged results, the folds' per-utterance outcomes for ``<out>/per_item.json`` or None)."""
     runs = []
     for p in paths:
         try:
@@ -32,13 +61,15 @@ def aggregate(paths, expected=None) -> dict:
     methods = {r.get("method") for r in runs}
     if len(methods) != 1:
         raise SystemExit(f"error: folds of different methods: {sorted(map(str, methods))}")
-    folds = {}
+    folds, test_sets = {}, []
     for p, r in zip(paths, runs):
         (name, s), = r["test"].items() if len(r["test"]) == 1 else [(None, None)]
         if s is None:
             raise SystemExit(f"error: {p}: expected exactly one test set per fold, got {list(r['test'])}")
         folds[Path(r["exp"]).name] = {"test_set": name, **s}
+        test_sets.append(name)
     accs = [f["accuracy"] for f in folds.values()]
+    items = fold_items(paths, runs, test_sets)
     first = runs[0]
     out = {k: first[k] for k in ("task", "metric", "method", "method_conf", "upstream", "upstream_path",
                                  "encoder", "total_params", "trainable_params", "adapter_params",
@@ -49,12 +80,19 @@ def aggregate(paths, expected=None) -> dict:
         "test": {"test": {
             "accuracy": statistics.fmean(accs),
             "accuracy_std": statistics.pstdev(accs) if len(accs) > 1 else 0.0,
+            "accuracy_ci": t_interval(accs),
+            "n": len(accs),
+            "ci_method": f"{100 * CONFIDENCE:g} % Student's t interval of the mean over {len(accs)} folds",
             "utterances": sum(f["utterances"] for f in folds.values()),
             "majority_accuracy": statistics.fmean(f["majority_accuracy"] for f in folds.values()),
             "folds": folds,
         }},
     })
-    return out
+    if items is not None:
+        t = out["test"]["test"]
+        t["accuracy_ci_utterances"] = bootstrap_ci(items, "accuracy")["ci"]
+        t["ci_method_utterances"] = ci_method(items, "accuracy")
+    return out, items
 
 
 def main(argv=None):
@@ -63,22 +101,27 @@ def main(argv=None):
     ap.add_argument("--expected", type=int, default=None, help="number of folds the protocol has")
     ap.add_argument("results", nargs="+")
     a = ap.parse_args(argv)
-    r = aggregate(a.results, a.expected)
+    r, items = aggregate_with_items(a.results, a.expected)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     r["exp"] = str(out)
-    (out / "results.json").write_text(json.dumps(r, indent=1))
+    if items is not None:
+        write_per_item(out, {"test": items}, r)
+    write_json(out / "results.json", r)
     t = r["test"]["test"]
     lines = [f"# RESULTS: {out.name}", "", f"- task: {r.get('task')}; method: `{r.get('method')}`; "
              f"{len(t['folds'])}-fold cross-validation, accuracy averaged over folds",
              params_line(r), "", "|fold|test set|Snt|Acc|majority class|", "|---|---|---|---|---|"]
     for name, f in t["folds"].items():
         lines.append(f"|{name}|{f['test_set']}|{f['utterances']}|{f['accuracy']:.1f}|{f['majority_accuracy']:.1f}|")
-    lines.append(f"|**mean**||{t['utterances']}|**{t['accuracy']:.1f}** ± {t['accuracy_std']:.1f}|"
-                 f"{t['majority_accuracy']:.1f}|")
+    lines.append(f"|**mean**||{t['utterances']}|**{t['accuracy']:.1f}** {fmt_ci(t['accuracy_ci'])} "
+                 f"(sd {t['accuracy_std']:.1f})|{t['majority_accuracy']:.1f}|")
+    lines += ["", f"- 95 % CI: {t['ci_method']}"]
+    if t.get("accuracy_ci_utterances"):
+        lines.append(f"- over utterances (within folds): {fmt_ci(t['accuracy_ci_utterances'])}")
     (out / "RESULTS.md").write_text("\n".join(lines) + "\n")
-    print(f"{out}: accuracy {t['accuracy']:.1f} ± {t['accuracy_std']:.1f} % over {len(t['folds'])} folds "
-          f"(majority class {t['majority_accuracy']:.1f} %)")
+    print(f"{out}: accuracy {t['accuracy']:.1f} % {fmt_ci(t['accuracy_ci'])} (sd {t['accuracy_std']:.1f}) "
+          f"over {len(t['folds'])} folds (majority class {t['majority_accuracy']:.1f} %)")
 
 
 if __name__ == "__main__":

@@ -1,19 +1,24 @@
 """Stage 13: score ASR hypotheses (jiwer WER and CER) and write ESPnet-style
 ``RESULTS.md`` plus a machine-readable ``results.json`` for the SUPERB table.
 
+Every WER and CER has its 95 % confidence interval (``wer_ci``, ``cer_ci``: a
+bootstrap over utterances, ``adapters.stats``) and ``n`` (utterances); each
+utterance's errors and reference length go to ``<exp>/per_item.json`` for paired
+comparisons with other runs on the same utterances.
+
     python -m adapters.bin.score_asr --exp exp/asr_ctc_hra \
         --test dump/raw/test_clean exp/asr_ctc_hra/decode/test_clean/text ...
 """
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import jiwer
 
 from adapters.data.kaldi import DataDirError, read_table
-from adapters.results import header_lines, new_results
+from adapters.results import header_lines, new_results, write_json, write_per_item
+from adapters.stats import ci_fields, fmt_ci
 
 
 def _pairs(ref_path, hyp_path):
@@ -27,12 +32,35 @@ def _pairs(ref_path, hyp_path):
     return keys, [ref[k] for k in keys], [hyp[k] for k in keys]
 
 
-def score(ref_path, hyp_path) -> dict:
+def utterance_errors(out) -> list:
+    """Errors (substitutions + deletions + insertions) of each sentence of a jiwer
+    ``process_words`` / ``process_characters`` output; they sum to its error count."""
+    errs = []
+    for chunks in out.alignments:
+        e = 0
+        for c in chunks:
+            if c.type in ("substitute", "delete"):
+                e += c.ref_end_idx - c.ref_start_idx
+            elif c.type == "insert":
+                e += c.hyp_end_idx - c.hyp_start_idx
+        errs.append(e)
+    return errs
+
+
+def items(keys, w, c) -> dict:
+    """Per-utterance outcomes: errors and reference length, in words and in characters."""
+    return {"ids": list(keys), "word_errors": utterance_errors(w), "words": [len(r) for r in w.references],
+            "char_errors": utterance_errors(c), "chars": [len(r) for r in c.references]}
+
+
+def score_with_items(ref_path, hyp_path):
+    """(the test set's scores with their CIs, its per-utterance outcomes)."""
     keys, refs, hyps = _pairs(ref_path, hyp_path)
     w = jiwer.process_words(refs, hyps)
     c = jiwer.process_characters(refs, hyps)
     n_words = sum(len(r.split()) for r in refs)
-    return {
+    per = items(keys, w, c)
+    out = {
         "wer": 100.0 * w.wer,
         "cer": 100.0 * c.cer,
         "utterances": len(keys),
@@ -40,21 +68,30 @@ def score(ref_path, hyp_path) -> dict:
         "chars": sum(len(r) for r in refs),
         "word_errors": {"sub": w.substitutions, "del": w.deletions, "ins": w.insertions},
         "sentence_error_rate": 100.0 * sum(r != h for r, h in zip(refs, hyps)) / len(keys),
+        **ci_fields(per, ["wer", "cer"]),
     }
+    return out, per
+
+
+def score(ref_path, hyp_path) -> dict:
+    return score_with_items(ref_path, hyp_path)[0]
 
 
 def write_results(exp: Path, tests, tag: str = "") -> dict:
     exp = Path(exp)
     results = new_results(exp, "asr", "asr", "wer")
+    per_item = {}
     for name, ref_dir, hyp in tests:
-        results["test"][name] = score(Path(ref_dir) / "text", hyp)
-    (exp / "results.json").write_text(json.dumps(results, indent=1))
-    lines = header_lines(results, f"- decoder: {results['decoder']}; encoder: {results['encoder']}")
+        results["test"][name], per_item[name] = score_with_items(Path(ref_dir) / "text", hyp)
+    write_per_item(exp, per_item, results)
+    write_json(exp / "results.json", results)
+    lines = header_lines(results, f"- decoder: {results['decoder']}; encoder: {results['encoder']}",
+                         "- 95 % CI: bootstrap over utterances (per-utterance errors in per_item.json)")
     for metric, key, unit, count in (("WER", "wer", "Wrd", "words"), ("CER", "cer", "Chr", "chars")):
-        lines += [f"## {metric}", "", f"|dataset|Snt|{unit}|Err|SErr|", "|---|---|---|---|---|"]
+        lines += [f"## {metric}", "", f"|dataset|Snt|{unit}|Err|SErr|95% CI|", "|---|---|---|---|---|---|"]
         for name, r in results["test"].items():
             lines.append(f"|{tag}{name}|{r['utterances']}|{r[count]}|{r[key]:.1f}|"
-                         f"{r['sentence_error_rate']:.1f}|")
+                         f"{r['sentence_error_rate']:.1f}|{fmt_ci(r.get(key + '_ci'))}|")
         lines.append("")
     (exp / "RESULTS.md").write_text("\n".join(lines))
     return results
@@ -71,7 +108,8 @@ def main(argv=None):
     except DataDirError as e:
         raise SystemExit(f"error: {e}")
     for name, s in r["test"].items():
-        print(f"{a.exp} {name}: WER {s['wer']:.1f} CER {s['cer']:.1f} ({s['utterances']} utts)")
+        print(f"{a.exp} {name}: WER {s['wer']:.1f} {fmt_ci(s.get('wer_ci'))} CER {s['cer']:.1f} "
+              f"{fmt_ci(s.get('cer_ci'))} ({s['utterances']} utts; 95 % CIs)")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ the task ``mt-asr``, the WER of every task of every set (``per_task``), a test
 entry ``mean_over_tasks`` and, where given (not
 ``-``), the row the SUPERB table files the run under: several runs here share a
 method (extraction, Avg and attention fusion are all ``fusion``).
+``mean_over_tasks`` has its 95 % confidence interval (``wer_ci``: a bootstrap over
+utterances within each task, the mean over tasks recomputed on every resample,
+``adapters.stats``) and ``n`` (utterances); the utterances' errors, with their
+task as stratum, go to the run's ``per_item.json`` under ``mean_over_tasks``.
 """
 from __future__ import annotations
 
@@ -29,8 +33,10 @@ from pathlib import Path
 
 import jiwer
 
-from adapters.bin.score_asr import _pairs
+from adapters.bin.score_asr import _pairs, utterance_errors
 from adapters.data.kaldi import DataDirError, read_table
+from adapters.results import read_per_item, write_json, write_per_item
+from adapters.stats import ci_fields
 
 
 def per_task_wer(ref_dir, hyp_text) -> dict:
@@ -48,6 +54,19 @@ def per_task_wer(ref_dir, hyp_text) -> dict:
         w = jiwer.process_words([ref[u] for u in us], [hyp[u] for u in us])
         out[t] = {"wer": 100.0 * w.wer, "utterances": len(us), "words": sum(len(ref[u].split()) for u in us)}
     return out
+
+
+def task_items(ref_dir, hyp_text) -> dict:
+    """Per-utterance word errors and reference words of one decoded set, each utterance's
+    task its stratum (the mean over tasks' per-item outcomes, see ``adapters.stats``)."""
+    keys, refs, hyps = _pairs(Path(ref_dir) / "text", hyp_text)
+    tasks = read_table(Path(ref_dir) / "utt2task")
+    missing = [u for u in keys if u not in tasks]
+    if missing:
+        raise DataDirError(f"{ref_dir}/utt2task: no task for utterance {missing[0]}")
+    w = jiwer.process_words(refs, hyps)
+    return {"ids": keys, "word_errors": utterance_errors(w), "words": [len(r) for r in w.references],
+            "strata": [tasks[u] for u in keys]}
 
 
 def mean(xs):
@@ -86,8 +105,9 @@ def score_runs(runs, data, decode: str, seen_set="test", zeroshot_set="test_zero
     return rows
 
 
-def annotate_run(exp, row_name, row) -> None:
-    """The SUPERB collector's view of a multi-task run (see the module docstring)."""
+def annotate_run(exp, row_name, row, items: dict | None = None) -> None:
+    """The SUPERB collector's view of a multi-task run (see the module docstring); ``items``
+    (``task_items`` of the seen set) give the mean's CI and go to the run's per_item.json."""
     path = Path(exp) / "results.json"
     res = json.loads(path.read_text())
     res["task"] = "mt-asr"
@@ -98,9 +118,12 @@ def annotate_run(exp, row_name, row) -> None:
     if row["mean_wer"] is not None:
         res["test"]["mean_over_tasks"] = {"wer": row["mean_wer"], "tasks": len(seen),
                                           "utterances": sum(r["utterances"] for r in seen.values())}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(res, indent=1))
-    tmp.replace(path)  # other benchmark jobs may read it at any time
+        if items is not None:
+            res["test"]["mean_over_tasks"].update(ci_fields(items, ["wer"]))
+            per_item = read_per_item(path, res)
+            per_item["mean_over_tasks"] = items
+            write_per_item(Path(exp), per_item, res)
+    write_json(path, res)  # other benchmark jobs may read it at any time
 
 
 def _fmt(x, digits=1):
@@ -167,7 +190,8 @@ def main(argv=None):
     except DataDirError as e:
         raise SystemExit(f"error: {e}")
     for (_, row_name, exp), row in zip(runs, rows):
-        annotate_run(exp, row_name, row)
+        hyp = Path(exp) / a.decode / "test" / "text"
+        annotate_run(exp, row_name, row, task_items(Path(a.data) / "test", hyp) if hyp.is_file() else None)
     write_report(rows, a.out)
     for r in rows:
         print(f"{r['label']}: mean WER {_fmt(r['mean_wer'])}, zero-shot {_fmt(r['zeroshot_wer'])}, "

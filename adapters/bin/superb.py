@@ -29,6 +29,18 @@ both ASV columns) and names the columns of a recipe with no result at all.
 Empty cells read ``failed (see <log>)``, ``not run``, or ``done, no
 results.json (see <log>)``; without a plan entry, ``not run`` (fusion on a
 single-task column: ``n/a (needs several tasks)``).
+
+Uncertainty (``adapters.stats``): a cell shows ``value ± h``, h the half-width of
+the 95 % confidence interval its results.json records (``<metric>_ci``: bootstrap
+over utterances or trials; over folds: Student's t).  **Bold** marks the best of
+a column only when it is significantly better than the runner-up: a paired
+bootstrap of the difference on the same test items (the runs' ``per_item.json``);
+where either run has no per-item outcomes, non-overlapping CIs, and a note under
+the table says so; where either has no CI at all (older results), the best value,
+also with a note.  ``≈`` marks a method not significantly different from
+``frozen`` by the same tests; ``†`` an accuracy at or below the majority-class
+rate.  ``superb.csv`` is tidy: one row per (method, column, metric) with the
+value, its CI, ``n`` and a status, plus the cost rows (column ``cost``).
 """
 from __future__ import annotations
 
@@ -43,7 +55,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters import stats
 from adapters.bin.compare import _fmt_params
+from adapters.results import read_per_item
 
 DEFAULT_METHODS = "frozen finetune houlsby lora bitfit prefix elp hra fusion"
 BENCH_HEADING = "Method cost (step time, inference time, memory)"
@@ -55,6 +69,8 @@ METRICS = {
     "min_dcf_0.05": ("minDCF", True, "{:.3f}"),
 }
 TASK_ORDER = ("asr", "ks", "ic", "er", "sid", "asv")
+BASELINE = "frozen"  # the row the others are tested against (``≈``)
+SAME_AS_BASELINE, BELOW_MAJORITY = "≈", "†"
 FOLD_RUN = re.compile(r"(^|_)fold\d+_")
 
 
@@ -66,6 +82,14 @@ class Run:
     path: Path
     recipe: str  # "<corpus>/<kind>"
     data: dict
+    _per_item: dict | None = field(default=None, repr=False, compare=False)
+
+    def items(self, test: str) -> dict | None:
+        """The per-item outcomes of one test set (``per_item.json`` next to results.json)."""
+        if self._per_item is None:
+            self._per_item = read_per_item(self.path, self.data)
+        got = self._per_item.get(test)
+        return got if isinstance(got, dict) else None
 
     @property
     def created(self) -> str:
@@ -188,7 +212,7 @@ def _run_tests(run: Run):
 
 
 def build_columns(runs):
-    """(columns in table order, {(column key, method): [(run, entry)]})."""
+    """(columns in table order, {(column key, method): [(run, entry, test set)]})."""
     tests: dict = {}
     for r in runs:
         for t, _ in _run_tests(r):
@@ -202,7 +226,7 @@ def build_columns(runs):
                 base = " ".join([task_label(task, dec)] + ([t] if named else []) + [METRICS[m][0]])
                 col = Column(recipe, task, dec, t, m, base)
                 columns.setdefault(col.key, col)
-                cands.setdefault((col.key, r.method), []).append((r, entry))
+                cands.setdefault((col.key, r.method), []).append((r, entry, t))
     return list(columns.values()), cands
 
 
@@ -247,15 +271,48 @@ def name_columns(columns) -> list:
 @dataclass
 class Cell:
     value: float | None = None
-    std: float | None = None
+    std: float | None = None  # over folds, shown only where no CI was recorded
     text: str = "not run"  # why there is no value
     run: Run | None = None
     notes: list = field(default_factory=list)
+    ci: tuple | None = None  # (low, high), 95 %
+    n: int | None = None  # the items (or folds) behind the CI
+    ci_method: str | None = None
+    majority: float | None = None  # the majority-class accuracy of the test set
+    test: str | None = None  # the test set's name in the run's results.json
+    _items: dict = field(default_factory=dict, repr=False)  # metric -> checked per-item outcomes
+
+    @property
+    def half_width(self):
+        return None if self.ci is None else (self.ci[1] - self.ci[0]) / 2.0
+
+    def items(self, metric: str) -> dict | None:
+        """The run's per-item outcomes for this cell, if they give ``metric`` and give the value
+        shown (outcomes left from another scoring are not used)."""
+        if self.run is None or self.test is None or self.value is None:
+            return None
+        if metric not in self._items:
+            got = self.run.items(self.test)
+            try:
+                ok = got is not None and abs(stats.value(got, metric) - self.value) <= 1e-6 * max(1.0, abs(self.value))
+            except (ValueError, KeyError, TypeError):
+                ok = False
+            self._items[metric] = got if ok else None
+        return self._items[metric]
 
     def shown(self, fmt: str) -> str:
         if self.value is None:
             return self.text
-        return fmt.format(self.value) + (f" ±{self.std:.1f}" if self.std is not None else "")
+        if self.ci is not None:
+            return f"{fmt.format(self.value)} ± {fmt.format(self.half_width)}"
+        return fmt.format(self.value) + (f" (sd {self.std:.1f})" if self.std is not None else "")
+
+
+def _ci(v):
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
+        lo, hi = float(v[0]), float(v[1])
+        return (lo, hi) if lo <= hi else None
+    return None
 
 
 def _newest(pool):
@@ -270,13 +327,19 @@ def choose(col: Column, cands: list) -> Cell:
     pool = averaged or single
     if not pool:
         return Cell(text=f"{len(folds)} fold(s), not averaged")
-    run, entry = _newest(pool)
+    run, entry, test = _newest(pool)
     value = entry.get(col.metric)
     if not isinstance(value, (int, float)):
         return Cell(text=f"no {col.metric} in {run.path}", run=run)
-    cell = Cell(float(value), run=run)
+    cell = Cell(float(value), run=run, test=test, ci=_ci(entry.get(f"{col.metric}_ci")))
     if col.metric == "accuracy" and isinstance(entry.get("accuracy_std"), (int, float)):
         cell.std = float(entry["accuracy_std"])
+    if col.metric == "accuracy" and isinstance(entry.get("majority_accuracy"), (int, float)):
+        cell.majority = float(entry["majority_accuracy"])
+    if isinstance(entry.get("n"), int):
+        cell.n = entry["n"]
+    if isinstance(entry.get("ci_method"), str):
+        cell.ci_method = entry["ci_method"]
     if len(pool) > 1:
         older = sorted((c for c in pool if c[0] is not run), key=lambda c: c[0].created, reverse=True)
         cell.notes.append(f"{len(pool)} results; the newest ({run.created or 'undated'}, {run.path}) is shown; "
@@ -330,6 +393,129 @@ def best_methods(col: Column, cells, methods) -> set:
         return set()
     best = min(vals.values()) if col.lower_better else max(vals.values())
     return {m for m, v in vals.items() if v == best}
+
+
+# ---------------------------------------------------------------- significance
+
+NO_ITEMS = "no per-item outcomes"
+
+
+@dataclass
+class Verdict:
+    """How two cells of a column compare: ``how`` is ``paired`` (paired bootstrap on the same
+    items), ``ci`` (non-overlapping CIs, no per-item outcomes to pair) or ``value`` (no CI
+    at all: nothing to test, ``significant`` None); ``why`` says why pairing was not possible."""
+    how: str
+    significant: bool | None
+    diff: float  # a - b
+    ci: tuple | None = None  # of the difference, paired only
+    why: str = ""
+
+
+class Tester:
+    """Comparisons of the cells of a column, each pair of runs computed once."""
+
+    def __init__(self, n_resamples: int = stats.N_RESAMPLES, seed: int = stats.SEED):
+        self.n_resamples, self.seed = n_resamples, seed
+        self._paired: dict = {}
+
+    def _pair(self, a: Cell, b: Cell, metric: str):
+        ia, ib = a.items(metric), b.items(metric)
+        if ia is None or ib is None:
+            return None, NO_ITEMS
+        group = [m for m in (stats.VERIFICATION if metric in stats.VERIFICATION else stats.RATIOS)
+                 if m in METRICS and m in stats.metrics_of(ia) and m in stats.metrics_of(ib)]
+        key = (str(a.run.path), a.test, str(b.run.path), b.test, tuple(group))
+        if key not in self._paired:
+            try:
+                self._paired[key] = stats.paired_bootstraps(ia, ib, group, n_resamples=self.n_resamples,
+                                                            seed=self.seed)
+            except ValueError as e:
+                self._paired[key] = str(e)
+        got = self._paired[key]
+        return (None, got) if isinstance(got, str) else (got[metric], "")
+
+    def compare(self, col: Column, a: Cell, b: Cell) -> Verdict:
+        diff = a.value - b.value
+        res, why = self._pair(a, b, col.metric)
+        if res is not None:
+            return Verdict("paired", res["significant"], res["diff"], tuple(res["ci"]) if res["ci"] else None)
+        if a.ci is not None and b.ci is not None:
+            return Verdict("ci", not stats.ci_overlap(a.ci, b.ci), diff, why=why)
+        return Verdict("value", None, diff, why=why)
+
+
+@dataclass
+class Judgement:
+    """A column's marks: the bold methods, the methods not different from the baseline, the
+    accuracies at or below the majority class, and how the comparisons were made."""
+    best: set = field(default_factory=set)
+    best_how: str = ""  # paired / ci / value / only / "" (no value)
+    runner_up: str | None = None
+    same_as_baseline: set = field(default_factory=set)
+    vs_baseline: dict = field(default_factory=dict)  # method -> "not significant" / "better" / "worse"
+    below_majority: set = field(default_factory=set)
+    unpaired: dict = field(default_factory=dict)  # method -> why its comparisons used CIs
+    no_ci: set = field(default_factory=set)  # methods compared without any CI
+
+
+def judge(col: Column, cells, methods, tester: Tester) -> Judgement:
+    j = Judgement()
+    have = [m for m in methods if cells[(col.key, m)].value is not None]
+    sign = 1.0 if col.lower_better else -1.0
+    ranked = sorted(have, key=lambda m: sign * cells[(col.key, m)].value)
+    for m in have:
+        c = cells[(col.key, m)]
+        if col.metric == "accuracy" and c.majority is not None and c.value <= c.majority + 1e-9:
+            j.below_majority.add(m)
+
+    def note(m, v: Verdict):
+        cell = cells[(col.key, m)]
+        if v.how == "ci" and (v.why != NO_ITEMS or cell.items(col.metric) is None):
+            j.unpaired[m] = v.why
+        elif v.how == "value" and cell.ci is None:
+            j.no_ci.add(m)
+
+    if len(ranked) == 1:
+        j.best, j.best_how = {ranked[0]}, "only"
+    elif ranked:
+        top, j.runner_up = ranked[0], ranked[1]
+        v = tester.compare(col, cells[(col.key, top)], cells[(col.key, j.runner_up)])
+        j.best_how = v.how
+        for m in (top, j.runner_up):
+            note(m, v)
+        if v.how == "value":  # nothing to test: the best printed value, ties all bold (as before CIs)
+            j.best = best_methods(col, cells, have)
+        elif v.significant and sign * v.diff < 0:
+            j.best = {top}
+    base = cells.get((col.key, BASELINE))
+    if base is not None and base.value is not None:
+        for m in have:
+            if m == BASELINE:
+                continue
+            v = tester.compare(col, cells[(col.key, m)], base)
+            note(m, v)
+            note(BASELINE, v)
+            if v.how == "value":
+                continue
+            if not v.significant:
+                j.same_as_baseline.add(m)
+                j.vs_baseline[m] = "not significant"
+            else:
+                j.vs_baseline[m] = "better" if sign * v.diff < 0 else "worse"
+    return j
+
+
+def judgement_notes(col: Column, j: Judgement) -> list:
+    out = []
+    if j.unpaired:
+        whys = sorted(set(j.unpaired.values()))
+        out.append(f"{col.name}: {', '.join(sorted(j.unpaired))} compared by non-overlapping 95 % CIs, "
+                   f"not by a paired test ({'; '.join(whys)})")
+    if j.no_ci:
+        out.append(f"{col.name}: no confidence interval recorded for {', '.join(sorted(j.no_ci))}: "
+                   "the best by value only, no significance test")
+    return out
 
 
 # ---------------------------------------------------------------- costs
@@ -407,7 +593,6 @@ def _partial(total, fmt) -> str:
 
 
 COST_HEADERS = ["trainable/task", "adapter/task", "stored (all tasks)", "train time", "peak mem"]
-CSV_COST_HEADERS = ["trainable/task", "adapter/task", "stored (all tasks)", "train time (s)", "peak mem (MB)"]
 
 
 def cost_cells(c: dict) -> list:
@@ -416,14 +601,6 @@ def cost_cells(c: dict) -> list:
     return [fmt_params(c["trainable"]) if c["trainable"] is not None else "?",
             fmt_params(c["adapter"]) if c["adapter"] is not None else "?",
             _partial(c["stored"], fmt_params), _partial(c["time"], fmt_time), fmt_mem(c["mem"])]
-
-
-def csv_cost_cells(c: dict) -> list:
-    def exact(total):
-        return total[0] if total[1] else ""
-
-    return ["" if v is None else v for v in (c["trainable"], c["adapter"], exact(c["stored"]),
-                                               exact(c["time"]), c["mem"])]
 
 
 # ---------------------------------------------------------------- Pareto front and plots
@@ -460,7 +637,7 @@ def column_points(col: Column, cells, methods):
     return points, left
 
 
-def plot_column(col: Column, points, path: Path) -> list:
+def plot_column(col: Column, points, path: Path, cis: dict | None = None) -> list:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -470,6 +647,12 @@ def plot_column(col: Column, points, path: Path) -> list:
     front = pareto_front(points, col.lower_better)
     fig, ax = plt.subplots(figsize=(5.5, 4), dpi=100)
     ax.scatter([p[1] for p in points], [p[2] for p in points], color="tab:blue", zorder=2)
+    bars = [(x, y, (cis or {}).get(m)) for m, x, y in points if (cis or {}).get(m)]
+    if bars:  # the 95 % confidence intervals
+        ax.errorbar([b[0] for b in bars], [b[1] for b in bars],
+                    yerr=[[max(0.0, b[1] - b[2][0]) for b in bars], [max(0.0, b[2][1] - b[1]) for b in bars]],
+                    fmt="none", ecolor="tab:blue", elinewidth=1, capsize=3, alpha=0.7, zorder=1,
+                    label="95 % CI")
     ax.plot([p[1] for p in front], [p[2] for p in front], "o--", color="tab:red", zorder=3,
             label="Pareto front")
     for m, x, y in points:
@@ -502,7 +685,8 @@ def write_plots(columns, cells, methods, plots: Path) -> list:
             lines += ["no result with a parameter count: no plot", ""]
             continue
         png = plots / f"{col.slug}.png"
-        front = plot_column(col, points, png)
+        cis = {m: cells[(col.key, m)].ci for m, _, _ in points if cells[(col.key, m)].ci is not None}
+        front = plot_column(col, points, png, cis)
         written.append(png)
         lines += [f"![{col.name}]({png.name})", "",
                   "Pareto front (no other method has both fewer parameters and a better metric): "
@@ -561,9 +745,10 @@ class Summary:
     costs: dict
     skipped: list
     notes: list  # general notes under the table
+    judgements: dict = field(default_factory=dict)  # column key -> Judgement
 
 
-def summarize(egs: Path, methods, plan=()) -> Summary:
+def summarize(egs: Path, methods, plan=(), tester: Tester | None = None) -> Summary:
     runs, skipped = find_results(egs)
     left_out = sorted({r.method for r in runs} - set(methods))
     runs = [r for r in runs if r.method in methods]
@@ -584,22 +769,29 @@ def summarize(egs: Path, methods, plan=()) -> Summary:
     if ups:
         notes.append("upstream: " + "; ".join(ups)
                      + (" -- several upstreams: compare with care" if len(ups) > 1 else ""))
+    tester = tester or Tester()
+    judgements = {c.key: judge(c, cells, methods, tester) for c in columns}
+    for c in columns:
+        notes += judgement_notes(c, judgements[c.key])
     return Summary(columns, list(methods), cells,
-                   {m: costs(m, method_runs(m, columns, cells)) for m in methods}, skipped, notes)
+                   {m: costs(m, method_runs(m, columns, cells)) for m in methods}, skipped, notes, judgements)
 
 
 def markdown_table(s: Summary) -> list:
     """The table lines and the footnote lines."""
     head = ["method"] + [c.header for c in s.columns] + COST_HEADERS
     rows, footnotes = [head, ["---"] * len(head)], []
-    best = {c.key: best_methods(c, s.cells, s.methods) for c in s.columns}
     for m in s.methods:
         row = [m]
         for c in s.columns:
-            cell = s.cells[(c.key, m)]
+            cell, j = s.cells[(c.key, m)], s.judgements.get(c.key) or Judgement()
             text = cell.shown(METRICS[c.metric][2])
-            if m in best[c.key]:
+            if m in j.best:
                 text = f"**{text}**"
+            if m in j.same_as_baseline:
+                text += f" {SAME_AS_BASELINE}"
+            if m in j.below_majority:
+                text += f" {BELOW_MAJORITY}"
             for n in cell.notes:
                 footnotes.append(f"[^{len(footnotes) + 1}]: {c.name}, {m}: {n}")
                 text += f"[^{len(footnotes)}]"
@@ -614,8 +806,15 @@ def markdown(s: Summary, egs: Path, bench_lines=()) -> str:
              f"Collected {time.strftime('%Y-%m-%d %H:%M:%S')} from `{egs}/*/*/exp/**/results.json`.", ""]
     lines += table + [""]
     lines += [
-        "- **bold**: the best value of each metric column (arrows: ↓ lower is better, ↑ higher is better);"
-        " acc ± std: mean and standard deviation over cross-validation folds.",
+        "- value ± h: the value and the half-width h of its 95 % confidence interval (bootstrap over"
+        " utterances or trials; a fold average: Student's t over the folds; `superb.csv` has the bounds"
+        " and n); (sd x): standard deviation over folds, where no interval was recorded.",
+        "- **bold**: the best of the column (arrows: ↓ lower is better, ↑ higher is better), only where it is"
+        " significantly better than the runner-up (paired bootstrap of the difference on the same test"
+        " items, 95 %); a column without bold has no clear winner.",
+        f"- {SAME_AS_BASELINE}: not significantly different from `{BASELINE}` (the same test);"
+        f" {BELOW_MAJORITY}: accuracy at or below the majority-class rate (always answering the most"
+        " frequent class).",
         "- trainable/task, adapter/task: the median over the method's tasks (one run per task);"
         " stored (all tasks): the sum over tasks of adapter + downstream parameters, what one shared"
         " frozen upstream needs next to it to serve every task (fine-tuning: the whole model per task);"
@@ -632,23 +831,50 @@ def markdown(s: Summary, egs: Path, bench_lines=()) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def csv_text(s: Summary) -> str:
-    """The table with raw numbers: metric values unrounded, a std column where folds were averaged."""
-    has_std = {c.key for c in s.columns if any(s.cells[(c.key, m)].std is not None for m in s.methods)}
-    head = ["method"]
-    for c in s.columns:
-        head += [c.header] + ([f"{c.header} std"] if c.key in has_std else [])
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(head + CSV_COST_HEADERS)
+CSV_FIELDS = ["method", "column", "metric", "value", "ci_low", "ci_high", "n", "status", "best", "vs_frozen",
+              "below_majority", "majority", "std", "ci_method", "run"]
+CSV_COSTS = [("trainable_params", "trainable"), ("adapter_params", "adapter"), ("stored_params", "stored"),
+             ("train_time_s", "time"), ("peak_mem_mb", "mem")]
+
+
+def csv_rows(s: Summary) -> list:
+    """Tidy rows: one per (method, column, metric), unrounded, then each method's cost rows
+    (column ``cost``; status ``incomplete`` where some of its runs did not record the number)."""
+    rows = []
     for m in s.methods:
-        row = [m]
         for c in s.columns:
-            cell = s.cells[(c.key, m)]
-            row.append(cell.value if cell.value is not None else cell.text)
-            if c.key in has_std:
-                row.append("" if cell.std is None else cell.std)
-        w.writerow(row + csv_cost_cells(s.costs[m]))
+            cell, j = s.cells[(c.key, m)], s.judgements.get(c.key) or Judgement()
+            ok = cell.value is not None
+            rows.append({
+                "method": m, "column": c.name, "metric": c.metric,
+                "value": cell.value if ok else "",
+                "ci_low": cell.ci[0] if ok and cell.ci else "", "ci_high": cell.ci[1] if ok and cell.ci else "",
+                "n": cell.n if ok and cell.n is not None else "",
+                "status": "ok" if ok else cell.text,
+                "best": int(m in j.best) if ok else "",
+                "vs_frozen": j.vs_baseline.get(m, "baseline" if m == BASELINE and ok else ""),
+                "below_majority": int(m in j.below_majority) if ok and cell.majority is not None else "",
+                "majority": cell.majority if ok and cell.majority is not None else "",
+                "std": cell.std if ok and cell.std is not None else "",
+                "ci_method": (cell.ci_method or "") if ok else "",
+                "run": str(cell.run.path) if ok else "",
+            })
+        cost = s.costs[m]
+        for metric, key in CSV_COSTS:
+            v = cost[key]
+            value, complete = v if isinstance(v, tuple) else (v, True)
+            status = "unknown" if value is None else "ok" if complete else "incomplete"
+            rows.append({**{f: "" for f in CSV_FIELDS}, "method": m, "column": "cost", "metric": metric,
+                         "value": "" if value is None else value, "n": cost["runs"], "status": status})
+    return rows
+
+
+def csv_text(s: Summary) -> str:
+    """The table as tidy rows (``CSV_FIELDS``), metric values and CI bounds unrounded."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(csv_rows(s))
     return buf.getvalue()
 
 
