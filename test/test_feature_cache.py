@@ -199,3 +199,19 @@ def test_cli_names_the_cut_and_turns_off_for_augmentation(tmp_path, ckpt_dir):
         (root / where.split("/")[-1] / "data" / "feats.scp").exists()
     assert (root / "runs" / "aug").read_text() == ""
     assert "speed perturbation" in (root / "runs" / "aug.off").read_text()
+
+
+def test_cut_of_a_method_that_needs_later_files(ckpt_dir):
+    """A-AF's composition needs the stage-1 adapter files to attach, but its cut does not
+    depend on them; ELP's does, so a failed attach is an error for it."""
+    from adapters.bin.cache_features import run_cut
+
+    fc = {"upstream": "hubert_local", "path_or_url": str(ckpt_dir / "hubert.pt")}
+    ups = {}
+    (key, cut), _ = run_cut({"frontend": "s3prl_adapter",
+                             "frontend_conf": dict(fc, method="fusion", method_conf={"mode": "attention"})}, ups)
+    assert cut == "encoder"
+    with pytest.raises(ValueError, match="cannot attach 'elp'"):
+        run_cut({"frontend": "s3prl_adapter",
+                 "frontend_conf": dict(fc, method="elp", method_conf={"no_such_option": 1})}, ups)
+    assert run_cut({"frontend": "default"}, ups) == (None, "frontend 'default' is not s3prl_adapter")
