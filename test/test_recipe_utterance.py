@@ -55,6 +55,9 @@ def test_speech_commands_ks(tmp_path_factory):
     assert len(scores) == 1 + 12 and abs(sum(map(float, scores[1:])) - 1.0) < 1e-3
     assert "|test|" in (d / "exp/cls_hra/RESULTS.md").read_text()
     assert "| cls_hra | hra |" in r.stdout
+    # trained and classified from the stage-9 cache of HRA's frozen part
+    cache = (d / "exp/cls_hra/feature_cache").read_text().strip()
+    assert cache.endswith("_encoder_float32") and (d / cache / "test" / "feats.scp").is_file()
     # every stage skips what is complete
     r = run(d, "--stage", "11", "--methods", "hra", "--cls_args", TINY_TRAIN, *TINY_UP)
     assert "hra: trained" in r.stdout and "every test set already classified" in r.stdout
@@ -102,6 +105,8 @@ def test_voxceleb_sid_and_asv(tmp_path_factory):
     test_spk = {l.split()[1] for l in lines(d / "data/asv_test/utt2spk")}
     assert train_spk and test_spk and not train_spk & test_spk
     assert "| spk_elp | elp |" in r.stdout
+    # speaker training crops random waveform segments: no cache for it, and the reason said
+    assert "random 2.0 s waveform crops" in (d / "dump/cache/runs/spk_elp.off").read_text()
     # a malformed trial list is named with its line
     t = d / "data/asv_test/trials"
     t.write_text(t.read_text() + "2 a b\n")

@@ -9,7 +9,7 @@ For each run it asks the configured method where its frozen part ends
 encoder's input for adapters inside the encoder, the CNN output for fine-tuning),
 builds ``<cache_root>/<upstream>-<hash>_<cut>_<dtype>/<set>/feats.scp`` for every
 set (shared by the runs that cut at the same place), and writes
-``<cache_root>/runs/<run>``: the cache directory the run reads, or nothing when
+``<cache_root>/runs/<run>`` (the run's exp dir name, e.g. ``asr_ctc_hra``): the cache directory it reads, or nothing when
 the run cannot use a cache, with the reason in ``<cache_root>/runs/<run>.off``
 (a waveform augmentation, a frontend other than ``s3prl_adapter``).
 """

@@ -106,7 +106,7 @@ decode_sets() {
   shift 3
   rm -rf "$out"; mkdir -p "$out/split"
   for s in "$@"; do cat "${dumpdir}/raw/$s/wav.scp"; done > "$out/wav.scp"
-  cache=$(run_cache "$run")
+  cache=$(run_cache "asr_$run")
   if [ -n "$cache" ]; then
     for s in "$@"; do cat "$cache/$s/feats.scp"; done > "$out/feats.scp"; speech="$out/feats.scp,speech,kaldi_ark"
   else
@@ -210,7 +210,7 @@ fi
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
   ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
   cache_args=()
-  for i in "${!runs[@]}"; do cache_args+=("${runs[$i]}" "${configs[$i]}"); done
+  for i in "${!runs[@]}"; do cache_args+=("asr_${runs[$i]}" "${configs[$i]}"); done
   # shellcheck disable=SC2086
   feature_cache_stage "${asr_args}" "${cache_args[@]}" -- $train_set $valid_set $test_sets
 fi
@@ -251,7 +251,7 @@ train_run() {  # $1: index into runs
   if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
     log "Stage 11: $run: trained"; return 0
   fi
-  cache=$(run_cache "$run")
+  cache=$(run_cache "asr_$run")
   log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)${cache:+; frozen part from $cache}"
   mkdir -p "$dir"
   echo "$cache" > "$dir/feature_cache"

@@ -118,7 +118,7 @@ fi
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
   ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
   cache_args=()
-  for i in "${!runs[@]}"; do cache_args+=("${runs[$i]}" "${configs[$i]}"); done
+  for i in "${!runs[@]}"; do cache_args+=("cls_${runs[$i]}" "${configs[$i]}"); done
   # shellcheck disable=SC2086
   feature_cache_stage "${cls_args}" "${cache_args[@]}" -- $train_set $valid_set $test_sets
 fi
@@ -137,7 +137,7 @@ train_run() {  # $1: index into runs
   if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
     log "Stage 11: $run: trained"; return 0
   fi
-  cache=$(run_cache "$run")
+  cache=$(run_cache "cls_$run")
   log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)${cache:+; frozen part from $cache}"
   mkdir -p "$dir"
   echo "$cache" > "$dir/feature_cache"

@@ -94,7 +94,8 @@ feature_cache_stage() {
     --cache_root "${dumpdir}/cache" --dtype "$cache_dtype" || die "the feature cache failed (see above)"
 }
 
-# run_cache RUN: the feature cache stage 9 made for RUN, or nothing (the run reads the audio)
+# run_cache KEY: the feature cache stage 9 made for the run KEY (its exp dir's name: asr_ctc_hra,
+# cls_fold1_elp, spk_elp ...), or nothing (the run reads the audio)
 run_cache() {
   [ "$use_cache" = true ] || return 0
   local f=${dumpdir}/cache/runs/$1

@@ -107,7 +107,7 @@ fi
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
   ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
   cache_args=()
-  for i in "${!runs[@]}"; do cache_args+=("${runs[$i]}" "${configs[$i]}"); done
+  for i in "${!runs[@]}"; do cache_args+=("spk_${runs[$i]}" "${configs[$i]}"); done
   feature_cache_stage "${spk_args}" "${cache_args[@]}" -- "$train_set"
 fi
 
@@ -124,7 +124,7 @@ train_run() {  # $1: index into runs
   if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
     log "Stage 11: $run: trained"; return 0
   fi
-  cache=$(run_cache "$run")  # validation trials always read the audio: the frontend takes either
+  cache=$(run_cache "spk_$run")  # validation trials always read the audio: the frontend takes either
   log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)${cache:+; frozen part from $cache}"
   mkdir -p "$dir"
   start=$(date +%s)
