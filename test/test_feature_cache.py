@@ -1,6 +1,7 @@
 """The frozen-part cache: cut points per method, batch invariance, the same loss from
 the cache as on the fly for every method, and the manifest's invalidation."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,8 +196,9 @@ def test_cli_names_the_cut_and_turns_off_for_augmentation(tmp_path, ckpt_dir):
     main(["--config", str(tmp_path / "hra.yaml"), "--run", "hra", "--config", str(tmp_path / "aug.yaml"),
           "--run", "aug", "--data_root", str(tmp_path), "--sets", "data", "--cache_root", str(root)])
     where = (root / "runs" / "hra").read_text().strip()
-    assert where.endswith("_encoder_float16") and (tmp_path / where / "data" / "feats.scp").exists() or \
-        (root / where.split("/")[-1] / "data" / "feats.scp").exists()
+    # float32 by default: the frontend gets bit-for-bit what it would compute on the fly
+    assert where == str(root / where.split("/")[-1]) and where.endswith("_encoder_float32"), where
+    assert (Path(where) / "data" / "feats.scp").is_file()
     assert (root / "runs" / "aug").read_text() == ""
     assert "speed perturbation" in (root / "runs" / "aug.off").read_text()
 
