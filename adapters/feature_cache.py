@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from adapters.backbones import Backbone
+from adapters.data.kaldi import read_table
 from adapters.upstream_cut import check_cut, cnn_frames, cut_dim, frozen_part
 
 DTYPES = ("float16", "float32")
@@ -47,21 +48,11 @@ def file_sha256(path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _read_table(path: Path) -> Dict[str, str]:
-    out = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            parts = line.rstrip("\n").split(maxsplit=1)
-            if parts:
-                out[parts[0]] = parts[1] if len(parts) > 1 else ""
-    return out
-
-
 def data_fingerprint(data_dir: Path) -> str:
     """A cheap fingerprint of a data dir's audio: wav.scp's text and each file's size and mtime."""
     scp = Path(data_dir) / "wav.scp"
     h = hashlib.sha256(scp.read_bytes())
-    for utt, entry in sorted(_read_table(scp).items()):
+    for utt, entry in sorted(read_table(scp).items()):
         p = Path(entry.strip())
         if entry.strip().endswith("|") or not p.exists():
             continue  # a command: its text is in the hash already
@@ -88,10 +79,10 @@ def num_samples(data_dir: Path) -> Dict[str, int]:
     """utt2num_samples when the data dir has it (every dump dir does), else the audio headers."""
     f = Path(data_dir) / "utt2num_samples"
     if f.exists():
-        return {k: int(v) for k, v in _read_table(f).items()}
+        return {k: int(v) for k, v in read_table(f).items()}
     import soundfile as sf
 
-    return {u: sf.info(e.strip()).frames for u, e in _read_table(Path(data_dir) / "wav.scp").items()}
+    return {u: sf.info(e.strip()).frames for u, e in read_table(Path(data_dir) / "wav.scp").items()}
 
 
 def estimate_bytes(backbone: Backbone, cut: str, samples: Dict[str, int], dtype: str) -> int:
@@ -182,7 +173,7 @@ def build(up, upstream: str, path_or_url, cut: str, data_dir, out_dir, dtype: st
     start, frames, step = time.time(), {}, max(1, len(samples) // 10)
     ark, scp = tmp / "feats.ark", tmp / "feats.scp"
     with kaldiio.WriteHelper(f"ark,scp:{ark},{scp}", write_function="numpy") as writer:
-        for i, utt in enumerate(_read_table(data_dir / "wav.scp")):
+        for i, utt in enumerate(read_table(data_dir / "wav.scp")):
             try:
                 rate, wav = reader[utt]
             except Exception as e:

@@ -217,3 +217,25 @@ def test_cut_of_a_method_that_needs_later_files(ckpt_dir):
         run_cut({"frontend": "s3prl_adapter",
                  "frontend_conf": dict(fc, method="elp", method_conf={"no_such_option": 1})}, ups)
     assert run_cut({"frontend": "default"}, ups) == (None, "frontend 'default' is not s3prl_adapter")
+
+
+def test_cached_batches_name_missing_and_corrupt_features(tmp_path, ckpt_dir):
+    from adapters.data.batches import cached_batches
+    from adapters.data.kaldi import DataDirError
+    from adapters.feature_cache import build, load_upstream
+
+    path = str(ckpt_dir / "hubert.pt")
+    d = _data_dir(tmp_path)
+    out = tmp_path / "cache" / "test"
+    build(load_upstream("hubert_local", path), "hubert_local", path, "encoder", d, out, log=lambda *a: None)
+    got = [k for keys, x, lens in cached_batches(out, 10_000, "t") for k in keys]
+    assert sorted(got) == ["u0", "u1", "u2", "u3"]
+    scp = (out / "feats.scp").read_text().splitlines()
+    (out / "feats.scp").write_text("\n".join(scp[:-1]) + "\n")
+    with pytest.raises(DataDirError, match=r"no features for utterance\(s\) \['u3'\]"):
+        list(cached_batches(out, 10_000, "t"))
+    (out / "feats.scp").write_text("\n".join(scp) + "\n")
+    ark = out / "feats.ark"
+    ark.write_bytes(ark.read_bytes()[: ark.stat().st_size // 2])  # the later utterances cut off
+    with pytest.raises(DataDirError, match="utterance u[23]: unreadable cached features"):
+        list(cached_batches(out, 10_000, "t"))

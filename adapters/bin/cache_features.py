@@ -23,6 +23,7 @@ from typing import Optional
 
 import yaml
 
+from adapters.data.kaldi import DataDirError
 from adapters.feature_cache import CacheError, build, file_sha256, load_upstream, upstream_tag
 from adapters.methods.base import AdapterMethod
 from adapters.registry import get_method
@@ -127,7 +128,7 @@ def main(argv=None):
                 built[tag] = True
             (runs_dir / run).write_text(str(root / tag) + "\n")
             print(f"{run}: method cuts the upstream at {where!r}; reads {root / tag}")
-    except (CacheError, ValueError) as e:
+    except (CacheError, DataDirError, ValueError) as e:
         sys.exit(f"error: {e}")
 
 

@@ -25,7 +25,7 @@ from adapters.results import espnet_task, save_model_info
 @torch.no_grad()
 def classify(model, data_dir: Path, max_samples: int, desc: str, cache_set: Path = None):
     probs = {}
-    batches = (cached_batches(cache_set, max_samples // 320, desc) if cache_set is not None
+    batches = (cached_batches(cache_set, max_samples // model.frontend.hop_length, desc) if cache_set is not None
                else audio_batches(data_dir, max_samples, desc))
     for keys, speech, lens in batches:
         enc, enc_lens = model.encode(speech, lens)

@@ -63,8 +63,18 @@ def cached_batches(cache_set: Path, max_frames: int, desc: str
     lengths = {u: int(n) for u, n in read_table(cache_set / "utt2num_frames").items()}
     feats = kaldiio.load_scp(str(cache_set / "feats.scp"))
     bar = tqdm(total=len(lengths), desc=desc, unit="utt", mininterval=5.0, file=sys.stderr)
+    missing = sorted(set(lengths) - set(feats.keys()))
+    if missing:
+        raise DataDirError(f"{cache_set}/feats.scp: no features for utterance(s) {missing[:5]}: rebuild the cache (stage 9)")
+
+    def load(k):
+        try:
+            return torch.from_numpy(np.asarray(feats[k], dtype=np.float32))
+        except Exception as e:  # kaldiio raises several kinds on a truncated or corrupt ark
+            raise DataDirError(f"utterance {k}: unreadable cached features in {cache_set}/feats.scp: {e}") from None
+
     for keys in length_batches(lengths, max_frames):
-        xs = [torch.from_numpy(feats[k].astype(np.float32)) for k in keys]
+        xs = [load(k) for k in keys]
         yield keys, torch.nn.utils.rnn.pad_sequence(xs, batch_first=True), torch.tensor([len(x) for x in xs])
         bar.update(len(keys))
     bar.close()
