@@ -189,6 +189,9 @@ def test_speech_commands_protocol(tmp_path):
         for h in ("aaaa1111", "bbbb2222", "cccc3333"):
             (tmp_path / w).mkdir(exist_ok=True)
             sf.write(str(tmp_path / w / f"{h}_nohash_0.wav"), np.zeros(16000), 16000, subtype="PCM_16")
+    # the lists split by speaker (as the real ones do): bbbb2222 only in dev, cccc3333 only in test
+    for rel in ("no/bbbb2222_nohash_0.wav", "yes/cccc3333_nohash_0.wav", "marvin/cccc3333_nohash_0.wav"):
+        (tmp_path / rel).unlink()
     (tmp_path / "_background_noise_").mkdir()
     sf.write(str(tmp_path / "_background_noise_" / "white_noise.wav"), np.random.rand(48000) * 0.1, 16000)
     (tmp_path / "validation_list.txt").write_text("yes/bbbb2222_nohash_0.wav\nmarvin/bbbb2222_nohash_0.wav\n")

@@ -12,8 +12,17 @@ spoken by ``Ses01M``), so the ten actors are the ten speakers.
 
 Fold k tests on Session k and trains on the other four, whose utterances also
 give the dev set (a seeded, class-stratified ``valid_ratio`` share): no actor is
-ever in both training and test.  The same code prepares the real corpus and the
-synthetic one (``adapters.synth.iemocap``).
+ever in both training and test (checked: every fold's sets share no utterance,
+and its test set no speaker with train or dev).
+
+Every EmoEvaluation line is parsed or counted by kind: utterance lines, evaluator
+lines (``C-E2:``, ``A-F1:``, ...), ``%`` headers and blank lines.  A line that names
+an utterance (``Ses0...``) but is not a well-formed utterance line (a lost ``[``,
+a missing field) is an error with ``file:line``; any other line is counted as
+``unrecognised`` and its first place printed.  An utterance labelled twice, in one
+file or in two, is an error naming both places; a file with no utterance line is an
+error; wavs that no EmoEvaluation file labels are counted.  The same code prepares
+the real corpus and the synthetic one (``adapters.synth.iemocap``).
 
     python -m adapters.data.iemocap downloads/IEMOCAP_full_release data/iemocap
 """
@@ -24,9 +33,9 @@ import random
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from adapters.data.kaldi import DataDirError
+from adapters.data.kaldi import DataDirError, LineCounts, Origins, check_disjoint
 from adapters.data.labels import write_label_dir
 
 RELEASE = "IEMOCAP_full_release"
@@ -43,23 +52,44 @@ UTT_ID = re.compile(r"^Ses(\d\d)[FM]_\S+_([FM])\w*$")  # e.g. Ses05M_script01_1b
 Item = Tuple[str, str, str, str]  # (utterance id, wav path, label, speaker)
 
 
-def _parse(path: Path) -> List[Tuple[str, str, int]]:
-    """(utterance, code, line number) of every utterance line; other lines are skipped."""
+EVALUATOR_LINE = re.compile(r"^[A-Z]+-[A-Za-z]+\d*\s*:")  # C-E2:, A-E3:, C-F1:, A-M2: ...
+MENTIONS_UTT = re.compile(r"Ses\d\d[FM]_")
+
+
+def _parse(path: Path, lines: Optional[LineCounts] = None) -> List[Tuple[str, str, int]]:
+    """(utterance, code, line number) of every utterance line; every other line is counted by
+    kind into ``lines`` (header, blank, evaluator, unrecognised) or rejected with ``file:line``."""
+    lines = LineCounts(str(path)) if lines is None else lines
+    lines.files += 1
     out, seen = [], {}
     with open(path, encoding="utf-8", errors="replace") as f:
         for n, line in enumerate(f, 1):
+            lines.read += 1
             line = line.strip()
-            if not line.startswith("["):
-                continue  # header (%), blank lines, evaluator lines (C-E2:, A-E3:, ...)
+            if not line:
+                lines.count("blank")
+                continue
+            if line.startswith("%"):
+                lines.count("header")
+                continue
+            if EVALUATOR_LINE.match(line):
+                lines.count("evaluator")
+                continue
             m = UTT_LINE.match(line)
             if m is None:
-                raise DataDirError(f"{path}:{n}: expected '[start - end]<tab>utterance<tab>code"
-                                   f"<tab>[V, A, D]', got {line!r}")
+                if line.startswith("[") or MENTIONS_UTT.search(line):
+                    raise DataDirError(f"{path}:{n}: expected '[start - end]<tab>utterance<tab>code"
+                                       f"<tab>[V, A, D]', got {line!r}")
+                lines.count("unrecognised", f"{path}:{n}")
+                continue
             utt, code = m.group(1), m.group(2).lower()
             if utt in seen:
                 raise DataDirError(f"{path}:{n}: utterance {utt} already labelled on line {seen[utt]}")
             seen[utt] = n
+            lines.used += 1
             out.append((utt, code, n))
+    if not out:
+        raise DataDirError(f"{path}: no utterance line (empty or truncated EmoEvaluation file)")
     return out
 
 
@@ -89,8 +119,13 @@ def find_root(root) -> Path:
     return root
 
 
-def session_items(root: Path, session: int, dropped: Counter) -> List[Item]:
-    """The kept utterances of one session (dropped codes are counted into ``dropped``)."""
+def session_items(root: Path, session: int, dropped: Counter, lines: Optional[LineCounts] = None,
+                  origins: Optional[Origins] = None, unlabelled: Optional[List[str]] = None) -> List[Item]:
+    """The kept utterances of one session (dropped codes are counted into ``dropped``, the
+    EmoEvaluation lines into ``lines``, wavs with no label listed in ``unlabelled``).
+    ``origins`` (shared by the sessions) catches an utterance labelled in two files."""
+    lines = LineCounts("EmoEvaluation") if lines is None else lines
+    origins = Origins("utterance label") if origins is None else origins
     ses = root / f"Session{session}"
     evals = ses / "dialog" / "EmoEvaluation"
     # only the top-level files: Categorical/, Attribute/, Self-evaluation/ hold per-evaluator copies
@@ -98,8 +133,11 @@ def session_items(root: Path, session: int, dropped: Counter) -> List[Item]:
     if not files:
         raise DataDirError(f"{evals}: no EmoEvaluation <dialog>.txt files")
     items = []
+    labelled = set()
     for path in files:
-        for utt, code, n in _parse(path):
+        for utt, code, n in _parse(path, lines):
+            origins.add(utt, f"{path}:{n}")
+            labelled.add(utt)
             m = UTT_ID.match(utt)
             if m is None or int(m.group(1)) != session:
                 raise DataDirError(f"{path}:{n}: utterance id {utt!r} is not a Session{session} "
@@ -112,6 +150,8 @@ def session_items(root: Path, session: int, dropped: Counter) -> List[Item]:
             if not wav.is_file():
                 raise DataDirError(f"{path}:{n}: utterance {utt}: audio file not found: {wav}")
             items.append((utt, str(wav.resolve()), label, f"Ses{session:02d}{m.group(2)}"))
+    if unlabelled is not None:
+        unlabelled += sorted(str(w) for w in (ses / "sentences" / "wav").glob("*/*.wav") if w.stem not in labelled)
     return items
 
 
@@ -141,7 +181,8 @@ def prepare(root, out_dir, valid_ratio: float = 0.2, seed: int = 0) -> dict:
         raise DataDirError(f"valid_ratio must be between 0 and 1, got {valid_ratio}")
     root, out_dir = find_root(root), Path(out_dir)
     dropped: Counter = Counter()
-    by_session = {s: session_items(root, s, dropped) for s in SESSIONS}
+    lines, origins, unlabelled = LineCounts("EmoEvaluation"), Origins("utterance label"), []
+    by_session = {s: session_items(root, s, dropped, lines, origins, unlabelled) for s in SESSIONS}
     for s, items in by_session.items():
         if not items:
             raise DataDirError(f"{root / f'Session{s}'}: no utterance of the classes {', '.join(CLASSES)}")
@@ -150,6 +191,10 @@ def prepare(root, out_dir, valid_ratio: float = 0.2, seed: int = 0) -> dict:
         pool = [i for s in SESSIONS if s != k for i in by_session[s]]
         train, dev = dev_split(pool, valid_ratio, f"{seed}-fold{k}")
         splits = {"train": train, "dev": dev, "test": sorted(by_session[k])}
+        ids = {name: [i[0] for i in items] for name, items in splits.items()}
+        check_disjoint(ids, "utterance", context=f"fold{k}")
+        spk = {name: [i[3] for i in items] for name, items in splits.items()}
+        check_disjoint(spk, "speaker", context=f"fold{k}", allowed=[("train", "dev")])
         for name, items in splits.items():
             if not items:
                 raise DataDirError(f"fold{k}: the {name} split is empty (too few utterances)")
@@ -157,7 +202,9 @@ def prepare(root, out_dir, valid_ratio: float = 0.2, seed: int = 0) -> dict:
         folds[f"fold{k}"] = {name: _counts(items) for name, items in splits.items()}
     kept = [i for items in by_session.values() for i in items]
     return {"root": str(root), "kept": _counts(kept), "dropped": dict(sorted(dropped.items())),
-            "sessions": {f"Session{s}": len(by_session[s]) for s in SESSIONS}, "folds": folds}
+            "sessions": {f"Session{s}": len(by_session[s]) for s in SESSIONS}, "folds": folds,
+            "lines": lines.as_dict(), "lines_summary": lines.summary(),
+            "unlabelled_audio": len(unlabelled), "unlabelled_first": unlabelled[0] if unlabelled else None}
 
 
 def main(argv=None):
@@ -171,6 +218,10 @@ def main(argv=None):
         s = prepare(a.root, a.out_dir, a.valid_ratio, a.seed)
     except DataDirError as e:
         raise SystemExit(f"error: {e}")
+    print(s["lines_summary"])
+    if s["unlabelled_audio"]:
+        print(f"warning: {s['unlabelled_audio']} wav file(s) have no EmoEvaluation label, not used "
+              f"(first: {s['unlabelled_first']})")
     kept = ", ".join(f"{c} {n}" for c, n in s["kept"].items())
     dropped = ", ".join(f"{c} {n}" for c, n in s["dropped"].items()) or "none"
     print(f"IEMOCAP {s['root']}: kept {sum(s['kept'].values())} ({kept}); "

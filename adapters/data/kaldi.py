@@ -2,9 +2,9 @@
 directory before a stage uses it (every failure names the file and utterance)."""
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import soundfile as sf
 
@@ -19,6 +19,7 @@ def read_table(path, allow_empty_value=False) -> Dict[str, str]:
     if not path.is_file():
         raise DataDirError(f"{path}: missing")
     table: Dict[str, str] = {}
+    first: Dict[str, int] = {}
     prev = None
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -30,13 +31,80 @@ def read_table(path, allow_empty_value=False) -> Dict[str, str]:
             if not value and not allow_empty_value:
                 raise DataDirError(f"{path}:{n}: utterance {key!r} has no value")
             if key in table:
-                raise DataDirError(f"{path}:{n}: duplicate id {key!r}")
+                raise DataDirError(f"{path}:{n}: duplicate id {key!r} (first on line {first[key]})")
             if prev is not None and key < prev:
                 raise DataDirError(f"{path}:{n}: ids not sorted ({key!r} after {prev!r}); "
                                    "sort with LC_ALL=C sort")
             table[key] = value
+            first[key] = n
             prev = key
     return table
+
+
+class Origins:
+    """Where every id of one set came from (``file:line`` or a path), so that an id met
+    twice, in one source file or across the files of a set, is an error naming both places."""
+
+    def __init__(self, what: str = "utterance id"):
+        self.what = what
+        self.where: Dict[str, str] = {}
+
+    def add(self, key: str, place) -> None:
+        place = str(place)
+        if key in self.where:
+            raise DataDirError(f"{place}: duplicate {self.what} {key!r}, already at {self.where[key]}")
+        self.where[key] = place
+
+    def __contains__(self, key) -> bool:
+        return key in self.where
+
+
+def check_disjoint(sets: Mapping[str, Iterable[str]], what: str = "utterance",
+                   key: Optional[Callable[[str], str]] = None, context: str = "",
+                   allowed: Iterable[Tuple[str, str]] = (), show: int = 10) -> None:
+    """Fail when two of ``sets`` (name -> ids) share an item: leakage between train, dev
+    and test.  ``key`` maps an id to what must not be shared (e.g. its speaker); pairs
+    of set names in ``allowed`` may share (by the protocol's design)."""
+    ok = {frozenset(p) for p in allowed}
+    keyed = {name: {(key(i) if key else i) for i in ids} for name, ids in sets.items()}
+    names = list(keyed)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if frozenset((a, b)) in ok:
+                continue
+            common = sorted(keyed[a] & keyed[b])
+            if common:
+                more = f" ... ({len(common)} in all)" if len(common) > show else ""
+                raise DataDirError(f"{context + ': ' if context else ''}{a} and {b} share "
+                                   f"{len(common)} {what}(s), leakage between the sets: "
+                                   f"{', '.join(common[:show])}{more}")
+
+
+class LineCounts:
+    """Lines read against lines used, the rest counted by reason, per corpus file kind:
+    the summary a preparer prints, so that no line vanishes unnoticed."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.files = 0
+        self.read = 0
+        self.used = 0
+        self.other: Counter = Counter()
+        self.first: Dict[str, str] = {}
+
+    def count(self, reason: str, place=None) -> None:
+        self.other[reason] += 1
+        if place is not None:
+            self.first.setdefault(reason, str(place))
+
+    def as_dict(self) -> dict:
+        return {"files": self.files, "read": self.read, "used": self.used, **dict(sorted(self.other.items()))}
+
+    def summary(self) -> str:
+        rest = ", ".join(f"{n} {r}" + (f" (first: {self.first[r]})" if r in self.first else "")
+                         for r, n in sorted(self.other.items()))
+        return (f"{self.what}: read {self.read} lines of {self.files} file(s), used {self.used}"
+                + (f"; not used: {rest}" if rest else ""))
 
 
 def write_table(path, table: Dict[str, str]):

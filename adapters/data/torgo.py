@@ -6,8 +6,21 @@
 Each speaker with impaired speech is a task (named by the speaker id); the
 control speakers (``FC*``, ``MC*``) together are the task ``typical``.  Prompts
 that are not speech to transcribe (image references, bracketed instructions,
-``xxx``) are skipped and counted.  The split keeps held-out utterances of every
-task and whole tasks held out:
+``xxx``) are skipped and counted.  Transcripts are normalised by a fixed mapping
+that never deletes content without saying so (``normalize_prompt``): upper case;
+accents folded (NFKD: ``café`` -> ``CAFE``; ``ß ø æ œ ł đ þ`` spelled ``SS O AE OE L D TH``);
+numbers spelled out as words of their own (``911`` -> ``NINE HUNDRED ELEVEN``, ``3.5`` ->
+``THREE POINT FIVE``, ``2nd`` -> ``SECOND``, ``Word1`` -> ``WORD ONE``, a leading zero or
+more than 9 digits: digit by digit);
+``%`` ``&`` ``+`` ``@`` ``=`` read as ``PERCENT AND PLUS AT EQUALS``; typographic
+apostrophes made ``'``; other punctuation (``. , ! ? ; : " ( ) -`` ...) separates
+words.  A prompt with any other letter, digit or symbol (``$``, Greek, CJK, an
+undecodable byte) is skipped and counted (``unmapped character``), never cut.
+
+A speaker folder met twice (``F01/`` and ``F/F01/``), or one in another group's folder
+(``FC/F01``), is an error; the sets are checked to share no utterance and every
+speaker to have one role (seen, new or zero-shot).  The split keeps held-out
+utterances of every task and whole tasks held out:
 
     train, dev, test     the seen tasks (every task: 10 % dev, 25 % test, at least one each,
                          chosen by a hash of the utterance id)
@@ -25,13 +38,15 @@ import argparse
 import hashlib
 import json
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from adapters.data.kaldi import DataDirError, spk2utt_from, write_table
+from adapters.data.kaldi import DataDirError, check_disjoint, spk2utt_from, write_table
 
 MICS = {"wav_arrayMic": "array", "wav_headMic": "head"}
+GROUPS = ("F", "M", "FC", "MC")  # TORGO's speaker group folders
 TYPICAL = "typical"
 _CONTROL = re.compile(r"^[FM]C\d+$")
 _IMAGE = re.compile(r"\.(jpe?g|png|bmp|gif)$|/", re.I)
@@ -56,8 +71,111 @@ def non_speech_reason(prompt: str) -> Optional[str]:
     return None
 
 
+_ONES = ("ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE TEN ELEVEN TWELVE THIRTEEN FOURTEEN "
+         "FIFTEEN SIXTEEN SEVENTEEN EIGHTEEN NINETEEN").split()
+_TENS = "_ _ TWENTY THIRTY FORTY FIFTY SIXTY SEVENTY EIGHTY NINETY".split()
+_SCALES = ((10 ** 6, "MILLION"), (1000, "THOUSAND"), (100, "HUNDRED"))
+_ORDINAL = {"ONE": "FIRST", "TWO": "SECOND", "THREE": "THIRD", "FIVE": "FIFTH", "EIGHT": "EIGHTH",
+            "NINE": "NINTH", "TWELVE": "TWELFTH"}
+# letters that NFKD does not decompose, and symbols that are read as words
+_LETTERS = {"ß": "ss", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L",
+            "đ": "d", "Đ": "D", "þ": "th", "Þ": "TH", "ð": "d", "Ð": "D", "ı": "i"}
+_SYMBOLS = {"%": " PERCENT ", "&": " AND ", "+": " PLUS ", "@": " AT ", "=": " EQUALS "}
+# punctuation that only separates words (dropped); any other character outside A-Z and ' has no mapping
+_SEPARATORS = set('.,!?;:"()[]{}-_\u2013\u2014\u2026\u00ab\u00bb\u201c\u201d\u201e\u201a\u00bf\u00a1')
+_APOSTROPHES = "\u2019\u2018\u02bc\u0060\u00b4"
+_NUMBER = re.compile(r"(\d+(?:,\d{3})*)(?:\.(\d+)(?!\d|\.\d))?(?:(st|nd|rd|th)(?![A-Za-z]))?", re.I)
+
+
+def number_words(n: int) -> str:
+    """``911`` -> ``NINE HUNDRED ELEVEN`` (cardinal, American: no AND), up to 999,999,999."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    for size, name in _SCALES:
+        if n >= size:
+            head, rest = divmod(n, size)
+            return f"{number_words(head)} {name}" + ("" if rest == 0 else " " + number_words(rest))
+    raise AssertionError(n)
+
+
+def ordinal_words(n: int) -> str:
+    words = number_words(n).split()
+    last = words[-1]
+    if last in _ORDINAL:
+        words[-1] = _ORDINAL[last]
+    elif last.endswith("Y"):
+        words[-1] = last[:-1] + "IETH"
+    else:
+        words[-1] = last + "TH"
+    return " ".join(words)
+
+
+def _digits(s: str) -> str:
+    return " ".join(_ONES[int(c)] for c in s)
+
+
+def _spell(m: "re.Match") -> str:
+    whole, frac, suffix = m.group(1), m.group(2), m.group(3)
+    digits = whole.replace(",", "")
+    if (len(digits) > 1 and digits.startswith("0")) or len(digits) > 9:
+        words = _digits(digits)  # 007, phone numbers: digit by digit
+    elif suffix and frac is None:
+        words = ordinal_words(int(digits))
+        suffix = None
+    else:
+        words = number_words(int(digits))
+    if frac is not None:
+        words += " POINT " + _digits(frac)
+    return f" {words} " + (suffix.upper() + " " if suffix else "")
+
+
+def normalize_prompt(prompt: str, mapped: Optional[Counter] = None):
+    """``(transcript, None)``, or ``("", reason)`` when the prompt holds a character the
+    documented mapping (module doc) has no words for.  ``mapped`` counts the mappings used."""
+    used: Counter = Counter()  # added to ``mapped`` only when the prompt is used
+    text = prompt
+    for a in _APOSTROPHES:
+        text = text.replace(a, "'")
+    folded = []
+    accents = False
+    for ch in text:
+        if ch in _LETTERS:
+            folded.append(_LETTERS[ch])
+            accents = True
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        if base != ch and base.isascii() and base.isalpha():
+            accents = True
+        folded.append(base)
+    if accents:
+        used["accents folded"] += 1
+    text = "".join(folded)
+    if _NUMBER.search(text):
+        used["numbers spelled out"] += 1
+        text = _NUMBER.sub(_spell, text)
+    symbols = [c for c in text if c in _SYMBOLS]
+    if symbols:
+        used["symbols read as words"] += 1
+        for c in set(symbols):
+            text = text.replace(c, _SYMBOLS[c])
+    text = text.upper()
+    for ch in text:
+        if ch == "'" or "A" <= ch <= "Z" or ch.isspace() or ch in _SEPARATORS:
+            continue
+        return "", "unmapped character"  # a letter, digit or symbol with no words: never dropped
+    if mapped is not None:
+        mapped.update(used)
+    return " ".join(_KEEP.sub(" ", text).split()), None
+
+
 def normalize(prompt: str) -> str:
-    return " ".join(_KEEP.sub(" ", prompt.upper()).split())
+    """The transcript of ``prompt`` (``normalize_prompt``); a ``ValueError`` when a character has no mapping."""
+    text, reason = normalize_prompt(prompt)
+    if reason:
+        raise ValueError(f"{prompt!r}: {reason}")
+    return text
 
 
 def find_speakers(root) -> Dict[str, Path]:
@@ -66,19 +184,30 @@ def find_speakers(root) -> Dict[str, Path]:
         root = root / "TORGO"
     if not root.is_dir():
         raise DataDirError(f"TORGO root not found: {root}")
-    spk = {}
+    spk: Dict[str, Path] = {}
     for sess in sorted(list(root.glob("*/Session*")) + list(root.glob("*/*/Session*"))):
-        if sess.is_dir():
-            spk.setdefault(sess.parent.name, sess.parent)
+        if not sess.is_dir():
+            continue
+        d, name = sess.parent, sess.parent.name
+        if name in spk and spk[name] != d:
+            raise DataDirError(f"speaker {name} is in two folders, {spk[name]} and {d}: "
+                               "keep one (a speaker twice would leak between tasks and sets)")
+        group = d.parent.name
+        if d.parent != root and group in GROUPS and re.sub(r"\d+$", "", name) != group:
+            raise DataDirError(f"{d}: speaker {name} is in the folder of group {group} "
+                               f"({'control' if group.endswith('C') else 'impaired'} speakers): "
+                               "its role would be ambiguous")
+        spk[name] = d
     if not spk:
         raise DataDirError(f"{root}: no <spk>/Session<N>/ folders (TORGO layout) found")
     return spk
 
 
-def utterances(items):
+def utterances(items, mapped: Optional[Counter] = None):
     """``(wav, prompt text or None)`` pairs in TORGO's layout (``.../<spk>/Session<N>/<mic dir>/<nnnn>.wav``)
     -> every transcribable utterance ``{utt: (wav, text, spk, task)}`` and skip counts.  The
-    files need not exist: the synthetic corpus's plan goes through here too (``adapters.synth.torgo.listing``)."""
+    files need not exist: the synthetic corpus's plan goes through here too (``adapters.synth.torgo.listing``).
+    ``mapped`` counts the prompts that the normalisation mapped (numbers, accents, symbols)."""
     utts, skipped = {}, Counter()
     for wav, raw in items:
         wav = Path(wav)
@@ -86,14 +215,19 @@ def utterances(items):
             skipped["no prompt"] += 1
             continue
         reason = non_speech_reason(raw)
-        text = normalize(raw) if reason is None else ""
+        text = ""
+        if reason is None:
+            text, reason = normalize_prompt(raw, mapped)
         if reason is None and not text:
             reason = "empty"
         if reason:
             skipped[reason] += 1
             continue
         spk, sess, mic = wav.parent.parent.parent.name, wav.parent.parent.name, MICS[wav.parent.name]
-        utts[f"{spk}-{sess}-{mic}-{wav.stem}"] = (str(wav.resolve()), text, spk, task_of(spk))
+        utt = f"{spk}-{sess}-{mic}-{wav.stem}"
+        if utt in utts:
+            raise DataDirError(f"utterance {utt} twice: {utts[utt][0]} and {wav.resolve()}")
+        utts[utt] = (str(wav.resolve()), text, spk, task_of(spk))
     return utts, skipped
 
 
@@ -107,9 +241,9 @@ def _listing(root):
                     yield wav, (prompt.read_text(encoding="utf-8", errors="replace") if prompt.is_file() else None)
 
 
-def collect(root):
+def collect(root, mapped: Optional[Counter] = None):
     """Every transcribable utterance: {utt: (wav, text, spk, task)}, and skip counts."""
-    utts, skipped = utterances(_listing(root))
+    utts, skipped = utterances(_listing(root), mapped)
     if not utts:
         raise DataDirError(f"{root}: no utterance with a transcribable prompt")
     return utts, skipped
@@ -145,11 +279,31 @@ def split(utts, zeroshot: List[str], new: List[str], dev=0.10, test=0.25):
         sets["dev" + suffix] += ids[n_test:n_test + n_dev]
         sets["train" + suffix] += ids[n_test + n_dev:]
     seen = [TYPICAL] * (TYPICAL in tasks) + [t for t in tasks if t != TYPICAL and t not in zeroshot + new]
+    check_sets(utts, sets, zeroshot, new)
     for name in ("train", "dev", "test"):
         missing = sorted(set(seen) - {utts[u][3] for u in sets[name]})
         if missing:
             raise DataDirError(f"{name}: no utterances of task(s) {missing}; the corpus is too small to split")
     return seen, sets
+
+
+def check_sets(utts, sets: Dict[str, List[str]], zeroshot: List[str], new: List[str]) -> None:
+    """No utterance in two sets, and every speaker in one role: the zero-shot ones only in
+    ``test_zeroshot``, the new ones only in the ``*_new`` sets, the seen ones only in
+    train/dev/test (leakage otherwise)."""
+    check_disjoint(sets, "utterance")
+    role_of = {name: "zero-shot" if name == "test_zeroshot" else "new" if name.endswith("_new") else "seen"
+               for name in sets}
+    roles: Dict[str, set] = defaultdict(set)
+    for name, ids in sets.items():
+        for u in ids:
+            roles[utts[u][2]].add(role_of[name])
+    for spk in sorted(roles):
+        task = task_of(spk)
+        want = "zero-shot" if task in zeroshot else "new" if task in new else "seen"
+        if roles[spk] != {want}:
+            raise DataDirError(f"speaker {spk} (task {task}, {want}) has utterances in sets of the roles "
+                               f"{sorted(roles[spk])}: a speaker must keep one role")
 
 
 def write_dir(out: Path, utts, ids):
@@ -195,7 +349,8 @@ def prepare(root, out, zeroshot=None, new=None, zeroshot_count: int = 1) -> dict
     """Prepare every set under ``out``.  ``zeroshot`` defaults to the last
     ``zeroshot_count`` impaired speakers (in ``speaker_order``), ``new`` to the one
     before them."""
-    utts, skipped = collect(root)
+    mapped: Counter = Counter()
+    utts, skipped = collect(root, mapped)
     seen, zeroshot, new, sets = plan(utts, zeroshot, new, zeroshot_count)
     out = Path(out)
     for name, ids in sets.items():
@@ -203,7 +358,8 @@ def prepare(root, out, zeroshot=None, new=None, zeroshot_count: int = 1) -> dict
     (out / "tasks").write_text("".join(f"{t}\n" for t in seen))
     (out / "tasks_all").write_text("".join(f"{t}\n" for t in seen + new + zeroshot))
     summary = {"utterances": {k: len(v) for k, v in sorted(sets.items())}, "tasks": seen,
-               "zeroshot": zeroshot, "new": new, "skipped_prompts": dict(skipped)}
+               "zeroshot": zeroshot, "new": new, "skipped_prompts": dict(skipped),
+               "normalised_prompts": dict(sorted(mapped.items()))}
     (out / "torgo_summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 
@@ -224,9 +380,13 @@ def main(argv=None):
     except DataDirError as e:
         raise SystemExit(f"error: {e}")
     n_skip = sum(s["skipped_prompts"].values())
+    n_used = sum(s["utterances"].values())
+    print(f"TORGO prompts: read {n_used + n_skip} (one per recording), used {n_used}, skipped {n_skip}")
     print(f"{a.out}: {len(s['tasks'])} seen tasks {s['tasks']}; zero-shot {s['zeroshot']}, new {s['new']}; "
-          f"utterances {s['utterances']}; skipped {n_skip} prompts that are not speech "
+          f"utterances {s['utterances']}; skipped {n_skip} prompts that are not speech or not mappable "
           f"{s['skipped_prompts'] or ''}")
+    if s["normalised_prompts"]:
+        print(f"normalised (see adapters/data/torgo.py): {s['normalised_prompts']}")
 
 
 if __name__ == "__main__":

@@ -23,16 +23,22 @@ def read_trials(path, utts: Set[str], where: str = "the data dir") -> List[Trial
     path = Path(path)
     if not path.is_file():
         raise DataDirError(f"{path}: missing (a verification set needs a trial list)")
-    trials = []
+    trials, first = [], {}
     for n, line in enumerate(path.read_text().splitlines(), 1):
         f = line.split()
         if not f:
-            continue
+            continue  # blank: carries nothing
         if len(f) != 3 or f[0] not in ("0", "1"):
             raise DataDirError(f"{path}:{n}: expected '<1|0> <utt1> <utt2>', got {line!r}")
         for u in f[1:]:
             if u not in utts:
                 raise DataDirError(f"{path}:{n}: utterance {u} is not in {where}")
+        if f[1] == f[2]:
+            raise DataDirError(f"{path}:{n}: a trial of {f[1]} against itself")
+        pair = tuple(sorted(f[1:]))
+        if pair in first:
+            raise DataDirError(f"{path}:{n}: the trial {f[1]} {f[2]} is already on line {first[pair]}")
+        first[pair] = n
         trials.append((int(f[0]), f[1], f[2]))
     if not trials:
         raise DataDirError(f"{path}: no trials")

@@ -16,7 +16,11 @@
 so verification trains and tests on disjoint speakers, as SUPERB ASV does.  The
 ``trials`` files hold ``<0|1> <utt1> <utt2>`` in utterance ids
 (``id10270-<video>-00001``).  Every list line is checked; a bad one is named
-``file:line``.
+``file:line``, a file listed twice in iden_split.txt or a trial listed twice (either
+order) is an error naming both lines, blank lines are counted in the printed summary.
+Leakage is checked on what is written: the SID sets share no utterance (they share
+speakers by design: identification tests the training speakers), the ASV sets share
+no utterance, and asv_test shares no speaker with asv_train or asv_dev.
 
     python -m adapters.data.voxceleb downloads/synth/VoxCeleb1 data [--trials FILE]
 """
@@ -30,7 +34,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from adapters.data.kaldi import DataDirError
+from adapters.data.kaldi import DataDirError, LineCounts, check_disjoint
 from adapters.data.labels import write_label_dir
 
 SPLITS = {1: "train", 2: "dev", 3: "test"}
@@ -68,20 +72,29 @@ def _check_rel(path: Path, n: int, rel: str, wav_root: Path, seen_files: Dict[st
         raise DataDirError(f"{path}:{n}: listed file not found: {wav_root / rel}")
 
 
-def _lines(path: Path, what: str):
+def _lines(path: Path, what: str, counts: Optional[LineCounts] = None):
+    """``(line number, fields)`` of every non-blank line; every line read is counted into
+    ``counts`` (the caller counts the ones it uses)."""
     if not path.is_file():
         raise DataDirError(f"{path}: missing ({what})")
+    if counts is not None:
+        counts.files += 1
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
+            if counts is not None:
+                counts.read += 1
             if line.strip():
                 yield n, line.split()
+            elif counts is not None:
+                counts.count("blank")
 
 
-def read_iden_split(path, wav_root) -> List[Tuple[int, str]]:
+def read_iden_split(path, wav_root, counts: Optional[LineCounts] = None) -> List[Tuple[int, str]]:
     """``(split code, wav path relative to wav_root)`` for every line of iden_split.txt."""
     path, wav_root = Path(path), Path(wav_root)
+    counts = LineCounts(path.name) if counts is None else counts
     out, first_line, seen = [], {}, {}
-    for n, fields in _lines(path, "the VoxCeleb1 identification split, iden_split.txt"):
+    for n, fields in _lines(path, "the VoxCeleb1 identification split, iden_split.txt", counts):
         if len(fields) != 2:
             raise DataDirError(f"{path}:{n}: expected '<1|2|3> idNNNNN/<video>/NNNNN.wav', "
                                f"got {' '.join(fields)!r}")
@@ -93,16 +106,18 @@ def read_iden_split(path, wav_root) -> List[Tuple[int, str]]:
             raise DataDirError(f"{path}:{n}: {rel} already listed on line {first_line[rel]}")
         first_line[rel] = n
         out.append((int(code), rel))
+        counts.used += 1
     if not out:
         raise DataDirError(f"{path}: empty")
     return out
 
 
-def read_trials(path, wav_root) -> List[Trial]:
+def read_trials(path, wav_root, counts: Optional[LineCounts] = None) -> List[Trial]:
     """``(label, enrolment wav, test wav)`` for every line of a VoxCeleb trial list."""
     path, wav_root = Path(path), Path(wav_root)
-    out, seen = [], {}
-    for n, fields in _lines(path, "the verification trial list"):
+    counts = LineCounts(path.name) if counts is None else counts
+    out, seen, first_line = [], {}, {}
+    for n, fields in _lines(path, "the verification trial list", counts):
         if len(fields) != 3:
             raise DataDirError(f"{path}:{n}: expected '<0|1> <wav> <wav>', got {' '.join(fields)!r}")
         label, a, b = fields
@@ -115,7 +130,12 @@ def read_trials(path, wav_root) -> List[Trial]:
         if (label == "1") != (speaker_of(a) == speaker_of(b)):
             kind = "target" if label == "1" else "non-target"
             raise DataDirError(f"{path}:{n}: a {kind} trial between {speaker_of(a)} and {speaker_of(b)}")
+        pair = (a, b) if a < b else (b, a)
+        if pair in first_line:
+            raise DataDirError(f"{path}:{n}: the trial {a} {b} is already on line {first_line[pair]}")
+        first_line[pair] = n
         out.append((int(label), a, b))
+        counts.used += 1
     if not out:
         raise DataDirError(f"{path}: empty")
     return out
@@ -217,7 +237,10 @@ def prepare(root, out_dir, trials=None, dev_trials: int = 100, seed: int = 0) ->
     wav_root = root / "wav"
     sets: Dict[str, dict] = {}
 
-    split = read_iden_split(root / "iden_split.txt", wav_root)
+    lines = {"iden_split": LineCounts("iden_split.txt")}
+    split = read_iden_split(root / "iden_split.txt", wav_root, lines["iden_split"])
+    sid = {name: [utt_id(r) for c, r in split if c == code] for code, name in SPLITS.items()}
+    check_disjoint(sid, "utterance", context="SID")  # speakers shared by design
     for code, name in SPLITS.items():
         rels = [r for c, r in split if c == code]
         if not rels:
@@ -226,17 +249,23 @@ def prepare(root, out_dir, trials=None, dev_trials: int = 100, seed: int = 0) ->
         sets[f"sid_{name}"] = _summary(rels)
 
     trial_path = _trial_file(root, trials)
-    test_trials = read_trials(trial_path, wav_root)
+    lines["trials"] = LineCounts(trial_path.name)
+    test_trials = read_trials(trial_path, wav_root, lines["trials"])
     test_rels = sorted({u for _, a, b in test_trials for u in (a, b)})
     test_spks = {speaker_of(r) for r in test_rels}
     train_rels = [r for r in list_wavs(wav_root) if speaker_of(r) not in test_spks]
     if not train_rels:
         raise DataDirError(f"{wav_root}: no utterance of a speaker outside {trial_path.name} "
                            "to train speaker verification on")
+    dev_rels: List[str] = []
     if dev_trials > 0:
         dev, dev_rels = draw_dev_trials(train_rels, dev_trials, seed)
         held = set(dev_rels)
         train_rels = [r for r in train_rels if r not in held]
+    asv = {"asv_train": train_rels, "asv_dev": dev_rels, "asv_test": test_rels}
+    check_disjoint(asv, "utterance", key=utt_id, context="ASV")
+    check_disjoint(asv, "speaker", key=speaker_of, context="ASV", allowed=[("asv_train", "asv_dev")])
+    if dev_trials > 0:
         write_label_dir(out_dir / "asv_dev", _items(dev_rels, wav_root))
         _write_trials(out_dir / "asv_dev" / "trials", dev)
         sets["asv_dev"] = _summary(dev_rels, dev)
@@ -247,7 +276,9 @@ def prepare(root, out_dir, trials=None, dev_trials: int = 100, seed: int = 0) ->
     sets["asv_test"] = _summary(test_rels, test_trials)
     order = ("sid_train", "sid_dev", "sid_test", "asv_train", "asv_dev", "asv_test")
     return {"root": str(root), "trial_list": str(trial_path),
-            "sets": {k: sets[k] for k in order if k in sets}}
+            "sets": {k: sets[k] for k in order if k in sets},
+            "lines": {k: v.as_dict() for k, v in lines.items()},
+            "lines_summary": [v.summary() for v in lines.values()]}
 
 
 def main(argv=None):
@@ -263,6 +294,8 @@ def main(argv=None):
     except DataDirError as e:
         raise SystemExit(f"error: {e}")
     print(f"{s['root']}: trials from {Path(s['trial_list']).name}")
+    for line in s["lines_summary"]:
+        print(line)
     for name, v in s["sets"].items():
         line = f"{a.out_dir}/{name}: {v['speakers']} speakers, {v['utterances']} utterances"
         if "trials" in v:
