@@ -5,11 +5,23 @@ File layout (``torch.save``; loads with ``weights_only=True``)::
 
     {"manifest": {"format": 1, "method": ..., "config": {...},
                   "backbone": {"family", "num_layers", "dim", "ffn_dim", "num_heads"},
-                  "tasks": [...], "num_params": N},
+                  "backbone_sha256": "...", "tasks": [...], "num_params": N},
      "state": {"method.<name>": tensor, ..., "upstream.<name>": tensor, ...}}
+
+Loading checks what the file fits: the method, the backbone's shape (an error naming
+the differing dimensions), the method's configuration (an error listing every option
+that changes the function, ``TRAINING_ONLY`` aside: a LoRA saved with alpha 8 does not
+load into one configured with alpha 64) and, where the manifest has it (files written
+before it was recorded have not), the hash of the backbone's frozen weights: the same
+shape with other weights is a ``BackboneWeightsWarning``.  A manifest with a missing,
+empty or mistyped field is a ``CheckpointError`` naming the field.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import re
+import warnings
 from pathlib import Path
 from typing import Iterable, Optional, Tuple
 
@@ -19,9 +31,102 @@ from adapters.backbones import Backbone, BackboneShape
 
 FORMAT = 1
 
+#: options that only shape training (initialisation, training-loss terms, learning rates,
+#: where the weights were first read from): a checkpoint loads under other values of them.
+#: A method class may add its own in a ``training_only_options`` attribute.
+TRAINING_ONLY = {
+    "fusion": {"train_adapters", "adapter_paths", "own_adapter_dropout", "value_regularization",
+               "fusion_lr_scale"},
+    "prefix": {"init_std"},
+    "elp": {"e_ln_init"},
+}
+
 
 class CheckpointError(ValueError):
     pass
+
+
+class BackboneWeightsWarning(UserWarning):
+    """An adapter loaded onto a backbone of its shape whose weights differ from its training's."""
+
+
+def training_only_options(method) -> set:
+    return set(TRAINING_ONLY.get(method.method_name, ())) | set(getattr(method, "training_only_options", ()))
+
+
+def _config_defaults(method) -> dict:
+    if not dataclasses.is_dataclass(method.Config):
+        return {}
+    out = {}
+    for f in dataclasses.fields(method.Config):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def config_differences(method, saved: dict, allow: Iterable[str] = ()) -> list:
+    """The options (beyond ``allow`` and the training-only ones) whose value in ``saved`` (a
+    manifest's config; options it predates take their defaults) differs from ``method``'s."""
+    ours = method.config_dict()
+    theirs = {**_config_defaults(method), **saved}
+    skip = training_only_options(method) | set(allow)
+    missing = object()
+    out = []
+    for k in sorted(set(ours) | set(theirs)):
+        a, b = theirs.get(k, missing), ours.get(k, missing)
+        if k in skip or a == b:
+            continue
+        out.append(f"{k}: checkpoint has {'(no such option)' if a is missing else repr(a)}, "
+                   f"configured {'(no such option)' if b is missing else repr(b)}")
+    return out
+
+
+def check_config(path, manifest: dict, method, allow: Iterable[str] = ()) -> None:
+    diffs = config_differences(method, manifest["config"], allow)
+    if diffs:
+        raise CheckpointError(
+            f"{path}: this {method.method_name} adapter was saved with another configuration "
+            f"({'; '.join(diffs)}): its weights compute another function under this one; configure "
+            "the method as the checkpoint says (adapters.checkpoint.read_manifest) or train anew"
+        )
+
+
+_PARAMETRIZED = re.compile(r"\.parametrizations\.([^.]+)\.original\d*$")
+
+
+def backbone_sha256(adapted) -> str:
+    """SHA-256 of the upstream's weights that ``adapted``'s method leaves frozen (names, dtypes,
+    shapes and bytes; the method's own modules and the backbone tensors it trains excluded)."""
+    method = adapted.method
+    own = {id(t) for t in list(method.parameters()) + list(method.buffers())}
+    trained = set(method.upstream_trainable_names())
+    items = []
+    for name, t in adapted.upstream.state_dict(keep_vars=True).items():
+        if id(t) in own or name in trained or not isinstance(t, torch.Tensor):
+            continue
+        items.append((_PARAMETRIZED.sub(r".\1", name), t))
+    h = hashlib.sha256()
+    for name, t in sorted(items, key=lambda x: x[0]):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name} {t.dtype} {tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_backbone_weights(path, manifest: dict, adapted) -> None:
+    want = manifest.get("backbone_sha256")
+    if not want:  # written before the hash was recorded
+        return
+    have = backbone_sha256(adapted)
+    if have != want:
+        warnings.warn(
+            f"{path}: the adapter was trained on a backbone of this shape but with other weights "
+            f"(backbone sha256 {want[:12]} in the checkpoint, {have[:12]} here): its outputs are not "
+            "what it was trained to give; load it onto the upstream it was trained with",
+            BackboneWeightsWarning, stacklevel=3,
+        )
 
 
 def adapter_state(adapted, tasks: Optional[Iterable[str]] = None) -> dict:
@@ -43,16 +148,38 @@ def stored_params(adapted, tasks: Optional[Iterable[str]] = None) -> int:
     return int(sum(v.numel() for v in adapter_state(adapted, tasks).values()))
 
 
+def _check_tasks_arg(tasks) -> Optional[list]:
+    if tasks is None:
+        return None
+    if not isinstance(tasks, str):
+        try:
+            tasks = list(tasks)
+        except TypeError:
+            raise ValueError(f"tasks must be a list of task names, got {tasks!r}") from None
+    if isinstance(tasks, str) or not all(isinstance(t, str) and t for t in tasks):
+        raise ValueError(f"tasks must be a list of task names, got {tasks!r}")
+    if not tasks:
+        raise ValueError("tasks is empty: name the tasks to save, or leave it None for all")
+    if len(set(tasks)) != len(tasks):
+        raise ValueError(f"tasks names a task twice: {tasks}")
+    return tasks
+
+
 def save_adapter(adapted, path, tasks: Optional[Iterable[str]] = None) -> Path:
     """Write the adapter of ``adapted`` (an ``AdaptedUpstream``) to ``path``."""
+    from adapters.inject import AdaptedUpstream
+
+    if not isinstance(adapted, AdaptedUpstream):
+        raise TypeError(f"save_adapter takes an adapted upstream (adapters.attach), got {type(adapted).__name__}")
     method = adapted.method
-    tasks = list(tasks) if tasks is not None else None
+    tasks = _check_tasks_arg(tasks)
     state = adapter_state(adapted, tasks)
     manifest = {
         "format": FORMAT,
         "method": method.method_name,
         "config": method.config_dict(),
         "backbone": method.backbone.shape.to_dict(),
+        "backbone_sha256": backbone_sha256(adapted),
         "tasks": tasks if tasks is not None else list(method.tasks.names),
         "num_params": int(sum(v.numel() for v in state.values())),
     }
@@ -75,12 +202,50 @@ def _read(path):
     if not isinstance(obj, dict) or "manifest" not in obj or "state" not in obj:
         raise CheckpointError(f"{path}: not an adapter checkpoint (no manifest); was it written by save_adapter?")
     man = obj["manifest"]
+    if not isinstance(man, dict):
+        raise CheckpointError(f"{path}: the manifest is {type(man).__name__}, not a mapping")
     missing = [k for k in ("format", "method", "config", "backbone", "tasks") if k not in man]
     if missing:
         raise CheckpointError(f"{path}: manifest lacks {missing}")
     if man["format"] != FORMAT:
         raise CheckpointError(f"{path}: checkpoint format {man['format']} is not supported (expected {FORMAT})")
+    problems = _manifest_problems(man, obj["state"])
+    if problems:
+        raise CheckpointError(f"{path}: " + "; ".join(problems))
     return man, obj["state"]
+
+
+def _manifest_problems(man: dict, state) -> list:
+    """What is empty or mistyped in a manifest (and its state), each naming the field."""
+    out = []
+    if not isinstance(man["method"], str) or not man["method"]:
+        out.append(f"manifest field 'method' is {man['method']!r}, not a method name")
+    if not isinstance(man["config"], dict):
+        out.append(f"manifest field 'config' is {man['config']!r}, not a mapping of options")
+    bb = man["backbone"]
+    fields = [f.name for f in dataclasses.fields(BackboneShape)]
+    if not isinstance(bb, dict):
+        out.append(f"manifest field 'backbone' is {bb!r}, not a mapping of {fields}")
+    else:
+        lack = [f for f in fields if bb.get(f) in (None, "")]
+        extra = sorted(set(bb) - set(fields))
+        if lack or extra:
+            out.append("manifest field 'backbone' "
+                       + "; ".join(([f"lacks or has empty {lack}"] if lack else [])
+                                   + ([f"has unknown keys {extra}"] if extra else [])))
+    tasks = man["tasks"]
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
+        out.append(f"manifest field 'tasks' is {tasks!r}, not a non-empty list of task names")
+    sha = man.get("backbone_sha256")
+    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        out.append(f"manifest field 'backbone_sha256' is {sha!r}, not a SHA-256 hex digest")
+    n = man.get("num_params")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+        out.append(f"manifest field 'num_params' is {n!r}, not a count")
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        out.append("the state is not a mapping of tensor names to tensors")
+    return out
 
 
 def read_manifest(path) -> dict:
@@ -107,21 +272,26 @@ def read_checkpoint(path, expect_shape: Optional[BackboneShape] = None) -> Tuple
 def load_adapter(upstream, path, **overrides):
     """Attach the checkpoint's method to a fresh ``S3PRLUpstream`` and load its state.
 
-    ``overrides`` replace config entries (for example ``mode`` for a fusion).
+    ``overrides`` replace config entries (for example ``mode`` for a fusion): the only
+    configuration differences allowed.
     """
-    from adapters.inject import attach
+    from adapters.inject import AdaptedUpstream, attach
 
+    if isinstance(upstream, AdaptedUpstream):
+        raise ValueError(f"this upstream already carries the {upstream.method.method_name!r} adapter; "
+                         "load the checkpoint onto a fresh upstream")
     man, state = _read(path)
     check_backbone(path, man, Backbone(upstream).shape)
     conf = dict(man["config"])
     conf.update(overrides)
     adapted = attach(upstream, man["method"], tasks=man["tasks"], **conf)
-    load_state_into(adapted, path, man=man, state=state)
+    load_state_into(adapted, path, man=man, state=state, allow=overrides)
     return adapted
 
 
-def load_state_into(adapted, path, man=None, state=None) -> None:
-    """Load a checkpoint's tensors into an already adapted upstream of the same method."""
+def load_state_into(adapted, path, man=None, state=None, allow: Iterable[str] = ()) -> None:
+    """Load a checkpoint's tensors into an already adapted upstream of the same method and
+    configuration (options in ``allow`` may differ; see ``config_differences``)."""
     if man is None:
         man, state = _read(path)
     method = adapted.method
@@ -130,6 +300,8 @@ def load_state_into(adapted, path, man=None, state=None) -> None:
             f"{path}: holds a {man['method']!r} adapter, the upstream carries {method.method_name!r}"
         )
     check_backbone(path, man, method.backbone.shape)
+    check_config(path, man, method, allow)
+    check_backbone_weights(path, man, adapted)
     own = {k[len("method."):]: v for k, v in state.items() if k.startswith("method.")}
     current = method.state_dict()
     unknown = sorted(set(own) - set(current))

@@ -128,7 +128,12 @@ def stale_reason(out_dir: Path, wanted: dict) -> Optional[str]:
     man = out_dir / "manifest.json"
     if not man.exists():
         return "no cache yet"
-    have = json.loads(man.read_text())
+    try:
+        have = json.loads(man.read_text())
+    except (OSError, ValueError) as e:
+        return f"manifest.json unreadable ({e.__class__.__name__}: {e})"
+    if not isinstance(have, dict):
+        return f"manifest.json holds {type(have).__name__}, not a manifest"
     # the data dir's path may move with the recipe; its content may not
     diff = [k for k in wanted if k != "data_dir" and have.get(k) != wanted[k]]
     if diff:

@@ -48,6 +48,9 @@ class AdaptedUpstream(nn.Module):
         return self.method.tasks
 
     def forward(self, wavs: torch.Tensor, wavs_len: torch.Tensor, task: TaskSpec = None):
+        lens = upstream_cut.check_batch(self.backbone, wavs, wavs_len)
+        if not isinstance(wavs_len, torch.Tensor):
+            wavs_len = lens.to(wavs.device)
         ids = self.method.tasks.resolve(task, wavs.size(0))  # kept on the host
         self.method.begin(ids)
         try:
@@ -115,6 +118,17 @@ def attach(
             f"this upstream already carries the {upstream.method.method_name!r} adapter; "
             "attach to a fresh upstream"
         )
+    if not isinstance(upstream, nn.Module):
+        raise TypeError(f"attach takes an s3prl upstream (S3PRLUpstream), got {type(upstream).__name__}")
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a method name (adapters.available_methods()), got {method!r}")
+    if tasks is not None:
+        if isinstance(tasks, str):
+            raise ValueError(f"tasks must be a list of task names, got the string {tasks!r} "
+                             f"(one task: tasks=[{tasks!r}])")
+        tasks = list(tasks)
+        if not tasks:
+            raise ValueError("tasks is empty: name the tasks, or leave it None for the one task 'default'")
     backbone = Backbone(upstream)
     cls = get_method(method)
     config = parse_config(cls.Config, conf)

@@ -3,14 +3,24 @@ parameter counts and training time, read from the run's ESPnet exp dir.
 
 Shared by the scorers of all tasks (ASR, classification, speaker) so that the
 SUPERB table reads the same fields from every ``results.json``.
+
+Each ``results.json`` also says what made it (``provenance``, see ``provenance``):
+the upstream file's SHA-256 and, for the training, validation and every test set,
+the fingerprint of the data dir's audio (``adapters.feature_cache.data_fingerprint``:
+wav.scp and each audio file's size and modification time; for a feature cache, the
+fingerprint of the data dir it was built from) and the SHA-256 of its text files
+(transcripts, labels, trials), summed up in one ``id`` per set.  The SUPERB collector
+compares these ids before it puts runs in one column.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
 import time
 from pathlib import Path
+from typing import Iterable, Optional
 
 import yaml
 
@@ -132,10 +142,144 @@ def new_results(exp: Path, task: str, espnet_task_name: str, metric: str) -> dic
 def header_lines(r: dict, *extra: str) -> list:
     """The top of a run's ``RESULTS.md``: what was trained, on what, with how many parameters."""
     conf = json.dumps(r["method_conf"]) if r.get("method_conf") else ""
+    prov = r.get("provenance") if isinstance(r.get("provenance"), dict) else None
     return [f"# RESULTS: {Path(r['exp']).name}", "",
             f"- task: {r['task']}; method: `{r['method']}` {conf}",
             f"- upstream: `{r['upstream']}` ({r.get('upstream_path') or 'registered name'})",
-            params_line(r), *extra, f"- date: {r['created']}", ""]
+            params_line(r), *extra, *([provenance_line(prov)] if prov else []), f"- date: {r['created']}", ""]
+
+
+# ---------------------------------------------------------------- provenance
+
+PROVENANCE_VERSION = 1
+#: the parts of a run's data the collector compares (besides the column's test set)
+TRAINING_SETS = ("train", "valid")
+_AUDIO_LISTS = ("wav.scp", "feats.scp")
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def audio_fingerprint(data_dir) -> tuple:
+    """(fingerprint, the data dir it is of) of a data dir's audio: ``data_fingerprint`` of its
+    wav.scp, or for a feature cache dir the fingerprint its manifest records of its source."""
+    from adapters.feature_cache import data_fingerprint
+
+    d = Path(data_dir)
+    if (d / "wav.scp").is_file():
+        return data_fingerprint(d), str(d)
+    if (d / "manifest.json").is_file():
+        man = json.loads((d / "manifest.json").read_text())
+        if isinstance(man, dict) and man.get("data_fingerprint"):
+            return man["data_fingerprint"], man.get("data_dir")
+    raise FileNotFoundError(f"{d}: no wav.scp (nor a feature cache manifest)")
+
+
+def set_record(data_dir, files: Iterable = ()) -> dict:
+    """One data set's provenance: its dir, the audio fingerprint, the SHA-256 of ``files``
+    (by name) and ``id``, their digest (None when nothing could be read; ``errors`` says why)."""
+    from adapters.feature_cache import file_sha256
+
+    rec = {"dir": str(data_dir), "audio": None, "files": {}}
+    errors = []
+    try:
+        rec["audio"], src = audio_fingerprint(data_dir)
+        if src and src != str(data_dir):
+            rec["source_dir"] = src
+    except Exception as e:  # a record that says what it lacks beats no result
+        errors.append(f"audio: {e.__class__.__name__}: {e}")
+    for f in files:
+        f = Path(f)
+        try:
+            rec["files"][f.name] = file_sha256(f)
+        except OSError as e:
+            errors.append(f"{f}: {e.__class__.__name__}: {e}")
+    known = rec["audio"] is not None or rec["files"]
+    rec["id"] = _digest({"audio": rec["audio"], "files": rec["files"]}) if known and not errors else None
+    if errors:
+        rec["errors"] = errors
+    return rec
+
+
+def _entries(v) -> list:
+    """ESPnet's ``*_data_path_and_name_and_type`` (lists, or "path,name,type" strings) as paths."""
+    out = []
+    for e in v or []:
+        if isinstance(e, str):
+            e = e.split(",")
+        if isinstance(e, (list, tuple)) and e:
+            out.append(Path(str(e[0])))
+    return out
+
+
+def training_sets(exp: Path) -> dict:
+    """{"train"|"valid": set_record} of the sets in ``<exp>/config.yaml`` (paths as ESPnet
+    was given them: relative to the recipe, where the scorers run)."""
+    cfg_path = Path(exp) / "config.yaml"
+    if not cfg_path.is_file():
+        return {}
+    cfg = yaml.safe_load(cfg_path.read_text()) or {}
+    out = {}
+    for split in TRAINING_SETS:
+        paths = _entries(cfg.get(f"{split}_data_path_and_name_and_type"))
+        if not paths:
+            continue
+        audio = [p for p in paths if p.name in _AUDIO_LISTS]
+        d = audio[0].parent if audio else paths[0].parent
+        out[split] = set_record(d, [p for p in paths if p.name not in _AUDIO_LISTS])
+    return out
+
+
+def upstream_record(name, path) -> dict:
+    """The upstream by name, path and the SHA-256 of its file (None: a registered name or gone)."""
+    from adapters.feature_cache import file_sha256
+
+    sha = file_sha256(path) if path and Path(path).is_file() else None
+    return {"name": name, "path": str(path) if path else None, "sha256": sha}
+
+
+def provenance(exp: Path, results: dict, tests: dict) -> dict:
+    """What made a run's results: ``tests`` maps each test set's name to (data dir, the files
+    scored against), the training and validation sets come from the exp's config.yaml."""
+    return {"version": PROVENANCE_VERSION,
+            "upstream": upstream_record(results.get("upstream"), results.get("upstream_path")),
+            **training_sets(exp),
+            "test": {name: set_record(d, files) for name, (d, files) in tests.items()}}
+
+
+def combined_record(records: dict) -> dict:
+    """Several sets as one (a fold average: each fold's set): their ids and one digest of them."""
+    ids = {k: (r or {}).get("id") for k, r in records.items()}
+    return {"parts": ids, "id": _digest(ids) if ids and all(ids.values()) else None}
+
+
+def data_ids(results: dict, test: str) -> Optional[dict]:
+    """{"train", "valid", "test": id or None} of a run's results for one test set; None when
+    the results record no provenance (scored before it was recorded)."""
+    prov = results.get("provenance")
+    if not isinstance(prov, dict):
+        return None
+
+    def rid(rec):
+        return rec.get("id") if isinstance(rec, dict) and isinstance(rec.get("id"), str) else None
+
+    tests = prov.get("test") if isinstance(prov.get("test"), dict) else {}
+    return {**{k: rid(prov.get(k)) for k in TRAINING_SETS}, "test": rid(tests.get(test))}
+
+
+def upstream_sha(results: dict) -> Optional[str]:
+    prov = results.get("provenance")
+    up = prov.get("upstream") if isinstance(prov, dict) else None
+    return up.get("sha256") if isinstance(up, dict) and isinstance(up.get("sha256"), str) else None
+
+
+def provenance_line(prov: dict) -> str:
+    sha = (prov.get("upstream") or {}).get("sha256")
+    sets = [f"{k} {(prov.get(k) or {}).get('id') or '?'}" for k in TRAINING_SETS if k in prov]
+    sets += [f"{k} {(r or {}).get('id') or '?'}" for k, r in (prov.get("test") or {}).items()]
+    return (f"- provenance: upstream sha256 {sha[:12] if sha else '? (registered name)'}; data ids "
+            + (", ".join(sets) or "none") + " (results.json: provenance)")
 
 
 def write_json(path: Path, data, indent=1) -> None:

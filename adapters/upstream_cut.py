@@ -51,6 +51,43 @@ def cut_dim(backbone: Backbone, cut: str) -> int:
     return (backbone.num_layers + 1) * backbone.dim
 
 
+def check_lengths(lens, batch: int, padded: int, name: str = "wavs_len", unit: str = "samples",
+                  least: int = 1) -> torch.Tensor:
+    """``lens`` (one length per row of a padded batch of ``batch`` rows of ``padded`` items) as an
+    int64 tensor on the host, or a ValueError saying which length is wrong and why."""
+    if not isinstance(lens, torch.Tensor):
+        try:
+            lens = torch.as_tensor(lens)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"{name} must be a tensor of {batch} lengths, got {type(lens).__name__}") from None
+    if lens.is_floating_point() or lens.is_complex() or lens.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integer lengths in {unit}, got dtype {lens.dtype}")
+    if lens.dim() != 1 or lens.numel() != batch:
+        raise ValueError(f"{name} must be one length per utterance, shape ({batch},); got shape {tuple(lens.shape)}")
+    lens = lens.detach().to("cpu", torch.long)
+    for i, n in enumerate(lens.tolist()):
+        if n > padded:
+            raise ValueError(f"{name}[{i}] = {n} {unit} is longer than the batch, padded to {padded} {unit}: "
+                             f"a length must not exceed the padded length (are the lengths in {unit}?)")
+        if n < least:
+            raise ValueError(
+                f"{name}[{i}] = {n} {unit}: " + (f"fewer than the upstream's receptive field ({least} samples): "
+                                                 "it gives no frame" if least > 1 else "an empty utterance"))
+    return lens
+
+
+def check_batch(backbone: Backbone, wavs, wavs_len) -> torch.Tensor:
+    """A padded batch of waveforms (batch, samples) and its lengths, checked: the lengths
+    as an int64 tensor on the host."""
+    if not isinstance(wavs, torch.Tensor):
+        raise TypeError(f"wavs must be a tensor (batch, samples), got {type(wavs).__name__}")
+    if wavs.dim() != 2:
+        raise ValueError(f"wavs must be a padded batch (batch, samples), got shape {tuple(wavs.shape)}")
+    if not wavs.is_floating_point():
+        raise ValueError(f"wavs must be floating-point samples, got dtype {wavs.dtype}")
+    return check_lengths(wavs_len, wavs.size(0), wavs.size(1), least=min_samples(backbone))
+
+
 def _normalizes_waveform(expert) -> bool:
     for owner, attr in ((expert, "wav_normalize"), (getattr(expert, "task_cfg", None), "normalize"),
                         (getattr(expert, "cfg", None), "normalize")):
@@ -130,6 +167,7 @@ def frozen_part(backbone: Backbone, wav: torch.Tensor, cut: str, utt: str = "") 
 def frozen_part_batch(backbone: Backbone, wavs: torch.Tensor, wavs_len: torch.Tensor, cut: str
                       ) -> Tuple[torch.Tensor, torch.Tensor]:
     """``frozen_part`` of each utterance of a padded batch, padded again: (B, T, D), lengths."""
+    wavs_len = check_batch(backbone, wavs, wavs_len)
     parts = [frozen_part(backbone, w[: int(n)], cut) for w, n in zip(wavs, wavs_len)]
     lens = torch.tensor([p.size(0) for p in parts], dtype=torch.long)
     return pad_sequence(parts, batch_first=True), lens
@@ -140,12 +178,12 @@ def forward_from(backbone: Backbone, cut: str, feats: torch.Tensor, lens: torch.
     """The upstream from ``cut`` on, for a padded batch (B, T, cut_dim) with its frame
     lengths: every hidden state (B, T, d) and its lengths, as ``S3PRLUpstream`` returns."""
     check_cut(cut)
-    lens = lens.to(torch.long).cpu()
-    if feats.dim() != 3 or feats.size(-1) != cut_dim(backbone, cut):
+    if not isinstance(feats, torch.Tensor) or feats.dim() != 3 or feats.size(-1) != cut_dim(backbone, cut):
         raise ValueError(
             f"features cut at {cut!r} must be (batch, frames, {cut_dim(backbone, cut)}), got "
-            f"{tuple(feats.shape)}: a cache written for another cut or upstream? rebuild it"
+            f"{tuple(getattr(feats, 'shape', ()))}: a cache written for another cut or upstream? rebuild it"
         )
+    lens = check_lengths(lens, feats.size(0), feats.size(1), "lengths", "frames")
     if cut == "hidden_states":
         hs = list(feats.chunk(backbone.num_layers + 1, dim=-1))
     else:

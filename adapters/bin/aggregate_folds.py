@@ -14,16 +14,22 @@ outcomes (``per_item.json``), they are gathered in ``<out>/per_item.json`` with
 each utterance's fold as its stratum, and ``accuracy_ci_utterances`` is the
 bootstrap over utterances within folds (``adapters.stats``): what paired
 comparisons of two methods on the same folds use.
+
+Provenance (``adapters.results``): where every fold recorded it, ``provenance`` keeps
+each fold's and sums up its training, validation and test sets as one id each (a
+digest of the folds' ids); folds on different upstream weights are an error.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
-from adapters.results import params_line, read_per_item, write_json, write_per_item
+from adapters.results import (PROVENANCE_VERSION, TRAINING_SETS, combined_record, params_line, read_per_item,
+                              upstream_sha, write_json, write_per_item)
 from adapters.stats import CONFIDENCE, bootstrap_ci, ci_method, fmt_ci, t_interval
 
 
@@ -92,7 +98,31 @@ def aggregate_with_items(paths, expected=None):
         t = out["test"]["test"]
         t["accuracy_ci_utterances"] = bootstrap_ci(items, "accuracy")["ci"]
         t["ci_method_utterances"] = ci_method(items, "accuracy")
+    out["provenance"] = folds_provenance(paths, runs, test_sets)
     return out, items
+
+
+def folds_provenance(paths, runs, test_sets) -> dict | None:
+    """The folds' provenance, each set summed up over the folds; None (with a warning) when a
+    fold recorded none (scored before it was recorded)."""
+    lacking = [str(p) for p, r in zip(paths, runs) if not isinstance(r.get("provenance"), dict)]
+    if lacking:
+        print(f"warning: {len(lacking)} fold result(s) record no provenance ({', '.join(lacking)}): "
+              "the average records none", file=sys.stderr)
+        return None
+    shas = {upstream_sha(r) for r in runs} - {None}
+    if len(shas) > 1:
+        raise SystemExit(f"error: folds on different upstream weights (sha256 {', '.join(sorted(shas))}): "
+                         f"{list(map(str, paths))}")
+    names = [Path(str(r.get("exp"))).name for r in runs]
+    if len(set(names)) != len(names):
+        names = [f"{k + 1}:{n}" for k, n in enumerate(names)]
+    provs = dict(zip(names, (r["provenance"] for r in runs)))
+    return {"version": PROVENANCE_VERSION, "upstream": runs[0]["provenance"].get("upstream"),
+            **{k: combined_record({n: p.get(k) for n, p in provs.items()}) for k in TRAINING_SETS},
+            "test": {"test": combined_record({n: (p.get("test") or {}).get(t)
+                                              for (n, p), t in zip(provs.items(), test_sets)})},
+            "folds": provs}
 
 
 def main(argv=None):

@@ -17,7 +17,7 @@ from pathlib import Path
 import jiwer
 
 from adapters.data.kaldi import DataDirError, read_table
-from adapters.results import header_lines, new_results, write_json, write_per_item
+from adapters.results import header_lines, new_results, provenance, write_json, write_per_item
 from adapters.stats import ci_fields, fmt_ci
 
 
@@ -83,6 +83,8 @@ def write_results(exp: Path, tests, tag: str = "") -> dict:
     per_item = {}
     for name, ref_dir, hyp in tests:
         results["test"][name], per_item[name] = score_with_items(Path(ref_dir) / "text", hyp)
+    results["provenance"] = provenance(exp, results, {name: (ref_dir, [Path(ref_dir) / "text"])
+                                                      for name, ref_dir, _ in tests})
     write_per_item(exp, per_item, results)
     write_json(exp / "results.json", results)
     lines = header_lines(results, f"- decoder: {results['decoder']}; encoder: {results['encoder']}",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from adapters.data.kaldi import DataDirError, read_table
 from adapters.metrics import accuracy
-from adapters.results import header_lines, new_results, write_json, write_per_item
+from adapters.results import header_lines, new_results, provenance, write_json, write_per_item
 from adapters.stats import ci_fields, fmt_ci
 
 
@@ -58,6 +58,8 @@ def write_results(exp: Path, tests, task: str) -> dict:
     per_item = {}
     for name, ref_dir, hyp in tests:
         results["test"][name], per_item[name] = score_with_items(Path(ref_dir) / "label", hyp)
+    results["provenance"] = provenance(exp, results, {name: (ref_dir, [Path(ref_dir) / "label"])
+                                                      for name, ref_dir, _ in tests})
     write_per_item(exp, per_item, results)
     write_json(exp / "results.json", results)
     ci_line = "- 95 % CI: bootstrap over utterances (per-utterance outcomes in per_item.json)"

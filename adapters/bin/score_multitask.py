@@ -118,6 +118,9 @@ def annotate_run(exp, row_name, row, items: dict | None = None) -> None:
     if row["mean_wer"] is not None:
         res["test"]["mean_over_tasks"] = {"wer": row["mean_wer"], "tasks": len(seen),
                                           "utterances": sum(r["utterances"] for r in seen.values())}
+        prov = res.get("provenance")
+        if isinstance(prov, dict) and isinstance(prov.get("test"), dict) and "test" in prov["test"]:
+            prov["test"]["mean_over_tasks"] = prov["test"]["test"]  # the same utterances
         if items is not None:
             res["test"]["mean_over_tasks"].update(ci_fields(items, ["wer"]))
             per_item = read_per_item(path, res)

@@ -20,7 +20,7 @@ import numpy as np
 from adapters.data.kaldi import DataDirError
 from adapters.data.trials import read_trials
 from adapters.metrics import verification_report
-from adapters.results import header_lines, new_results, write_json, write_per_item
+from adapters.results import header_lines, new_results, provenance, write_json, write_per_item
 from adapters.stats import ci_fields, fmt_ci
 
 
@@ -60,6 +60,9 @@ def write_results(exp: Path, tests, task: str) -> dict:
     per_item = {}
     for name, trials, emb in tests:
         results["test"][name], per_item[name] = score_with_items(trials, emb)
+    # the trial list's data dir: its audio, and the trials themselves
+    results["provenance"] = provenance(exp, results, {name: (Path(trials).parent, [trials])
+                                                      for name, trials, _ in tests})
     write_per_item(exp, per_item, results)
     write_json(exp / "results.json", results)
     lines = header_lines(results, "- scoring: cosine similarity of the embeddings",

@@ -41,6 +41,16 @@ also with a note.  ``≈`` marks a method not significantly different from
 ``frozen`` by the same tests; ``†`` an accuracy at or below the majority-class
 rate.  ``superb.csv`` is tidy: one row per (method, column, metric) with the
 value, its CI, ``n`` and a status, plus the cost rows (column ``cost``).
+
+Data: each results.json records the ids of the data its run was trained,
+validated and tested on (``provenance``, ``adapters.results``).  The collector
+refuses (exit status 1, naming the column, the runs and their ids) to put runs on
+different data in one column unless ``--allow_mixed_data`` is given; then a note
+under the table says which columns mix data.  A run its recipe filed under a row of
+its own (``row``: HRA with a task added later on its own data) may have other
+training data, said in a note; never other test data.  Results without a provenance record
+(scored before it was recorded) are shown with a warning that their data was not
+checked.  The upstream note gives each upstream file's SHA-256.
 """
 from __future__ import annotations
 
@@ -57,7 +67,7 @@ from pathlib import Path
 
 from adapters import stats
 from adapters.bin.compare import _fmt_params
-from adapters.results import read_per_item
+from adapters.results import TRAINING_SETS, data_ids, read_per_item, upstream_sha
 
 DEFAULT_METHODS = "frozen finetune houlsby lora bitfit prefix elp hra fusion"
 BENCH_HEADING = "Method cost (step time, inference time, memory)"
@@ -518,6 +528,55 @@ def judgement_notes(col: Column, j: Judgement) -> list:
     return out
 
 
+# ---------------------------------------------------------------- data provenance
+
+DATA_PARTS = TRAINING_SETS + ("test",)
+
+
+class MixedDataError(ValueError):
+    """Runs on different data would share a column."""
+
+
+def data_check(columns, cells, methods):
+    """(mixed, variants, unchecked): per column, the data parts (train, valid, test) on which
+    its shown runs differ, as [(column, part, {id: [(method, run path)]})]; the same for the
+    training data of runs their recipe filed under a row of their own (results.json ``row``:
+    a deliberate variant, such as a task added later on its own data; their test data must
+    still agree); and the runs whose data cannot be checked, as {run path: why}."""
+    mixed, variants, unchecked = [], [], {}
+    for c in columns:
+        ids = {}
+        for m in methods:
+            cell = cells[(c.key, m)]
+            if cell.value is None or cell.run is None:
+                continue
+            got = data_ids(cell.run.data, cell.test)
+            if got is None:
+                unchecked[str(cell.run.path)] = "no provenance recorded (scored before it was recorded)"
+                continue
+            ids[m] = got
+            if got["test"] is None:
+                unchecked.setdefault(str(cell.run.path), f"no data id for test set {cell.test!r}")
+        for part in DATA_PARTS:
+            groups: dict = {}
+            for m, got in ids.items():
+                if got[part] is not None:
+                    groups.setdefault(got[part], []).append((m, str(cells[(c.key, m)].run.path)))
+            own_row = {m for m in ids if part != "test" and cells[(c.key, m)].run.data.get("row")}
+            plain = {i: runs for i, runs in groups.items() if any(m not in own_row for m, _ in runs)}
+            if len(plain) > 1:
+                mixed.append((c, part, groups))
+            elif len(groups) > len(plain):
+                variants.append((c, part, groups))
+    return mixed, variants, unchecked
+
+
+def mixed_lines(mixed) -> list:
+    return [f"{c.name}: the runs differ in their {part} data: "
+            + "; ".join(f"{i} ({', '.join(f'{m} {p}' for m, p in runs)})" for i, runs in groups.items())
+            for c, part, groups in mixed]
+
+
 # ---------------------------------------------------------------- costs
 
 
@@ -746,9 +805,12 @@ class Summary:
     skipped: list
     notes: list  # general notes under the table
     judgements: dict = field(default_factory=dict)  # column key -> Judgement
+    warnings: list = field(default_factory=list)  # printed to stderr too
 
 
-def summarize(egs: Path, methods, plan=(), tester: Tester | None = None) -> Summary:
+def summarize(egs: Path, methods, plan=(), tester: Tester | None = None, allow_mixed_data: bool = False) -> Summary:
+    """The table's contents; a ``MixedDataError`` where runs on different data would share a
+    column, unless ``allow_mixed_data`` (then a note says so)."""
     runs, skipped = find_results(egs)
     left_out = sorted({r.method for r in runs} - set(methods))
     runs = [r for r in runs if r.method in methods]
@@ -762,19 +824,32 @@ def summarize(egs: Path, methods, plan=(), tester: Tester | None = None) -> Summ
                     have.add(c.key)
     columns = name_columns(columns)
     cells = fill_cells(columns, cands, methods, plan)
-    notes = []
+    mixed, variants, unchecked = data_check(columns, cells, methods)
+    if mixed and not allow_mixed_data:
+        raise MixedDataError(
+            "runs on different data would share a column (rerun them on the same data, or pass "
+            "--allow_mixed_data to show them all the same):\n  " + "\n  ".join(mixed_lines(mixed)))
+    notes, warns = [], []
     if left_out:
         notes.append(f"results of methods not in --methods are left out: {', '.join(left_out)}")
-    ups = sorted({f"{r.data.get('upstream')} ({r.data.get('upstream_path') or 'registered name'})" for r in runs})
+    ups = sorted({f"{r.data.get('upstream')} ({r.data.get('upstream_path') or 'registered name'}"
+                  + (f", sha256 {upstream_sha(r.data)[:12]})" if upstream_sha(r.data) else ")") for r in runs})
     if ups:
         notes.append("upstream: " + "; ".join(ups)
                      + (" -- several upstreams: compare with care" if len(ups) > 1 else ""))
+    notes += [f"mixed data (--allow_mixed_data): {line}" for line in mixed_lines(mixed)]
+    notes += [f"runs filed under a row of their own: {line}" for line in mixed_lines(variants)]
+    if unchecked:
+        warns.append(f"the data of {len(unchecked)} result(s) could not be checked: "
+                     + "; ".join(f"{p} ({why})" for p, why in sorted(unchecked.items())))
+        notes += warns
     tester = tester or Tester()
     judgements = {c.key: judge(c, cells, methods, tester) for c in columns}
     for c in columns:
         notes += judgement_notes(c, judgements[c.key])
     return Summary(columns, list(methods), cells,
-                   {m: costs(m, method_runs(m, columns, cells)) for m in methods}, skipped, notes, judgements)
+                   {m: costs(m, method_runs(m, columns, cells)) for m in methods}, skipped, notes, judgements,
+                   warns)
 
 
 def markdown_table(s: Summary) -> list:
@@ -887,12 +962,20 @@ def main(argv=None):
     ap.add_argument("--bench", action="append", default=None,
                     help="a bench_methods --json file (or a RESULTS.md); repeatable; "
                          "default: <egs>/bench_methods/RESULTS.md when it exists")
+    ap.add_argument("--allow_mixed_data", action="store_true",
+                    help="put runs on different data (their results.json provenance) in one column, "
+                         "with a note, instead of refusing")
     a = ap.parse_args(argv)
     egs, out = Path(a.egs), Path(a.out)
     if not egs.is_dir():
         raise SystemExit(f"error: {egs}: no such directory")
     methods = a.methods.split()
-    s = summarize(egs, methods, load_plan(a.plan) if a.plan else [])
+    try:
+        s = summarize(egs, methods, load_plan(a.plan) if a.plan else [], allow_mixed_data=a.allow_mixed_data)
+    except MixedDataError as e:
+        raise SystemExit(f"error: {e}")
+    for w in s.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     default_bench = egs / "bench_methods" / "RESULTS.md"
     bench_lines, bench_problems = bench_section(a.bench or ([default_bench] if default_bench.is_file() else []))
     s.skipped += bench_problems

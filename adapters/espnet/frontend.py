@@ -10,7 +10,8 @@ attached, reduced to one feature sequence for ESPnet's encoder or head.
         tasks: [default]
         features: weighted_sum          # weighted_sum | last | layer | l_adapter
         layer: -1                       # for features: layer
-        adapter_init: null              # an adapter-only checkpoint to start from
+        adapter_init: null              # an adapter-only checkpoint to start from: its method and
+                                        # configuration must be these (adapters.checkpoint)
         train_tasks: null               # train only these tasks' parts (adding a task to a
                                         # trained multi-task adapter; the rest stays frozen)
 
@@ -59,7 +60,7 @@ class S3prlAdapterFrontend(AbsFrontend):
         from s3prl.nn import Featurizer, S3PRLUpstream
 
         import adapters
-        from adapters.checkpoint import load_state_into
+        from adapters.checkpoint import CheckpointError, load_state_into
 
         if isinstance(fs, str):
             fs = humanfriendly.parse_size(fs)
@@ -86,8 +87,12 @@ class S3prlAdapterFrontend(AbsFrontend):
             model.feature_grad_mult = 1.0
         self.adapted = adapters.attach(up, method, tasks=tasks, **(method_conf or {}))
         if adapter_init:
-            # the checkpoint may hold fewer tasks than ``tasks`` (a task added later)
-            load_state_into(self.adapted, adapter_init)
+            # the checkpoint may hold fewer tasks than ``tasks`` (a task added later); another
+            # method, backbone or configuration is an error naming what differs
+            try:
+                load_state_into(self.adapted, adapter_init)
+            except CheckpointError as e:
+                raise CheckpointError(f"frontend_conf adapter_init: {e}") from None
         if train_tasks:
             self.adapted.method.train_only_tasks(list(train_tasks))
         self.method = method
@@ -95,6 +100,10 @@ class S3prlAdapterFrontend(AbsFrontend):
             features = "l_adapter" if self._has_l_adapter() else "weighted_sum"
         if features == "l_adapter" and not self._has_l_adapter():
             raise ValueError("features: l_adapter needs method: elp with l_adapter: true")
+        n_states = len(self.adapted.hidden_sizes)
+        if features == "layer" and not -n_states <= layer < n_states:
+            raise ValueError(f"layer {layer} is out of range: {upstream} reports {n_states} hidden states "
+                             f"(layer: 0 .. {n_states - 1}, or -1 for the last)")
         self.features = features
         self.layer = layer
         if features == "weighted_sum":
