@@ -4,7 +4,9 @@
 #   5 tokens (bpe|char)       9 frozen-upstream cache  10 ESPnet collect_stats
 #  11 train                  12 decode                13 score
 # Stages 11-13 run once per method in --methods (conf/train_<decoder>_<method>.yaml).
-# Every stage skips what is complete and resumes what was interrupted.
+# Every stage skips what is complete and resumes what was interrupted: its .done records what it
+# was made from (data signatures, options; lib.sh), and it runs again when that changed.
+# TERM or INT stops every process the pipeline started, and no stage is then marked done.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../TEMPLATE/common/lib.sh"
 
@@ -60,6 +62,11 @@ inference_model=valid.loss.ave.pth
 
 . "$(dirname "${BASH_SOURCE[0]}")/../../../tools/parse_options.sh"
 [ $# -eq 0 ] || die "unexpected arguments: $*"
+require_stages
+require_int ngpu fs nbpe
+require_pos_int nj train_jobs
+require_num min_wav_duration max_wav_duration
+require_bool skip_bad use_cache
 
 [ -n "$train_set" ] || die "--train_set is required"
 [ -n "$valid_set" ] || die "--valid_set is required"
@@ -104,6 +111,7 @@ task_data_args() {
 decode_sets() {
   local run=$1 dir=$2 dec=$3 out=$3/.union s k j n jobs failed=0 task_opts= cache speech
   shift 3
+  for s in "$@"; do rm -f "$dec/$s/.done"; done
   rm -rf "$out"; mkdir -p "$out/split"
   for s in "$@"; do cat "${dumpdir}/raw/$s/wav.scp"; done > "$out/wav.scp"
   cache=$(run_cache "asr_$run")
@@ -139,7 +147,13 @@ decode_sets() {
     mkdir -p "$dec/$s"
     awk 'NR == FNR { keep[$1]; next } $1 in keep' "${dumpdir}/raw/$s/wav.scp" "$out/text" > "$dec/$s/text.tmp"
     mv "$dec/$s/text.tmp" "$dec/$s/text"
+    stamp_write "$dec/$s/.done" "$(dec_record "$s")"
   done
+}
+# dec_record SET: what stage 12's decoding of SET is made from (the model: by mtime, as before)
+dec_record() {
+  record data "$(data_sig "${dumpdir}/raw/$1")" inference_args "$(echo $inference_args | md5sum | cut -c1-32)" \
+    config "$(file_sig "$inference_config")"
 }
 
 # run name -> config
@@ -158,9 +172,9 @@ fi
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
   # shellcheck disable=SC2086
-  local/data.sh ${local_data_opts}
+  spawn local/data.sh ${local_data_opts}
   for s in $train_set $valid_set $test_sets; do
-    $python -m adapters.data.kaldi data/$s --no_audio || die "data/$s is not a valid data directory"
+    spawn $python -m adapters.data.kaldi data/$s --no_audio || die "data/$s is not a valid data directory"
   done
 fi
 
@@ -168,19 +182,26 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   log "Stage 3: format and dump audio (${fs} Hz ${audio_format}) to ${dumpdir}/raw"
   for s in $train_set $valid_set $test_sets; do
     if [ "$s" = "$train_set" ] || [ "$s" = "$valid_set" ]; then out=${dumpdir}/raw/org/$s; else out=${dumpdir}/raw/$s; fi
-    if [ -f "$out/.done" ] && [ "$out/.done" -nt "data/$s/wav.scp" ]; then log "  $s: done"; continue; fi
-    $python -m adapters.data.format format data/$s "$out" --dump_dir "${dumpdir}/audio/$s" \
+    rec=$(record data "$(data_sig "data/$s")" fs "$fs" audio_format "$audio_format" skip_bad "$skip_bad")
+    if stage_done "$s" "$out/.done" "$rec" test "$out/.done" -nt "data/$s/wav.scp"; then log "  $s: done"; continue; fi
+    rm -f "$out/.done"
+    spawn $python -m adapters.data.format format data/$s "$out" --dump_dir "${dumpdir}/audio/$s" \
       --fs "$fs" --audio_format "$audio_format" --nj "$nj" --skip_bad "$skip_bad"
-    $python -m adapters.data.kaldi "$out" --fs "$fs" --no_audio
-    touch "$out/.done"
+    spawn $python -m adapters.data.kaldi "$out" --fs "$fs" --no_audio
+    stamp_write "$out/.done" "$rec"
   done
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   log "Stage 4: keep ${min_wav_duration}-${max_wav_duration} s utterances with a transcript"
   for s in $train_set $valid_set; do
-    $python -m adapters.data.format filter ${dumpdir}/raw/org/$s ${dumpdir}/raw/$s \
+    out=${dumpdir}/raw/$s
+    rec=$(record data "$(data_sig "${dumpdir}/raw/org/$s")" fs "$fs" min_sec "$min_wav_duration" max_sec "$max_wav_duration")
+    if stage_done "$s" "$out/.done" "$rec"; then log "  $s: done"; continue; fi
+    rm -f "$out/.done"
+    spawn $python -m adapters.data.format filter ${dumpdir}/raw/org/$s "$out" \
       --fs "$fs" --min_sec "$min_wav_duration" --max_sec "$max_wav_duration"
+    stamp_write "$out/.done" "$rec"
   done
 fi
 
@@ -188,12 +209,17 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   log "Stage 5: token list ($token_tag)"
   mkdir -p "$token_dir"
   text=${bpe_train_text:-${dumpdir}/raw/${train_set}/text}
-  if [ -s "$token_list" ] && [ "$token_list" -nt "$text" ]; then
+  [ -s "$text" ] || die "$text: missing or empty (stages 3-4 make it)"
+  rec=$(record text "$(file_sig "$text")" token_type "$token_type" bpemode "$bpemode" nbpe "$nbpe")
+  # a token list from before stamps: judged by its mtime, as it was then
+  [ -e "${token_dir}/.done" ] || [ ! -s "$token_list" ] || : > "${token_dir}/.done"
+  if stage_done "$token_list" "${token_dir}/.done" "$rec" test "$token_list" -nt "$text"; then
     log "  $token_list: done"
   else
+    rm -f "${token_dir}/.done"
     cut -f 2- -d " " "$text" > "${token_dir}/train.txt"
     if [ "$token_type" = bpe ]; then
-      $python -m espnet2.bin.spm_train --input="${token_dir}/train.txt" --vocab_size="$nbpe" \
+      spawn $python -m espnet2.bin.spm_train --input="${token_dir}/train.txt" --vocab_size="$nbpe" \
         --model_type="$bpemode" --model_prefix="${token_dir}/bpe" --character_coverage=1.0 \
         --input_sentence_size=100000000
       tok_opts="--token_type bpe --bpemodel $bpemodel"
@@ -201,9 +227,11 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
       tok_opts="--token_type $token_type"
     fi
     # shellcheck disable=SC2086
-    $python -m espnet2.bin.tokenize_text --input "${token_dir}/train.txt" --output "$token_list" \
+    spawn $python -m espnet2.bin.tokenize_text --input "${token_dir}/train.txt" --output "${token_list}.tmp" \
       $tok_opts --field 1- --cleaner none --g2p none --write_vocabulary true \
       --add_symbol "<blank>:0" --add_symbol "<unk>:1" --add_symbol "<sos/eos>:-1"
+    replace_if_changed "${token_list}.tmp" "$token_list"
+    stamp_write "${token_dir}/.done" "$rec"
   fi
 fi
 
@@ -223,12 +251,16 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   log "Stage 10: ESPnet collect_stats -> $stats_dir"
   mkdir -p "$expdir"
   ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
-  if [ -f "$stats_dir/.done" ]; then
+  stats_conf=${stats_config:-${configs[0]}}
+  rec=$(record train_data "$(data_sig "${dumpdir}/raw/${train_set}")" valid_data "$(data_sig "${dumpdir}/raw/${valid_set}")" \
+    token_list "$(file_sig "$token_list")" config "$(file_sig "$stats_conf")" stats_args "$(echo $stats_args | md5sum | cut -c1-32)")
+  if stage_done "$stats_dir" "$stats_dir/.done" "$rec" true; then
     log "  done"
   else
+    rm -f "$stats_dir/.done"
     # shellcheck disable=SC2046,SC2086
-    $python -m adapters.bin.asr_train --collect_stats true --use_preprocessor true \
-      --config "${stats_config:-${configs[0]}}" $(tok_args) --ngpu 0 --num_workers 0 \
+    spawn $python -m adapters.bin.asr_train --collect_stats true --use_preprocessor true \
+      --config "$stats_conf" $(tok_args) --ngpu 0 --num_workers 0 \
       --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/wav.scp,speech,sound" \
       --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/text,text,text" \
       --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/wav.scp,speech,sound" \
@@ -242,18 +274,25 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
       awk -v N="$(wc -l < "$token_list")" '{ print $0 "," N }' "$stats_dir/$part/text_shape" \
         > "$stats_dir/$part/text_shape.${token_type}"
     done
-    touch "$stats_dir/.done"
+    stamp_write "$stats_dir/.done" "$rec"
   fi
 fi
 
 train_run() {  # $1: index into runs
   local run=${runs[$1]} config=${configs[$1]} dir=${expdir}/asr_${runs[$1]} start cache
-  if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
-    log "Stage 11: $run: trained"; return 0
-  fi
+  local rec verdict
+  rec=$(record train_data "$(data_sig "${dumpdir}/raw/${train_set}")" valid_data "$(data_sig "${dumpdir}/raw/${valid_set}")" \
+    token_list "$(file_sig "$token_list")" task_list "$([ -z "$task_list" ] || file_sig "$task_list")")
+  verdict=$(train_state "$dir" "$config" "$rec")
+  case "$verdict" in
+    trained) log "Stage 11: $run: trained"; return 0 ;;
+    refuse:*) log "ERROR: Stage 11: $run: ${verdict#refuse: }" >&2; return 1 ;;
+  esac
   cache=$(run_cache "asr_$run")
   log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)${cache:+; frozen part from $cache}"
   mkdir -p "$dir"
+  rm -f "$dir/.done"
+  stamp_write "$dir/.inputs" "$rec"
   echo "$cache" > "$dir/feature_cache"
   start=$(date +%s)
   # shellcheck disable=SC2046,SC2086
@@ -273,7 +312,7 @@ train_run() {  # $1: index into runs
   watch_training $! "$dir" "$run" 'cer_ctc=[^,]*' \
     || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
   echo $(( $(date +%s) - start + $(cat "$dir/train_time_s" 2>/dev/null || echo 0) )) > "$dir/train_time_s"
-  touch "$dir/.done"
+  stamp_write "$dir/.done" "$rec"
   log "Stage 11: $run trained in $(cat "$dir/train_time_s") s; $(grep -o 'valid\] loss[^,]*, cer[^,]*' "$dir/train.log" | tail -n 1)"
 }
 
@@ -293,7 +332,12 @@ for i in "${!runs[@]}"; do
     [ -s "$dir/$inference_model" ] || die "$dir/$inference_model not found: train $run first (stage 11)"
     todo=()
     for s in $test_sets; do
-      if [ -s "$dec/$s/text" ] && [ "$dec/$s/text" -nt "$dir/$inference_model" ]; then log "Stage 12: $run/$s: decoded"; continue; fi
+      if [ -s "$dec/$s/text" ] && [ "$dec/$s/text" -nt "$dir/$inference_model" ]; then
+        [ -e "$dec/$s/.done" ] || : > "$dec/$s/.done"  # decoded before stamps: judged by mtime, as then
+        if stage_done "Stage 12: $run/$s" "$dec/$s/.done" "$(dec_record "$s")" true; then
+          log "Stage 12: $run/$s: decoded"; continue
+        fi
+      fi
       todo+=("$s")
     done
     if [ ${#todo[@]} -gt 0 ]; then
@@ -311,7 +355,7 @@ for i in "${!runs[@]}"; do
     log "Stage 13: scoring $run"
     args=()
     for s in $test_sets; do args+=(--test "$s" "${dumpdir}/raw/$s" "$dec/$s/text"); done
-    $python -m adapters.bin.score_asr --exp "$dir" "${args[@]}"
+    spawn $python -m adapters.bin.score_asr --exp "$dir" "${args[@]}"
   fi
 done
 

@@ -5,7 +5,9 @@
 #   5 class list             9 frozen-upstream cache  10 shape files
 #  11 train                 12 inference             13 score
 # Stages 11-13 run once per method in --methods (conf/<conf_prefix>_<method>.yaml).
-# Every stage skips what is complete and resumes what was interrupted.
+# Every stage skips what is complete and resumes what was interrupted: its .done records what it
+# was made from (data signatures, options; lib.sh), and it runs again when that changed.
+# TERM or INT stops every process the pipeline started, and no stage is then marked done.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../TEMPLATE/common/lib.sh"
 
@@ -50,6 +52,11 @@ inference_batch_sec=120  # seconds of audio per inference batch
 
 . "$(dirname "${BASH_SOURCE[0]}")/../../../tools/parse_options.sh"
 [ $# -eq 0 ] || die "unexpected arguments: $*"
+require_stages
+require_int ngpu fs
+require_pos_int nj train_jobs
+require_num min_wav_duration max_wav_duration inference_batch_sec
+require_bool skip_bad use_cache skip_data_prep
 
 [ -n "$train_set" ] || die "--train_set is required"
 [ -n "$valid_set" ] || die "--valid_set is required"
@@ -76,10 +83,10 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   else
     log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
     # shellcheck disable=SC2086
-    local/data.sh ${local_data_opts}
+    spawn local/data.sh ${local_data_opts}
   fi
   for s in $train_set $valid_set $test_sets; do
-    $python -m adapters.data.kaldi "data/$s" --label label --no_audio || die "data/$s is not a valid data directory"
+    spawn $python -m adapters.data.kaldi "data/$s" --label label --no_audio || die "data/$s is not a valid data directory"
   done
 fi
 
@@ -87,18 +94,25 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   log "Stage 3: format and dump audio (${fs} Hz ${audio_format}) to ${dumpdir}/raw"
   for s in $train_set $valid_set $test_sets; do
     if [ "$s" = "$train_set" ] || [ "$s" = "$valid_set" ]; then out=${dumpdir}/raw/org/$s; else out=${dumpdir}/raw/$s; fi
-    if [ -f "$out/.done" ] && [ "$out/.done" -nt "data/$s/wav.scp" ]; then log "  $s: done"; continue; fi
-    $python -m adapters.data.format format "data/$s" "$out" --dump_dir "${dumpdir}/audio/$s" \
+    rec=$(record data "$(data_sig "data/$s")" fs "$fs" audio_format "$audio_format" skip_bad "$skip_bad")
+    if stage_done "$s" "$out/.done" "$rec" test "$out/.done" -nt "data/$s/wav.scp"; then log "  $s: done"; continue; fi
+    rm -f "$out/.done"
+    spawn $python -m adapters.data.format format "data/$s" "$out" --dump_dir "${dumpdir}/audio/$s" \
       --fs "$fs" --audio_format "$audio_format" --nj "$nj" --skip_bad "$skip_bad"
-    touch "$out/.done"
+    stamp_write "$out/.done" "$rec"
   done
 fi
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   log "Stage 4: keep ${min_wav_duration}-${max_wav_duration} s utterances with a label"
   for s in $train_set $valid_set; do
-    $python -m adapters.data.format filter "${dumpdir}/raw/org/$s" "${dumpdir}/raw/$s" \
+    out=${dumpdir}/raw/$s
+    rec=$(record data "$(data_sig "${dumpdir}/raw/org/$s")" fs "$fs" min_sec "$min_wav_duration" max_sec "$max_wav_duration")
+    if stage_done "$s" "$out/.done" "$rec"; then log "  $s: done"; continue; fi
+    rm -f "$out/.done"
+    spawn $python -m adapters.data.format filter "${dumpdir}/raw/org/$s" "$out" \
       --fs "$fs" --min_sec "$min_wav_duration" --max_sec "$max_wav_duration" --label label
+    stamp_write "$out/.done" "$rec"
   done
 fi
 
@@ -107,7 +121,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   mkdir -p "$(dirname "$token_list")"
   # ESPnet's classifier has len(token_list) - 1 outputs: the classes, then <unk>
   { cut -d' ' -f2 "${dumpdir}/raw/${train_set}/label" | LC_ALL=C sort -u; echo "<unk>"; } > "${token_list}.tmp"
-  mv "${token_list}.tmp" "$token_list"
+  replace_if_changed "${token_list}.tmp" "$token_list"  # unchanged: its mtime stays
   n=$(( $(wc -l < "$token_list") - 1 ))
   [ "$n" -ge 2 ] || die "${dumpdir}/raw/${train_set}/label has $n class(es); classification needs at least 2"
   unseen=$(cut -d' ' -f2 "${dumpdir}/raw/${valid_set}/label" | LC_ALL=C sort -u | grep -vxFf "$token_list" || true)
@@ -128,18 +142,26 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   for part in train valid; do
     s=$([ $part = train ] && echo "$train_set" || echo "$valid_set")
     mkdir -p "$stats_dir/$part"
-    cp "${dumpdir}/raw/$s/utt2num_samples" "$stats_dir/$part/speech_shape"
+    cp "${dumpdir}/raw/$s/utt2num_samples" "$stats_dir/$part/speech_shape.tmp"
+    replace_if_changed "$stats_dir/$part/speech_shape.tmp" "$stats_dir/$part/speech_shape"
   done
 fi
 
 train_run() {  # $1: index into runs
   local run=${runs[$1]} config=${configs[$1]} dir=${expdir}/cls_${runs[$1]} start cache
-  if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
-    log "Stage 11: $run: trained"; return 0
-  fi
+  local rec verdict
+  rec=$(record train_data "$(data_sig "${dumpdir}/raw/${train_set}")" valid_data "$(data_sig "${dumpdir}/raw/${valid_set}")" \
+    class_list "$(file_sig "$token_list")")
+  verdict=$(train_state "$dir" "$config" "$rec")
+  case "$verdict" in
+    trained) log "Stage 11: $run: trained"; return 0 ;;
+    refuse:*) log "ERROR: Stage 11: $run: ${verdict#refuse: }" >&2; return 1 ;;
+  esac
   cache=$(run_cache "cls_$run")
   log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)${cache:+; frozen part from $cache}"
   mkdir -p "$dir"
+  rm -f "$dir/.done"
+  stamp_write "$dir/.inputs" "$rec"
   echo "$cache" > "$dir/feature_cache"
   start=$(date +%s)
   # shellcheck disable=SC2086
@@ -155,7 +177,7 @@ train_run() {  # $1: index into runs
   watch_training $! "$dir" "$run" 'acc=[^,]*' \
     || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
   echo $(( $(date +%s) - start + $(cat "$dir/train_time_s" 2>/dev/null || echo 0) )) > "$dir/train_time_s"
-  touch "$dir/.done"
+  stamp_write "$dir/.done" "$rec"
   log "Stage 11: $run trained in $(cat "$dir/train_time_s") s; $(grep -o 'valid\] loss[^,]*, acc[^,]*' "$dir/train.log" | tail -n 1)"
 }
 
@@ -171,7 +193,7 @@ if [ "$stage" -le 12 ] && [ "$stop_stage" -ge 12 ]; then
   args=($(trained_exp_args "${expdir}/cls_" "$inference_model" "${runs[@]}"))
   for s in $test_sets; do args+=(--test "$(echo "$s" | tr / _)" "${dumpdir}/raw/$s"); done
   log "Stage 12: inference on $test_sets with ${runs[*]}"
-  $python -m adapters.bin.cls_inference --model_file "$inference_model" --batch_sec "$inference_batch_sec" \
+  spawn $python -m adapters.bin.cls_inference --model_file "$inference_model" --batch_sec "$inference_batch_sec" \
     --use_cache "$use_cache" --data_root "${dumpdir}/raw" "${args[@]}"
 fi
 
@@ -184,7 +206,7 @@ if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 13 ]; then
       t=$(echo "$s" | tr / _)
       args+=(--test "$t" "${dumpdir}/raw/$s" "$dir/decode/$t/prediction")
     done
-    $python -m adapters.bin.score_cls --exp "$dir" --task "$task_name" "${args[@]}"
+    spawn $python -m adapters.bin.score_cls --exp "$dir" --task "$task_name" "${args[@]}"
   done
   compare_runs "${expdir}/cls_" "${runs[@]}"
 fi

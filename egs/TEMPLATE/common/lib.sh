@@ -11,10 +11,10 @@ ensure_upstream() {
   [ -s "$ckpt" ] && return 0
   if [ "$size" = pretrained ]; then
     log "pretraining the offline upstream $ckpt (HuBERT iteration 1 on synthetic speech; resumable)"
-    $python -m adapters.bin.pretrain_upstream --out "$ckpt"
+    spawn $python -m adapters.bin.pretrain_upstream --out "$ckpt"
   else
     log "building a randomly initialised upstream $ckpt ($family, $size)"
-    $python -m adapters.bin.make_upstream --family "$family" --size "$size" --out "$ckpt"
+    spawn $python -m adapters.bin.make_upstream --family "$family" --size "$size" --out "$ckpt"
   fi
 }
 
@@ -30,7 +30,7 @@ share_cores() {
 watch_training() {
   local pid=$1 dir=$2 name=$3 metric=$4 seen=0 n line max
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 10
+    sleep 10 & wait $!  # (a signal's trap runs at once, not after the sleep)
     n=$(grep -c "epoch results" "$dir/train.log" 2>/dev/null || true)
     if [ "${n:-0}" -gt "$seen" ]; then
       seen=$n
@@ -75,7 +75,7 @@ compare_runs() {
   local prefix=$1 run; shift
   local -a res=()
   for run in "$@"; do [ -f "${prefix}${run}/results.json" ] && res+=("${prefix}${run}/results.json"); done
-  [ ${#res[@]} -eq 0 ] || $python -m adapters.bin.compare "${res[@]}"
+  [ ${#res[@]} -eq 0 ] || spawn $python -m adapters.bin.compare "${res[@]}"
 }
 
 # feature_cache_stage TRAIN_ARGS RUN CONFIG ... -- SET ...: stage 9, the frozen part of the upstream
@@ -90,7 +90,7 @@ feature_cache_stage() {
     return 0
   fi
   log "Stage 9: the upstream's frozen part, once per data set -> ${dumpdir}/cache"
-  $python -m adapters.bin.cache_features "${args[@]}" --data_root "${dumpdir}/raw" --sets "${sets[@]}" \
+  spawn $python -m adapters.bin.cache_features "${args[@]}" --data_root "${dumpdir}/raw" --sets "${sets[@]}" \
     --cache_root "${dumpdir}/cache" --dtype "$cache_dtype" || die "the feature cache failed (see above)"
 }
 
@@ -108,4 +108,214 @@ run_cache() {
 # speech_data CACHE SET: ESPnet's data triple for SET's speech: the cache's features, or the audio
 speech_data() {
   if [ -n "$1" ]; then echo "$1/$2/feats.scp,speech,kaldi_ark"; else echo "${dumpdir}/raw/$2/wav.scp,speech,sound"; fi
+}
+
+# ---------------------------------------------------------------- option values
+# Kaldi's parse_options.sh checks that an option exists and has a value; these check its type.
+# Each names the option, what it expected and what it got, and exits non-zero.
+
+# require_int NAME...: each option a whole number >= 0 (stages, jobs, sizes)
+require_int() {
+  local n
+  for n in "$@"; do
+    [[ "${!n}" =~ ^[0-9]+$ ]] || die "--$n expects a whole number (0, 1, 2 ...), got '${!n}'"
+  done
+}
+# require_pos_int NAME...: each option a whole number >= 1 (job counts)
+require_pos_int() {
+  local n
+  for n in "$@"; do
+    [[ "${!n}" =~ ^[0-9]+$ ]] && [ "${!n}" -ge 1 ] || die "--$n expects a whole number of at least 1, got '${!n}'"
+  done
+}
+# require_num NAME...: each option a number (durations)
+require_num() {
+  local n
+  for n in "$@"; do
+    [[ "${!n}" =~ ^[0-9]*\.?[0-9]+$|^[0-9]+\.$ ]] || die "--$n expects a number (e.g. 0.5), got '${!n}'"
+  done
+}
+# require_bool NAME...: each option true or false
+require_bool() {
+  local n
+  for n in "$@"; do
+    case "${!n}" in true|false) ;; *) die "--$n expects true or false, got '${!n}'" ;; esac
+  done
+}
+# require_stages: --stage and --stop_stage whole numbers, and at least one stage between them
+require_stages() {
+  require_int stage stop_stage
+  [ "$stage" -le "$stop_stage" ] || die "--stage $stage is after --stop_stage $stop_stage: no stage would run"
+}
+
+# ---------------------------------------------------------------- signals
+# TERM and INT stop the whole job: the trap stops every process this script started (trainings
+# run in the background, several at once with --train_jobs; their watchers; decoding jobs), so
+# none lives on to write a .done later, and exits 143 (TERM) or 130 (INT).  A stage writes its
+# .done only after it succeeded (stamp_write), so an interrupted stage never has one.
+# Bash runs a trap only between commands: `spawn CMD` runs a long command so that the trap
+# runs at once (`wait` returns when a signal comes; a foreground command would delay it).
+
+# descendants PID: the live processes below PID (children first), from one snapshot of ps
+descendants() {
+  local self=$BASHPID  # the subshell this runs in, with its ps and awk: skipped
+  ps -eo pid=,ppid=,stat= 2>/dev/null | awk -v root="$1" -v self="$self" '
+    $3 !~ /^Z/ && $1 != self { kids[$2] = kids[$2] " " $1 }
+    END { n = split(kids[root], q, " "); i = 1
+          while (i <= n) { p = q[i++]; print p; m = split(kids[p], c, " "); for (j = 1; j <= m; j++) q[++n] = c[j] } }'
+}
+
+# stop_children: TERM every descendant (again for any started meanwhile), KILL what is left after 5 s
+stop_children() {
+  local pids round
+  for round in 1 2 3 4 5 6 7 8 9 10; do
+    pids=$(descendants $$)
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086
+    if [ "$round" -lt 10 ]; then kill -TERM $pids 2>/dev/null || true; else kill -KILL $pids 2>/dev/null || true; fi
+    sleep 0.5
+  done
+}
+
+_on_signal() {
+  trap '' TERM INT  # a second signal while stopping does not cut the stopping short
+  echo "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0")) caught SIG$1: stopping this job and every process it started" >&2
+  stop_children
+  [ "$1" = INT ] && exit 130
+  exit 143
+}
+trap '_on_signal TERM' TERM
+trap '_on_signal INT' INT
+
+# spawn CMD ARGS...: CMD as a child that a signal stops at once; CMD's exit status
+spawn() {
+  "$@" &
+  wait $!
+}
+
+# ---------------------------------------------------------------- stamps
+# A stage's .done records what the stage was made from: one "key value" line per input (a data
+# dir's signature, a corpus fingerprint, an option).  The stage is done when its .done records
+# exactly what it would be made from now; otherwise it is redone (or, where redoing would throw
+# away a trained model, refused with the reason).  An empty .done is an older pipeline's `touch`:
+# it is judged as that pipeline judged it (by mtimes) and then given the record.
+
+# the tables of a data dir that the stages read (not utt2task_id: stage 11 derives it in place
+# from utt2task and --task_list, which its record names)
+DATA_TABLES="wav.scp segments reco2file_and_channel text label utt2spk spk2utt utt2task
+             utt2category utt2lang utt2num_samples utt2dur trials"
+
+# data_sig DIR: a signature of DIR's tables (their names and contents; the audio they point to is
+# covered by the stamp of the stage that wrote them)
+data_sig() {
+  local d=$1 f
+  [ -d "$d" ] || { echo "missing"; return 0; }
+  for f in $DATA_TABLES; do
+    [ -f "$d/$f" ] && echo "$f $(md5sum < "$d/$f" | cut -c1-32)"
+  done | md5sum | cut -c1-32
+}
+
+# file_sig FILE...: a signature of the files' contents ("missing" for one that is not there)
+file_sig() {
+  local f
+  for f in "$@"; do
+    if [ -f "$f" ]; then echo "$f $(md5sum < "$f" | cut -c1-32)"; else echo "$f missing"; fi
+  done | md5sum | cut -c1-32
+}
+
+# corpus_fingerprint DIR...: a cheap fingerprint of corpus trees: every file's path, size and
+# mtime (not the contents), so that an edited, added or removed file changes it
+corpus_fingerprint() {
+  local d
+  for d in "$@"; do
+    [ -n "$d" ] || continue
+    if [ -e "$d" ]; then
+      echo "tree $d"
+      find -L "$d" -type f -printf '%P %s %T@\n' 2>/dev/null | LC_ALL=C sort
+    else
+      echo "missing $d"
+    fi
+  done | md5sum | cut -c1-32
+}
+
+# stamp_state FILE RECORD: "done" when FILE records RECORD; "none" when there is no FILE;
+# "legacy" when FILE is empty; otherwise "changed: KEY,..." (the keys whose values differ)
+stamp_state() {
+  local f=$1 rec=$2
+  [ -f "$f" ] || { echo none; return 0; }
+  [ -s "$f" ] || { echo legacy; return 0; }
+  [ "$(cat "$f")" = "$rec" ] && { echo done; return 0; }
+  echo "changed: $(awk 'NR == FNR { was[$1] = $0; next } { now[$1] = $0 }
+      END { for (k in was) if (was[k] != now[k]) d[k]; for (k in now) if (was[k] != now[k]) d[k]
+            s = ""; for (k in d) s = s (s == "" ? "" : ",") k; print s }' "$f" <(printf '%s\n' "$rec"))"
+}
+
+# stamp_write FILE RECORD: FILE records RECORD (written aside, then renamed: never half a stamp)
+stamp_write() {
+  local f=$1 rec=$2
+  printf '%s\n' "$rec" > "$f.tmp.$$"
+  mv -f "$f.tmp.$$" "$f"
+}
+
+# record KEY VALUE [KEY VALUE ...]: the lines of a stamp
+record() {
+  while [ $# -ge 2 ]; do printf '%s %s\n' "$1" "$2"; shift 2; done
+}
+
+# stage_done NAME STAMP RECORD [LEGACY_TEST...]: whether the stage is done (0) or must run (1),
+# with a line saying why it runs again.  LEGACY_TEST is the old rule for an empty STAMP (a command;
+# when it holds, the stamp gets RECORD and the stage counts as done).
+stage_done() {
+  local name=$1 f=$2 rec=$3 st; shift 3
+  st=$(stamp_state "$f" "$rec")
+  case "$st" in
+    done) return 0 ;;
+    none) return 1 ;;
+    legacy)
+      if [ $# -gt 0 ] && "$@"; then stamp_write "$f" "$rec"; return 0; fi
+      log "  $name: its inputs are newer than its output: running it again"; return 1 ;;
+    *) log "  $name: made from other inputs ($st since it ran): running it again"; return 1 ;;
+  esac
+}
+
+# replace_if_changed TMP DST: TMP becomes DST unless DST has the same contents (then DST, and
+# its mtime, stay: later stages see nothing new)
+replace_if_changed() {
+  if [ -f "$2" ] && cmp -s "$1" "$2"; then rm -f "$1"; else mv -f "$1" "$2"; fi
+}
+
+# train_state DIR CONFIG RECORD: stage 11's verdict on the run in DIR: "trained" (its .done records
+# RECORD and is newer than CONFIG), "train" (to train, or to resume: ESPnet's --resume), or
+# "refuse: REASON" when DIR was trained, or began training, on other inputs (resuming would mix
+# them; training again would throw the model away: that is left to the user)
+train_state() {
+  local dir=$1 config=$2 rec=$3 f st
+  for f in "$dir/.done" "$dir/.inputs"; do
+    st=$(stamp_state "$f" "$rec")
+    case "$st" in
+      changed:*) echo "refuse: $dir was trained on other inputs (${st#changed: } changed since $(basename "$f" | sed 's/.done/it finished/; s/.inputs/it started/')); move it away to train it on these"; return 0 ;;
+    esac
+  done
+  if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
+    [ -s "$dir/.done" ] || stamp_write "$dir/.done" "$rec"  # an older pipeline's stamp gets its record
+    echo trained
+  else
+    echo train
+  fi
+}
+
+# corpus_done STAMP OLD RECORD: stage 1's check (local/data.sh): whether STAMP records RECORD (the
+# corpus path, the options, corpus_fingerprint of its files).  A stamp of the older one-line kind
+# equal to OLD is taken as it was then and gets RECORD.  Otherwise it says why it prepares again.
+corpus_done() {
+  local f=$1 old=$2 rec=$3 st
+  if [ -n "$old" ] && [ -f "$f" ] && [ "$(cat "$f")" = "$old" ]; then stamp_write "$f" "$rec"; return 0; fi
+  st=$(stamp_state "$f" "$rec")
+  case "$st" in
+    done) return 0 ;;
+    none|legacy) return 1 ;;
+    *) log "$(dirname "$f"): prepared from another corpus, other corpus files or other options" \
+           "(${st}; the fingerprint is the corpus files' list, sizes and mtimes): preparing it again"
+       return 1 ;;
+  esac
 }

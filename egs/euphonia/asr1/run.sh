@@ -41,6 +41,9 @@ cache_dtype=float32
 python=$PYTHON
 . ../../../tools/parse_options.sh
 [ $# -eq 0 ] || die "unexpected arguments: $*"
+require_stages
+require_pos_int nj train_jobs
+require_bool new_task use_cache
 
 common=(--python "$PYTHON" --expdir "$expdir" --dumpdir "$dumpdir" --nj "$nj" --train_jobs "$train_jobs"
         --use_cache "$use_cache" --cache_dtype "$cache_dtype"
@@ -64,7 +67,7 @@ init_downstream() {
 }
 
 if [ "$stage" -le 10 ]; then
-  ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$stage" --stop_stage $(( stop_stage < 10 ? stop_stage : 10 )) \
+  spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$stage" --stop_stage $(( stop_stage < 10 ? stop_stage : 10 )) \
     --methods "$main_runs$(has fusion && echo ' extract' || true)" --local_data_opts "$local_data_opts"
 fi
 [ "$stop_stage" -ge 11 ] || exit 0
@@ -76,7 +79,7 @@ log "seen tasks: $tasks; new: ${new_tasks:-none}; zero-shot: $(cut -d' ' -f2 dat
 
 s11=$(( stage > 11 ? stage : 11 ))
 if [ "$stage" -le 13 ] && [ -n "$main_runs" ]; then
-  ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage $(( stop_stage < 13 ? stop_stage : 13 )) \
+  spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage $(( stop_stage < 13 ? stop_stage : 13 )) \
     --methods "$main_runs" --asr_args "--frontend_conf tasks=[$tasks] $asr_args"
 fi
 # A-AF stage 1: the single-task adapters learn on the frozen run's ASR model (upstream,
@@ -88,7 +91,7 @@ fi
 if [ "$stage" -le 13 ] && has fusion; then
   base=$expdir/asr_ctc_frozen
   [ -s "$base/$model" ] || die "A-AF extraction adapts the frozen run's ASR model: $base/$model is missing (train frozen, stages 11-13)"
-  ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage $(( stop_stage < 13 ? stop_stage : 13 )) \
+  spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage $(( stop_stage < 13 ? stop_stage : 13 )) \
     --methods extract --asr_args "--frontend_conf tasks=[$tasks] --init_param $(init_downstream "$base") \
       --freeze_param encoder ctc frontend.featurizer $asr_args"
 fi
@@ -101,7 +104,7 @@ if [ "$stage" -le 14 ] && [ "$stop_stage" -ge 14 ]; then
       log "Stage 14: $dir/adapters: done"; continue
     fi
     log "Stage 14: adapter-only files of $run -> $dir/adapters"
-    $PYTHON -m adapters.bin.export_adapters --config "$dir/config.yaml" --model "$dir/$model" \
+    spawn $PYTHON -m adapters.bin.export_adapters --config "$dir/config.yaml" --model "$dir/$model" \
       --out "$dir/adapters" --per_task "$([ $run = extract ] && echo true || echo false)"
   done
 fi
@@ -112,7 +115,7 @@ if [ "$stage" -le 15 ] && [ "$stop_stage" -ge 15 ] && [ -n "$aaf_runs" ]; then
   paths=$(for t in $(cat data/tasks); do echo "$ext/adapters/$t.pt"; done | paste -sd,)
   # from stage 9 (their feature cache: the extraction run's, built already) on; asr.sh skips
   # what is done
-  ./asr.sh "${common[@]}" "${main_sets[@]}" --stage 9 --stop_stage 13 --methods "$aaf_runs" \
+  spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage 9 --stop_stage 13 --methods "$aaf_runs" \
     --asr_args "--frontend_conf method_conf.adapter_paths=[$paths] --init_param $(init_downstream "$ext") $asr_args"
 fi
 
@@ -123,7 +126,7 @@ if [ "$stage" -le 16 ] && [ "$stop_stage" -ge 16 ] && [ "$new_task" = true ] && 
   # the new task's data goes through stages 3-4 and its own shape statistics (always from
   # stage 3: a run started at stage 11 has not formatted them; done stages are skipped);
   # the token list stays
-  ./asr.sh "${common[@]}" --train_set train_new --valid_set dev_new --test_sets "test_new test" \
+  spawn ./asr.sh "${common[@]}" --train_set train_new --valid_set dev_new --test_sets "test_new test" \
     --stage 3 --stop_stage 13 --methods hra_addtask \
     --stats_dir "$expdir/asr_stats_${token_type}_new" --bpe_train_text "$dumpdir/raw/train/text" \
     --asr_args "--freeze_param encoder ctc frontend.featurizer --init_param $(init_downstream "$hra") \
@@ -156,10 +159,10 @@ if [ "$stage" -le 17 ] && [ "$stop_stage" -ge 17 ]; then
     [ -s "$expdir/asr_ctc_$run/results.json" ] && args+=(--run "$label" "${row:--}" "$expdir/asr_ctc_$run")
   done
   [ ${#args[@]} -gt 0 ] || die "stage 17: no trained run under $expdir"
-  $PYTHON -m adapters.bin.score_multitask --data "$dumpdir/raw" --decode decode_decode_ctc --out "$expdir/multitask" "${args[@]}"
+  spawn $PYTHON -m adapters.bin.score_multitask --data "$dumpdir/raw" --decode decode_decode_ctc --out "$expdir/multitask" "${args[@]}"
   if [ -s "$expdir/asr_ctc_fusion/results.json" ]; then
     # where the attention fusion looks, per layer, on seen and on held-out speakers
-    $PYTHON -m adapters.bin.fusion_weights "$expdir/asr_ctc_fusion" --data "$dumpdir/raw/test" "$dumpdir/raw/test_zeroshot" \
+    spawn $PYTHON -m adapters.bin.fusion_weights "$expdir/asr_ctc_fusion" --data "$dumpdir/raw/test" "$dumpdir/raw/test_zeroshot" \
       --model_file "$model" --out "$expdir/multitask/fusion_weights"
   fi
 fi

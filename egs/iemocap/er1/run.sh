@@ -8,12 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
+. ../../TEMPLATE/common/lib.sh  # die, spawn, the signal trap (TERM/INT stop cls.sh and its trainings)
 
 folds="1 2 3 4 5"
 methods="frozen hra elp"
 expdir=exp
 args=()
-while [ $# -gt 0 ]; do  # take our options; hand the rest to cls.sh
+while [ $# -gt 0 ]; do  # take our options; hand the rest to cls.sh (which checks them)
+  case "$1" in
+    --folds|--methods|--expdir) [ $# -ge 2 ] || die "option $1 needs a value" ;;
+  esac
   case "$1" in
     --folds) folds=$2; shift 2 ;;
     --methods) methods=$2; shift 2 ;;
@@ -21,10 +25,16 @@ while [ $# -gt 0 ]; do  # take our options; hand the rest to cls.sh
     *) args+=("$1"); shift ;;
   esac
 done
+[ -n "$(echo $folds)" ] || die "--folds expects one or more of 1 2 3 4 5, got nothing"
+for k in $folds; do
+  case "$k" in 1|2|3|4|5) ;; *) die "--folds expects folds among 1 2 3 4 5 (IEMOCAP's sessions), got '$k'" ;; esac
+done
+[ "$(echo $folds | tr ' ' '\n' | sort | uniq -d)" = "" ] || die "--folds names a fold twice: '$folds'"
+[ -n "$(echo $methods)" ] || die "--methods expects one or more methods, got nothing"
 
 first=true
 for k in $folds; do
-  ./cls.sh \
+  spawn ./cls.sh \
     --python "$PYTHON" \
     --task_name er \
     --train_set "fold$k/train" --valid_set "fold$k/dev" --test_sets "fold$k/test" \
@@ -44,7 +54,7 @@ n=$(echo "$folds" | wc -w)
 for m in $methods; do
   res=(); for k in $folds; do [ -f "$expdir/cls_fold${k}_$m/results.json" ] && res+=("$expdir/cls_fold${k}_$m/results.json"); done
   [ ${#res[@]} -eq "$n" ] || continue  # stopped before scoring
-  $PYTHON -m adapters.bin.aggregate_folds --expected "$n" --out "$expdir/cls_${n}fold_$m" "${res[@]}"
+  spawn $PYTHON -m adapters.bin.aggregate_folds --expected "$n" --out "$expdir/cls_${n}fold_$m" "${res[@]}"
 done
 agg=(); for m in $methods; do [ -f "$expdir/cls_${n}fold_$m/results.json" ] && agg+=("$expdir/cls_${n}fold_$m/results.json"); done
-[ ${#agg[@]} -eq 0 ] || $PYTHON -m adapters.bin.compare "${agg[@]}"
+[ ${#agg[@]} -eq 0 ] || spawn $PYTHON -m adapters.bin.compare "${agg[@]}"

@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
 
-./asr.sh \
+# exec: asr.sh takes this process's place, so a TERM or INT sent to run.sh reaches the pipeline
+exec ./asr.sh \
   --python "$PYTHON" \
   --train_set train_clean_100 \
   --valid_set dev_clean \

@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
 
-./cls.sh \
+# exec: cls.sh takes this process's place, so a TERM or INT sent to run.sh reaches the pipeline
+exec ./cls.sh \
   --python "$PYTHON" \
   --task_name ks \
   --train_set train \

@@ -9,11 +9,15 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
+. ../../TEMPLATE/common/lib.sh  # die, spawn, the signal trap (TERM/INT stop cls.sh/spk.sh and their trainings)
 
 tasks="sid asv"
 methods="frozen hra elp"
 args=(); cls_only=(); spk_only=()
-while [ $# -gt 0 ]; do  # options of one template go to that one only
+while [ $# -gt 0 ]; do  # options of one template go to that one only (the templates check them)
+  case "$1" in
+    --tasks|--methods|--cls_args|--cls_config|--spk_args|--spk_config) [ $# -ge 2 ] || die "option $1 needs a value" ;;
+  esac
   case "$1" in
     --tasks) tasks=$2; shift 2 ;;
     --methods) methods=$2; shift 2 ;;
@@ -26,14 +30,18 @@ common=(--python "$PYTHON" --methods "$methods" --train_jobs 3
         --upstream_ckpt ../../upstream/hubert_pretrained_small.pt
         --upstream_family hubert --upstream_size pretrained)
 
+[ -n "$(echo $tasks)" ] || die "--tasks expects sid, asv or both, got nothing"
+for t in $tasks; do
+  case "$t" in sid|asv) ;; *) die "--tasks expects sid, asv or both, got '$t'" ;; esac
+done
 first=true
 for t in $tasks; do
   skip=$([ "$first" = true ] && echo false || echo true); first=false
   case "$t" in
-    sid) ./cls.sh "${common[@]}" --task_name sid --conf_prefix train_sid --skip_data_prep "$skip" \
+    sid) spawn ./cls.sh "${common[@]}" --task_name sid --conf_prefix train_sid --skip_data_prep "$skip" \
            --train_set sid_train --valid_set sid_dev --test_sets sid_test \
            --min_wav_duration 0.5 --max_wav_duration 20 "${args[@]}" "${cls_only[@]}" ;;
-    asv) ./spk.sh "${common[@]}" --task_name asv --conf_prefix train_asv --skip_data_prep "$skip" \
+    asv) spawn ./spk.sh "${common[@]}" --task_name asv --conf_prefix train_asv --skip_data_prep "$skip" \
            --train_set asv_train --valid_set asv_dev --test_sets asv_test \
            --min_wav_duration 1.0 --max_wav_duration 20 "${args[@]}" "${spk_only[@]}" ;;
     *) echo "unknown task '$t' (sid, asv)" >&2; exit 1 ;;

@@ -4,6 +4,7 @@
 set -euo pipefail
 . ./path.sh
 . ./db.sh
+. ../../TEMPLATE/common/lib.sh  # corpus_fingerprint, corpus_done, the signal trap
 
 synth_impaired=19   # embedded default only: impaired speakers (each a task), up to 128
 synth_typical=4     # typical (control) speakers, together the task "typical"
@@ -26,10 +27,12 @@ else
   root=$TORGO
   zeroshot_count=${zeroshot_count:-1}
 fi
-stamp="$root $zeroshot $zeroshot_count $new"
-if [ -f data/.done ] && [ -s data/tasks_all ] && [ "$(cat data/.done)" = "$stamp" ]; then
+rec=$(record source "$root" zeroshot "${zeroshot:--}" zeroshot_count "$zeroshot_count" new "${new:--}" \
+  fingerprint "$(corpus_fingerprint "$root")")
+if [ -f data/.done ] && [ -s data/tasks_all ] && corpus_done data/.done "$root $zeroshot $zeroshot_count $new" "$rec"; then
   echo "data: done"; exit 0
 fi
-$PYTHON -m adapters.data.torgo "$root" data ${zeroshot:+--zeroshot $zeroshot} --zeroshot_count "$zeroshot_count" \
+rm -f data/.done
+spawn $PYTHON -m adapters.data.torgo "$root" data ${zeroshot:+--zeroshot $zeroshot} --zeroshot_count "$zeroshot_count" \
   ${new:+--new $new}
-echo "$stamp" > data/.done
+stamp_write data/.done "$rec"

@@ -4,6 +4,7 @@
 set -euo pipefail
 . ./path.sh
 . ./db.sh
+. ../../TEMPLATE/common/lib.sh  # corpus_fingerprint, corpus_done, the signal trap
 
 valid_ratio=0.2
 synth_utts_per_actor=32   # embedded default only: 4-class utterances per actor (10 actors)
@@ -17,8 +18,10 @@ if [ -z "$IEMOCAP" ]; then
 else
   root=$IEMOCAP
 fi
-if [ -f data/.done ] && [ data/.done -nt db.sh ] && [ "$(cat data/.done)" = "$root $valid_ratio" ]; then
+rec=$(record source "$root" valid_ratio "$valid_ratio" fingerprint "$(corpus_fingerprint "$root")")
+if [ -f data/.done ] && [ data/.done -nt db.sh ] && corpus_done data/.done "$root $valid_ratio" "$rec"; then
   echo "data/: done"; exit 0
 fi
-$PYTHON -m adapters.data.iemocap "$root" data --valid_ratio "$valid_ratio"
-echo "$root $valid_ratio" > data/.done
+rm -f data/.done
+spawn $PYTHON -m adapters.data.iemocap "$root" data --valid_ratio "$valid_ratio"
+stamp_write data/.done "$rec"

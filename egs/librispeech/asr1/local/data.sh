@@ -3,6 +3,7 @@
 set -euo pipefail
 . ./path.sh
 . ./db.sh
+. ../../TEMPLATE/common/lib.sh  # corpus_fingerprint, corpus_done, the signal trap
 
 synth_scale=1.0   # embedded default only: utterances per chapter x this
 nj=2
@@ -16,9 +17,18 @@ if [ -z "$LIBRISPEECH" ]; then
 else
   root=$LIBRISPEECH
 fi
+dirs=
 for part in $parts; do
   dir=data/$(echo "$part" | tr - _)
-  if [ -s "$dir/wav.scp" ] && [ -f "$dir/.done" ]; then echo "$dir: done"; continue; fi
-  $PYTHON -m adapters.data.librispeech "$root" "$part" "$dir"
-  touch "$dir/.done"
+  dirs="$dirs $dir"
+  src=$root/$part; [ -d "$src" ] || src=$root/LibriSpeech/$part
+  rec=$(record source "$root" part "$part" fingerprint "$(corpus_fingerprint "$src")")
+  # a set prepared before stamps recorded their source (an empty .done) is taken as it was then
+  [ -s "$dir/wav.scp" ] && [ -f "$dir/.done" ] && [ ! -s "$dir/.done" ] && stamp_write "$dir/.done" "$rec"
+  if [ -s "$dir/wav.scp" ] && corpus_done "$dir/.done" "" "$rec"; then echo "$dir: done"; continue; fi
+  rm -f "$dir/.done"
+  spawn $PYTHON -m adapters.data.librispeech "$root" "$part" "$dir"
+  stamp_write "$dir/.done" "$rec"
 done
+# leakage: the sets must share no utterance and no speaker (cheap: reads utt2spk only)
+$PYTHON -m adapters.data.librispeech --check_disjoint $dirs

@@ -3,6 +3,7 @@
 set -euo pipefail
 . ./path.sh
 . ./db.sh
+. ../../TEMPLATE/common/lib.sh  # corpus_fingerprint, corpus_done, the signal trap
 
 version=v0.01        # v0.01: SUPERB's 12 classes; v0.02: its 35 words as classes
 synth_speakers=120   # embedded default only
@@ -17,9 +18,12 @@ if [ -z "$SPEECH_COMMANDS" ]; then
 else
   root=$SPEECH_COMMANDS
 fi
-if [ -f data/.done ] && [ data/.done -nt db.sh ] && [ "$(cat data/.done)" = "$root $version" ]; then
+rec=$(record source "$root" test_source "${SPEECH_COMMANDS_TEST:--}" version "$version" \
+  fingerprint "$(corpus_fingerprint "$root" ${SPEECH_COMMANDS_TEST:+"$SPEECH_COMMANDS_TEST"})")
+if [ -f data/.done ] && [ data/.done -nt db.sh ] && corpus_done data/.done "$root $version" "$rec"; then
   echo "data/: done"; exit 0
 fi
-$PYTHON -m adapters.data.speech_commands "$root" data --version "$version" \
+rm -f data/.done
+spawn $PYTHON -m adapters.data.speech_commands "$root" data --version "$version" \
   ${SPEECH_COMMANDS_TEST:+--test_root "$SPEECH_COMMANDS_TEST"}
-echo "$root $version" > data/.done
+stamp_write data/.done "$rec"

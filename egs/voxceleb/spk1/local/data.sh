@@ -5,6 +5,7 @@
 set -euo pipefail
 . ./path.sh
 . ./db.sh
+. ../../TEMPLATE/common/lib.sh  # corpus_fingerprint, corpus_done, the signal trap
 
 trials=              # default: veri_test2.txt, else veri_test.txt
 dev_trials=100
@@ -20,9 +21,10 @@ if [ -z "$VOXCELEB1" ]; then
 else
   root=$VOXCELEB1
 fi
-stamp="$root $trials $dev_trials"
-if [ -f data/.done ] && [ data/.done -nt db.sh ] && [ "$(cat data/.done)" = "$stamp" ]; then
+rec=$(record source "$root" trials "${trials:--}" dev_trials "$dev_trials" fingerprint "$(corpus_fingerprint "$root")")
+if [ -f data/.done ] && [ data/.done -nt db.sh ] && corpus_done data/.done "$root $trials $dev_trials" "$rec"; then
   echo "data/: done"; exit 0
 fi
-$PYTHON -m adapters.data.voxceleb "$root" data --dev_trials "$dev_trials" ${trials:+--trials "$trials"}
-echo "$stamp" > data/.done
+rm -f data/.done
+spawn $PYTHON -m adapters.data.voxceleb "$root" data --dev_trials "$dev_trials" ${trials:+--trials "$trials"}
+stamp_write data/.done "$rec"

@@ -1,0 +1,266 @@
+"""The staged templates (egs/TEMPLATE) and the recipes' run.sh on bad input and faults:
+option values of the wrong type, stage-1 stamps that no longer match their corpus, TERM during
+a stage, and reruns of finished stages.  Each builds its situation in a temporary copy of a
+recipe and runs in seconds (no training)."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import copy_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+LIB = ROOT / "egs" / "TEMPLATE" / "common" / "lib.sh"
+
+
+def run(recipe, *args, env=None, timeout=300):
+    e = dict(os.environ, PYTHON=sys.executable, LIBRISPEECH="", SPEECH_COMMANDS="", IEMOCAP="", VOXCELEB1="",
+             TORGO="")
+    e.update(env or {})
+    return subprocess.run(["./run.sh", *args], cwd=recipe, env=e, capture_output=True, text=True, timeout=timeout)
+
+
+def bash(script, cwd, timeout=60):
+    return subprocess.run(["bash", "-c", f"set -euo pipefail; python={sys.executable}; . {LIB}\n" + script],
+                          cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory):
+    out = {}
+    for rel in ("librispeech/asr1", "speech_commands/ks1", "iemocap/er1", "voxceleb/spk1", "euphonia/asr1"):
+        out[rel] = copy_recipe(tmp_path_factory.mktemp("tree"), rel)
+    return out
+
+
+# ---------------------------------------------------------------- class 7: option values
+
+@pytest.mark.parametrize("rel,args,expected", [
+    ("librispeech/asr1", ["--stage", "three"], "--stage expects a whole number"),
+    ("librispeech/asr1", ["--stop_stage", "1.5"], "--stop_stage expects a whole number"),
+    ("librispeech/asr1", ["--stage", "5", "--stop_stage", "3"], "--stage 5 is after --stop_stage 3"),
+    ("librispeech/asr1", ["--nj", "0"], "--nj expects a whole number of at least 1"),
+    ("librispeech/asr1", ["--train_jobs", "two"], "--train_jobs expects a whole number of at least 1"),
+    ("librispeech/asr1", ["--skip_bad", "yes"], "--skip_bad expects true or false"),
+    ("librispeech/asr1", ["--max_wav_duration", "long"], "--max_wav_duration expects a number"),
+    ("librispeech/asr1", ["--stage"], "option --stage needs a value"),
+    ("speech_commands/ks1", ["--stage", "three"], "--stage expects a whole number"),
+    ("speech_commands/ks1", ["--use_cache", "1"], "--use_cache expects true or false"),
+    ("iemocap/er1", ["--folds"], "option --folds needs a value"),
+    ("iemocap/er1", ["--folds", "1 7"], "--folds expects folds among 1 2 3 4 5"),
+    ("iemocap/er1", ["--folds", "one"], "--folds expects folds among 1 2 3 4 5"),
+    ("iemocap/er1", ["--folds", "1", "--stage", "three"], "--stage expects a whole number"),
+    ("voxceleb/spk1", ["--tasks"], "option --tasks needs a value"),
+    ("voxceleb/spk1", ["--tasks", "sid nosuch"], "--tasks expects sid, asv or both, got 'nosuch'"),
+    ("voxceleb/spk1", ["--stop_stage", "x"], "--stop_stage expects a whole number"),
+    ("euphonia/asr1", ["--stage", "three"], "--stage expects a whole number"),
+    ("euphonia/asr1", ["--train_jobs", "0"], "--train_jobs expects a whole number of at least 1"),
+])
+def test_bad_option_values_are_refused(trees, rel, args, expected):
+    d = trees[rel]
+    r = run(d, *args, timeout=60)
+    assert r.returncode != 0, r.stdout
+    assert expected in r.stderr, r.stderr
+    assert "unbound variable" not in r.stderr
+    assert not (d / "data").exists() or not any((d / "data").iterdir())  # nothing was done
+
+
+# ---------------------------------------------------------------- class 2: stale stage-1 stamps
+
+def fake_librispeech(root: Path, text="HELLO WORLD"):
+    """The LibriSpeech layout, two utterances per part, a speaker of its own in each."""
+    rng = np.random.default_rng(0)
+    for k, part in enumerate(("train-clean-100", "dev-clean", "test-clean", "test-other")):
+        ch = root / part / str(19 + k) / "198"
+        ch.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for i in range(2):
+            utt = f"{19 + k}-198-{i:04d}"
+            sf.write(ch / f"{utt}.flac", rng.uniform(-0.1, 0.1, 8000).astype("float32"), 16000)
+            lines.append(f"{utt} {text} {i}")
+        (ch / f"{19 + k}-198.trans.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_stage1_redoes_when_the_corpus_changed(trees, tmp_path):
+    d = trees["librispeech/asr1"]
+    corpus = fake_librispeech(tmp_path / "corpus")
+    one = ("--stage", "1", "--stop_stage", "1")
+    r = run(d, *one, env={"LIBRISPEECH": str(corpus)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    stamp = (d / "data/train_clean_100/.done").read_text()
+    assert f"source {corpus}" in stamp and "fingerprint " in stamp
+    # unchanged: done
+    r = run(d, *one, env={"LIBRISPEECH": str(corpus)})
+    assert r.returncode == 0 and "data/train_clean_100: done" in r.stdout
+    # a transcript edited in the corpus: prepared again, with the reason
+    trans = corpus / "train-clean-100/19/198/19-198.trans.txt"
+    time.sleep(0.05)
+    trans.write_text(trans.read_text().replace("HELLO WORLD 0", "GOODBYE WORLD 0"))
+    r = run(d, *one, env={"LIBRISPEECH": str(corpus)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "data/train_clean_100: prepared from another corpus" in r.stdout and "fingerprint" in r.stdout
+    assert "GOODBYE WORLD 0" in (d / "data/train_clean_100/text").read_text()
+    assert "data/dev_clean: done" in r.stdout  # the other parts did not change
+    # another corpus path: every part again
+    other = fake_librispeech(tmp_path / "other", text="OTHER CORPUS")
+    r = run(d, *one, env={"LIBRISPEECH": str(other)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "changed: fingerprint,source" in r.stdout or "changed: source,fingerprint" in r.stdout
+    assert "OTHER CORPUS" in (d / "data/test_other/text").read_text()
+
+
+def test_corpus_done_adopts_an_old_stamp_and_names_the_change(tmp_path):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.wav").write_bytes(b"x")
+    r = bash(textwrap.dedent("""
+        echo "c 0.2" > .done
+        rec=$(record source c ratio 0.2 fingerprint "$(corpus_fingerprint c)")
+        corpus_done .done "c 0.2" "$rec" && echo ADOPTED
+        [ "$(cat .done)" = "$rec" ] && echo RECORDED
+        corpus_done .done "" "$rec" && echo DONE
+        echo xx >> c/a.wav
+        rec=$(record source c ratio 0.2 fingerprint "$(corpus_fingerprint c)")
+        corpus_done .done "" "$rec" || echo REDO
+    """), tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:3] == ["ADOPTED", "RECORDED", "DONE"]
+    assert "REDO" in r.stdout and "(changed: fingerprint;" in r.stdout
+
+
+def test_training_on_other_data_is_refused(tmp_path):
+    r = bash(textwrap.dedent("""
+        mkdir -p exp/run; echo "x: 1" > conf.yaml; sleep 0.02
+        stamp_write exp/run/.done "$(record train_data aaa token_list bbb)"
+        echo "same: $(train_state exp/run conf.yaml "$(record train_data aaa token_list bbb)")"
+        echo "other: $(train_state exp/run conf.yaml "$(record train_data ccc token_list bbb)")"
+        rm exp/run/.done; stamp_write exp/run/.inputs "$(record train_data aaa token_list bbb)"
+        echo "resume: $(train_state exp/run conf.yaml "$(record train_data aaa token_list bbb)")"
+        echo "mixed: $(train_state exp/run conf.yaml "$(record train_data aaa token_list ddd)")"
+    """), tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = dict(l.split(": ", 1) for l in r.stdout.splitlines())
+    assert out["same"] == "trained" and out["resume"] == "train"
+    assert out["other"].startswith("refuse: exp/run was trained on other inputs (train_data changed since it finished)")
+    assert "token_list changed since it started" in out["mixed"]
+
+
+# ---------------------------------------------------------------- class 8: signals
+
+def _session_procs(sid):
+    ps = subprocess.run(["ps", "-eo", "pid=,sid=,stat="], capture_output=True, text=True).stdout.split("\n")
+    return [l for l in ps if l.split() and l.split()[1] == str(sid) and not l.split()[2].startswith("Z")]
+
+
+def _term_and_check(p, tmp_path, after=1.5):
+    time.sleep(after)
+    os.kill(p.pid, signal.SIGTERM)
+    out, err = p.communicate(timeout=30)
+    time.sleep(1.0)
+    left = _session_procs(p.pid)
+    return out, err, left
+
+
+def test_term_stops_parallel_jobs_and_leaves_no_done(tmp_path):
+    script = tmp_path / "pipe.sh"
+    script.write_text(textwrap.dedent(f"""\
+        set -euo pipefail
+        . {LIB}
+        job() {{  # a "training": a child process, its watcher, then the stamp
+          sleep 4 & watch_training $! . "$1" x || return 1
+          stamp_write "$1.done" ok
+        }}
+        run_parallel 2 job a b
+        stamp_write all.done ok
+    """))
+    p = subprocess.Popen(["bash", str(script)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    out, err, left = _term_and_check(p, tmp_path)
+    assert p.returncode == 143 and "caught SIGTERM" in err
+    assert left == [], left  # no orphan
+    time.sleep(4)  # past the jobs' end: nobody wrote a stamp
+    assert not list(tmp_path.glob("*.done"))
+
+
+def _fake_python(tmp_path):
+    """A python that sleeps: the stage it runs in is interrupted by the test."""
+    fake = tmp_path / "slowpython"
+    fake.write_text("#!/bin/sh\nsleep 20\n")
+    fake.chmod(0o755)
+    return str(fake)
+
+
+@pytest.mark.parametrize("rel,args", [("librispeech/asr1", []), ("iemocap/er1", ["--folds", "1 2"])])
+def test_term_of_run_sh_stops_the_template(tmp_path, rel, args):
+    (tmp_path / "tree").mkdir()
+    d = copy_recipe(tmp_path / "tree", rel)
+    env = dict(os.environ, PYTHON=_fake_python(tmp_path), LIBRISPEECH="", IEMOCAP="")
+    p = subprocess.Popen(["./run.sh", "--stop_stage", "3", *args], cwd=d, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out, err, left = _term_and_check(p, tmp_path, after=2.0)
+    assert p.returncode == 143, (out, err)
+    assert "caught SIGTERM" in err
+    assert left == [], left
+    assert not list(d.rglob(".done")) and not list(d.rglob("*.done"))
+
+
+# ---------------------------------------------------------------- class 9: idempotent reruns
+
+def _tiny_data(d: Path):
+    rng = np.random.default_rng(1)
+    audio = d / "audio"
+    audio.mkdir(exist_ok=True)
+    for s in ("train", "dev", "test"):
+        sd = d / "data" / s
+        sd.mkdir(parents=True, exist_ok=True)
+        wav, text, u2s = [], [], []
+        for i in range(3):
+            u = f"{s}_{i}"
+            sf.write(audio / f"{u}.wav", rng.uniform(-0.1, 0.1, 8000 + 800 * i).astype("float32"), 16000)
+            wav.append(f"{u} {audio / (u + '.wav')}")
+            text.append(f"{u} A B C {i}")
+            u2s.append(f"{u} spk{i}")
+        for name, rows in (("wav.scp", wav), ("text", text), ("utt2spk", u2s)):
+            (sd / name).write_text("\n".join(rows) + "\n")
+
+
+def _mtimes(d: Path):
+    return {str(p.relative_to(d)): p.stat().st_mtime_ns for p in sorted((d / "dump" / "raw").rglob("*"))
+            if p.is_file()} | {"tokens": (d / "data/token_list/char/tokens.txt").stat().st_mtime_ns}
+
+
+def test_rerun_of_finished_stages_changes_nothing(tmp_path):
+    top = tmp_path / "tree"
+    top.mkdir()
+    d = copy_recipe(top, "librispeech/asr1")
+    _tiny_data(d)
+    asr = ("./asr.sh", "--python", sys.executable, "--train_set", "train", "--valid_set", "dev", "--test_sets", "test",
+           "--token_type", "char", "--nj", "1", "--stage", "3", "--stop_stage", "5")
+    env = dict(os.environ, PYTHON=sys.executable)
+    r = subprocess.run(asr, cwd=d, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    before = _mtimes(d)
+    time.sleep(0.05)
+    r = subprocess.run(asr, cwd=d, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "train: done" in r.stdout and "tokens.txt: done" in r.stdout
+    assert _mtimes(d) == before  # stage 4 did not rewrite, so stage 5 did not rebuild
+    # rerunning stage 4 alone does not make stage 5 rebuild either
+    r = subprocess.run([*asr[:-4], "--stage", "4", "--stop_stage", "5"], cwd=d, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0 and _mtimes(d) == before, r.stdout + r.stderr
+    # a transcript edited in data/: stage 3 redoes that set (the reason said), stages 4-5 follow
+    t = d / "data/train/text"
+    t.write_text(t.read_text().replace("A B C 0", "X Y Z 0"))
+    r = subprocess.run(asr, cwd=d, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "train: made from other inputs (changed: data since it ran)" in r.stdout
+    assert "dev: done" in r.stdout
+    assert "X" in (d / "data/token_list/char/tokens.txt").read_text().split()
