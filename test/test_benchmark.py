@@ -2,7 +2,8 @@
 writes results.json, counts its calls and fails on request): the table at the
 end, one failure not stopping the others, no rerun of finished work, resuming
 an interrupted benchmark, a deleted results.json, a failed data preparation,
-SIGTERM, the data options of a shared data/, and the dry run."""
+SIGTERM, the data options of a shared data/, the dry run, and --seeds (a run per seed in its
+own exp dir with --seed, resumed per seed, combined by the collector)."""
 import json
 import os
 import signal
@@ -18,10 +19,11 @@ from adapters.bin import benchmark
 FAKE_RUN = r"""#!/usr/bin/env bash
 # a fake recipe: stages 1-10 (data) and 11-13 (one run per method)
 set -euo pipefail
-stage=1; stop_stage=13; methods=frozen; expdir=exp
+stage=1; stop_stage=13; methods=frozen; expdir=exp; cls_args=
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2 ;; --stop_stage) stop_stage=$2 ;; --methods) methods=$2 ;; --expdir) expdir=$2 ;;
+    --cls_args) cls_args=$2 ;;
   esac
   shift 2
 done
@@ -42,7 +44,10 @@ for m in $methods; do
   [ ! -f "FAIL_$m" ] || { log "ERROR: training $m failed" >&2; exit 1; }
   log "Stage 13: scoring $m"
   case $m in frozen) acc=61.0 ;; hra) acc=75.5 ;; *) acc=70.2 ;; esac
+  seed=$(echo "$cls_args" | sed -n 's/.*--seed \([0-9]*\).*/\1/p')
+  [ -z "$seed" ] || acc=$(awk -v a="$acc" -v s="$seed" 'BEGIN { printf "%.1f", a + s }')  # seed s: s points more
   mkdir -p "$expdir/cls_$m"
+  echo "$cls_args" > "$expdir/cls_$m/cls_args"
   printf '{"task": "%s", "method": "%s", "created": "2026-11-24 10:00:00", "test": {"test": {"accuracy": %s}}}\n' \
     "$(cat task)" "$m" "$acc" > "$expdir/cls_$m/results.json"
 done
@@ -266,3 +271,78 @@ def test_dry_run_prints_and_runs_nothing(bench, capsys):
     assert "./run.sh --methods hra --stop_stage 10" in printed
     assert "./run.sh --stage 11 --methods hra --train_jobs 1" in printed and "corpb" not in printed
     assert calls(egs, "corpa/ks1") == [] and not (out / "state.json").exists()
+
+
+SEEDED = [entry("corpa/ks1", "KS", "frozen hra", args=["--expdir", "exp_q", "--cls_args", "--max_epoch 2"])]
+
+
+def test_seeds_run_each_method_once_per_seed_in_its_own_exp_dir(bench, capsys):
+    egs, out, run = bench
+    d = egs / "corpa/ks1"
+    assert run(SEEDED, "--seeds", "2", "--jobs", "2") == 0
+    runs = state(out)
+    assert sorted(runs) == ["ks_frozen", "ks_frozen_seed1", "ks_hra", "ks_hra_seed1"]
+    assert {k: r["seed"] for k, r in runs.items()} == {"ks_frozen": 0, "ks_hra": 0, "ks_frozen_seed1": 1,
+                                                       "ks_hra_seed1": 1}
+    assert all(r["status"] == "done" and r["log"] == str(out / "logs" / f"{k}.log") for k, r in runs.items())
+    # seed 0: the command of a run without --seeds; seed 1: its own exp dir and --seed 1
+    assert runs["ks_hra"]["command"] == ["./run.sh", "--expdir", "exp_q", "--cls_args", "--max_epoch 2",
+                                         "--stage", "11", "--methods", "hra", "--train_jobs", "1"]
+    assert runs["ks_hra_seed1"]["command"] == ["./run.sh", "--expdir", "exp_q_seed1", "--cls_args",
+                                               "--max_epoch 2 --seed 1", "--stage", "11", "--methods", "hra",
+                                               "--train_jobs", "1"]
+    for m in ("frozen", "hra"):
+        assert (d / f"exp_q/cls_{m}/cls_args").read_text().strip() == "--max_epoch 2"
+        assert (d / f"exp_q_seed1/cls_{m}/cls_args").read_text().strip() == "--max_epoch 2 --seed 1"
+    # the data stages once per seed's exp dir, then one run per (method, seed)
+    assert calls(egs, "corpa/ks1")[:2] == ["1 10 frozen hra", "1 10 frozen hra"]
+    assert sorted(calls(egs, "corpa/ks1")[2:]) == ["11 13 frozen"] * 2 + ["11 13 hra"] * 2
+    assert (out / "logs" / "ks_seed1_prep.log").exists() and (out / "logs" / "ks_prep.log").exists()
+    printed = capsys.readouterr().out
+    assert "start KS/hra seed 1" in printed and "done KS/hra seed 1" in printed
+    plan = json.loads((out / "plan.json").read_text())
+    assert sorted((p["method"], p.get("seed", 0), p["status"]) for p in plan) == [
+        ("frozen", 0, "done"), ("frozen", 1, "done"), ("hra", 0, "done"), ("hra", 1, "done")]
+    # the collector: the mean over the two seeds ± the t interval (75.5 and 76.5: 76.0 ± 12.71 * 0.5)
+    assert (out / "egs_view/corpa/ks1/exp_seed1").resolve() == (d / "exp_q_seed1").resolve()
+    md = (out / "superb.md").read_text()
+    assert "| hra | **76.0 ± 6.4** |" in md and "| frozen | 61.5 ± 6.4 |" in md
+    assert "Student's t interval over the seeds" in md
+    import csv
+    with open(out / "superb.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["method"] == "hra" and r["column"] == "KS acc")
+    assert (row["seeds"], row["n"]) == ("2", "2") and float(row["ci_low"]) == pytest.approx(76.0 - 6.353, abs=1e-3)
+
+
+def test_seeds_resume_and_one_seed_is_unchanged(bench):
+    egs, out, run = bench
+    assert run(SEEDED, "--seeds", "2") == 0
+    s = json.loads((out / "state.json").read_text())
+    s["runs"]["ks_hra_seed1"]["status"] = "running"  # what a killed driver leaves behind
+    (out / "state.json").write_text(json.dumps(s))
+    n = len(calls(egs, "corpa/ks1"))
+    assert run(SEEDED, "--seeds", "2") == 0
+    assert calls(egs, "corpa/ks1")[n:] == ["1 10 frozen hra", "11 13 hra"]  # seed 1's data stages, its run
+    assert state(out)["ks_hra_seed1"]["status"] == "done"
+    # --seeds 1: seed 0's runs are those of the seeded benchmark (nothing runs), the table is one seed's
+    n = len(calls(egs, "corpa/ks1"))
+    assert run(SEEDED) == 0 and len(calls(egs, "corpa/ks1")) == n
+    md = (out / "superb.md").read_text()
+    assert "| hra | **75.5** |" in md and "| frozen | 61.0 |" in md and "over the seeds" not in md
+    assert not (out / "egs_view/corpa/ks1/exp_seed1").exists()
+
+
+def test_seeds_dry_run_and_plan_check(bench, capsys):
+    egs, out, run = bench
+    assert run(SEEDED, "--seeds", "3", "--dry_run") == 0
+    printed = capsys.readouterr().out
+    assert "# plan checked: 1 entries, 6 runs (3 seeds each)" in printed
+    assert "# KS seed 2 (corpa/ks1): data preparation for exp_q_seed2" in printed
+    assert "--expdir exp_q_seed2 --cls_args '--max_epoch 2 --seed 2' --stage 11 --methods hra" in printed
+    assert calls(egs, "corpa/ks1") == [] and not (out / "state.json").exists()
+    assert run(SEEDED, "--seeds", "0", "--dry_run") == 2
+    assert "--seeds 0: the number of seeds per run must be a positive integer" in capsys.readouterr().err
+    # a recipe whose training options cannot be told: --seed has nowhere to go
+    assert run([entry("corpa/ks1", "KS", "frozen")], "--seeds", "2", "--dry_run") == 2
+    assert "cannot tell how run.sh passes --seed 1" in capsys.readouterr().err
+    assert run([entry("corpa/ks1", "KS", "frozen")], "--seeds", "1", "--dry_run") == 0

@@ -193,3 +193,19 @@ def test_a_real_run_checks_the_plan_before_anything_runs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "KSX (corpa/ks1x): no recipe" in err and "method 'no_such_method': not a known method" in err
     assert not (d / "calls.txt").exists() and not (out / "state.json").exists()
+
+
+def test_seeds_pass_seed_through_each_recipes_training_options():
+    """--seeds 2 on the recipes' defaults: seed 1 in exp_seed1 with --seed 1 in the option each recipe
+    hands to ESPnet's trainer (its own arguments give none); the plan check passes and rejects 0."""
+    entries = benchmark.seeded(entries_of("recipes"), 2, EGS)
+    seed1 = {e.name: e for e in entries if e.seed == 1}
+    assert seed1["ASR-CTC"].seed_options == ["asr_args"] and seed1["KS"].seed_options == ["cls_args"]
+    assert seed1["ASV"].seed_options == ["cls_args", "spk_args"] and seed1["MT-ASR"].seed_options == ["asr_args"]
+    assert seed1["KS"].args[-4:] == ["--expdir", "exp_seed1", "--cls_args", "--seed 1"]
+    errors, _ = benchmark_plan.check([e for e in entries if e.seed <= 1], EGS, seeds=2)
+    assert errors == []
+    quick = {e.name: e for e in benchmark.seeded(entries_of("quick"), 2, EGS) if e.seed == 1}
+    assert benchmark.arg_value(quick["KS"].args, "--cls_args") == "--max_epoch 3 --seed 1"
+    assert benchmark.arg_value(quick["KS"].args, "--expdir") == "exp_quick_seed1"
+    assert benchmark_plan.check_seeds(0) and benchmark_plan.check_seeds(2) == []

@@ -6,7 +6,8 @@ Pareto front by hand, the plots, and a corrupt results.json named and skipped.
 Bold only where the best is significantly better than the runner-up (paired
 bootstrap on per-item outcomes; non-overlapping CIs without them, said in a note;
 the best value where no CI was recorded), ``≈`` against frozen, ``†`` at or below
-the majority class."""
+the majority class.  Several seeds (``exp_seed<s>``): the mean ± the t interval over them,
+paired tests on seed 0's items, one seed as before."""
 import contextlib
 import csv
 import io
@@ -33,8 +34,8 @@ def _res(task, method, test, created="2026-11-24 10:00:00", trainable=None, adap
     return r
 
 
-def _write(egs, recipe, run, data, per_item=None):
-    d = egs / recipe / "exp" / run
+def _write(egs, recipe, run, data, per_item=None, exp="exp"):
+    d = egs / recipe / exp / run
     d.mkdir(parents=True)
     (d / "results.json").write_text(data if isinstance(data, str) else json.dumps(data))
     if per_item is not None:
@@ -391,3 +392,65 @@ def test_verification_paired_on_trials_and_the_ci_fallback(tmp_path):
     assert any(n.startswith("ASV EER: elp compared by non-overlapping 95 % CIs") for n in s.notes)
     cell = s.cells[(cols["ASV EER"].key, "hra")]
     assert cell.n == 300 and cell.ci[0] <= cell.value <= cell.ci[1]
+
+
+def test_seeds_combine_into_the_mean_and_t_interval(tmp_path):
+    """Two seeds of frozen and hra (exp/, exp_seed1/): the cell is their mean ± Student's t over
+    the seeds, n = 2 seeds; the paired test pairs the seed-0 runs' items; elp (seed 0 only) and
+    --seeds 1 are the one-seed table."""
+    egs, ks = tmp_path / "egs", "speech_commands/ks1"
+    outcomes = {("frozen", "exp"): [1] * 50 + [0] * 50, ("frozen", "exp_seed1"): [1] * 54 + [0] * 46,
+                ("hra", "exp"): [1] * 90 + [0] * 10, ("hra", "exp_seed1"): [1] * 86 + [0] * 14,
+                ("elp", "exp"): [1] * 70 + [0] * 30}
+    for (m, exp), correct in outcomes.items():
+        e, items = _cls_items(correct)
+        _write(egs, ks, f"cls_{m}", _res("ks", m, {"test": e}), {"test": items}, exp=exp)
+    _write(egs, ks, "cls_hra", _res("ks", "hra", {"test": _acc(10.0)}), exp="exp_other")  # not a seed dir
+    s = superb.summarize(egs, ["frozen", "elp", "hra"])
+    (col,) = s.columns
+    hra, frozen, elp = (s.cells[(col.key, m)] for m in ("hra", "frozen", "elp"))
+    assert hra.value == pytest.approx(88.0) and hra.ci == pytest.approx(stats.t_interval([90.0, 86.0]))
+    assert (hra.n, hra.seeds, hra.run.seed, hra.run_value) == (2, 2, 0, 90.0)
+    assert [r.seed for r in hra.seed_runs] == [0, 1] and "over 2 seeds" in hra.ci_method
+    assert frozen.value == pytest.approx(52.0) and frozen.seeds == 2
+    assert (elp.value, elp.seeds, elp.n) == (70.0, 1, 100)  # one seed: its bootstrap CI as before
+    j = s.judgements[col.key]
+    assert j.best == {"hra"} and j.best_how == "paired"  # on the seed-0 runs' items
+    assert j.vs_baseline == {"hra": "better", "elp": "better"}
+    assert any("Student's t interval over the seeds" in n for n in s.notes)
+    _, rows = _md_rows("\n".join(superb.markdown_table(s)[0]))
+    h = (hra.ci[1] - hra.ci[0]) / 2
+    assert rows["hra"]["KS acc↑"] == f"**88.0 ± {h:.1f}**"
+    csv_rows = {r["method"]: r for r in csv.DictReader(io.StringIO(superb.csv_text(s))) if r["column"] == "KS acc"}
+    assert (csv_rows["hra"]["seeds"], csv_rows["hra"]["n"], csv_rows["elp"]["seeds"]) == ("2", "2", "1")
+    # one seed: the table of exp/ alone, as before seeds
+    one = superb.summarize(egs, ["frozen", "elp", "hra"], seeds=1)
+    alone = tmp_path / "alone"
+    for (m, exp), correct in outcomes.items():
+        if exp == "exp":
+            e, items = _cls_items(correct)
+            _write(alone, ks, f"cls_{m}", _res("ks", m, {"test": e}), {"test": items})
+    before = superb.summarize(alone, ["frozen", "elp", "hra"])
+    assert superb.markdown_table(one) == superb.markdown_table(before)
+    assert superb.csv_text(one).replace(str(egs), "X") == superb.csv_text(before).replace(str(alone), "X")
+    assert not any("over the seeds" in n for n in one.notes)
+
+
+def test_seeds_plan_reasons(tmp_path):
+    """A failed seed is named under the cell; a cell with no seed reads seed 0's reason."""
+    egs, ks = tmp_path / "egs", "speech_commands/ks1"
+    e, items = _cls_items([1] * 80 + [0] * 20)
+    _write(egs, ks, "cls_hra", _res("ks", "hra", {"test": e}), {"test": items})
+    plan = [{"recipe": "egs/speech_commands/ks1", "method": "hra", "column_hint": "KS", "status": "done"},
+            {"recipe": "egs/speech_commands/ks1", "method": "hra", "column_hint": "KS", "status": "failed",
+             "log": "logs/ks_hra_seed1.log", "seed": 1},
+            {"recipe": "egs/speech_commands/ks1", "method": "elp", "column_hint": "KS", "status": "failed",
+             "log": "logs/ks_elp_seed1.log", "seed": 1},
+            {"recipe": "egs/speech_commands/ks1", "method": "elp", "column_hint": "KS", "status": "failed",
+             "log": "logs/ks_elp.log"}]
+    s = superb.summarize(egs, ["elp", "hra"], plan)
+    (col,) = s.columns
+    hra = s.cells[(col.key, "hra")]
+    assert hra.value == 80.0 and hra.notes == ["the planned run of seed 1 is 'failed' (see logs/ks_hra_seed1.log): "
+                                               "not in the cell"]
+    assert s.cells[(col.key, "elp")].text == "failed (see logs/ks_elp.log)"

@@ -4,7 +4,7 @@ on a small machine, so one failed run must not cost the others, an
 interruption must not cost the finished runs, and the operator must see what
 is running and how long is left.
 
-    python -m adapters.bin.benchmark [--profile full|quick] [--jobs 3] [--only iemocap/er1 KS]
+    python -m adapters.bin.benchmark [--profile full|quick] [--jobs 3] [--only iemocap/er1 KS] [--seeds 3]
 
 For each entry of the profile (a recipe, a column hint, extra ``run.sh``
 arguments, methods): the data stages once (``./run.sh ARGS --methods "M..."
@@ -24,6 +24,17 @@ Before anything runs (``--dry_run`` too) the plan is checked against the recipes
 data make sense (the multi-task recipe's seen, new and zero-shot speakers, planned
 on the synthetic prompts; IEMOCAP's folds; VoxCeleb's speakers and trials).  Every
 inconsistency is printed with the option that causes it, and nothing runs.
+
+Seeds (``--seeds N``, default 1): every (entry, method) is N runs, seeds 0 .. N-1.  Seed 0
+is the run without ``--seeds`` (same command, exp dir, state key and log: its results are
+reused); seed s > 0 runs in the exp dir ``<expdir>_seed<s>`` (``--expdir`` replaced, default
+``exp`` -> ``exp_seed<s>``) with ``--seed <s>`` appended to the entry's training-args option
+(``--asr_args``/``--cls_args``/``--spk_args``: those the entry gives, else those its recipe
+takes; ESPnet's trainer takes ``--seed``).  Each seed's exp dir gets its own data stages
+(``<entry>_seed<s>_prep.log``: stages 1-9 find their stamps, stage 10 writes the exp dir's
+shape files); its runs have the state keys and logs ``<entry>_<method>_seed<s>``.  The
+collector reads seed s from ``<recipe>/exp_seed<s>`` (through the view below) and shows the
+mean over the seeds with a Student's t interval (``adapters.bin.superb``).
 
 Resuming: a run marked done is never recomputed while its ``results.json`` is
 there (and its command is unchanged); runs left "running" or "failed" run
@@ -47,13 +58,15 @@ other profile's data: it checks ``data/<set>/.done`` only).  Stages 3-10 then
 redo what depends on it (their ``.done`` stamps are older than the new
 ``data/<set>/wav.scp``).  Finished models in the other profile's exp dir are
 not touched.  The collector reads ``<egs>/*/*/exp/``, so for a profile with
-another exp dir it reads ``<out>/egs_view/<corpus>/<kind>/exp``, a link to it.
+another exp dir it reads ``<out>/egs_view/<corpus>/<kind>/exp``, a link to it
+(``exp_seed<s>`` for seed s).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import copy
+import dataclasses
 import fcntl
 import glob
 import json
@@ -201,10 +214,31 @@ class Entry:
     results: str = DEFAULT_RESULTS
     env: dict = field(default_factory=dict)
     heavy: list = field(default_factory=list)  # methods started before all others (the long runs)
+    seed: int = 0  # > 0: a seeded copy (for_seed): its own exp dir, --seed in seed_options
+    seed_options: list = field(default_factory=list)  # training-args options that pass --seed
+
+    @property
+    def base_id(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
 
     @property
     def id(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+        """The entry's name in logs and state: ``ks``, ``ks_seed1``."""
+        return self.base_id + (f"_seed{self.seed}" if self.seed else "")
+
+    @property
+    def label(self) -> str:
+        return self.name + (f" seed {self.seed}" if self.seed else "")
+
+    def for_seed(self, seed: int, options) -> "Entry":
+        """The entry's runs of seed ``seed``: itself for 0 (the commands of a run without --seeds);
+        else in ``<expdir>_seed<seed>`` with ``--seed <seed>`` appended to each of ``options``."""
+        if seed == 0:
+            return dataclasses.replace(self, seed_options=list(options))
+        args = set_arg(self.args, "--expdir", f"{self.expdir}_seed{seed}")
+        for o in options:
+            args = set_arg(args, f"--{o}", f"{arg_value(args, f'--{o}')} --seed {seed}".strip())
+        return dataclasses.replace(self, args=args, seed=seed, seed_options=list(options))
 
     @property
     def expdir(self) -> str:
@@ -222,6 +256,28 @@ class Entry:
 
     def results_glob(self, egs: Path, method: str) -> str:
         return str(egs / self.recipe / self.results.format(expdir=self.expdir, method=method))
+
+
+def set_arg(args, name: str, value: str) -> list:
+    """A copy of args with the value of the last ``name`` replaced (the one the recipes use),
+    or ``name value`` appended."""
+    out = list(args)
+    for i in range(len(out) - 2, -1, -1):
+        if out[i] == name:
+            out[i + 1] = value
+            return out
+    return out + [name, value]
+
+
+def seeded(entries, seeds: int, egs: Path) -> list:
+    """Every entry once per seed, seed 0 first (``Entry.for_seed``)."""
+    from adapters.bin.benchmark_plan import seed_options
+
+    out = []
+    for e in entries:
+        options = seed_options(e.args, egs / e.recipe) if seeds > 1 else []
+        out += [e.for_seed(s, options) for s in range(max(1, seeds))]
+    return out
 
 
 def data_signature(env: dict, local_data_opts: str) -> str:
@@ -276,7 +332,7 @@ def load_profile(name: str, path=None) -> tuple:
 
 def _names(e: Entry) -> set:
     """What --only may call an entry: its recipe, corpus or name."""
-    return {e.recipe.lower(), e.recipe.split("/")[0].lower(), e.name.lower(), e.id}
+    return {e.recipe.lower(), e.recipe.split("/")[0].lower(), e.name.lower(), e.base_id}
 
 
 def select(entries, only=None, methods=None) -> list:
@@ -305,15 +361,21 @@ class Job:
 
     @property
     def key(self) -> str:
-        return f"{self.entry.id}_{self.method}"
+        """``ks_hra`` (seed 0: the key of a run without --seeds), ``ks_hra_seed1``."""
+        e = self.entry
+        return f"{e.base_id}_{self.method}" + (f"_seed{e.seed}" if e.seed else "")
+
+    @property
+    def label(self) -> str:
+        return f"{self.entry.name}/{self.method}" + (f" seed {self.entry.seed}" if self.entry.seed else "")
 
     def log(self, out: Path) -> str:
         return str(out / "logs" / f"{self.key}.log")
 
     def record(self, out: Path) -> dict:
-        return {"entry": self.entry.id, "name": self.entry.name, "recipe": self.entry.recipe,
-                "method": self.method, "status": "pending", "start": None, "end": None, "duration_s": None,
-                "log": self.log(out), "returncode": None,
+        return {"entry": self.entry.base_id, "name": self.entry.name, "recipe": self.entry.recipe,
+                "method": self.method, "seed": self.entry.seed, "status": "pending", "start": None, "end": None,
+                "duration_s": None, "log": self.log(out), "returncode": None,
                 "command": self.entry.run_command(self.method), "env": self.entry.env}
 
     def has_results(self, egs: Path) -> bool:
@@ -512,7 +574,7 @@ class Driver:
         rec = self.state["prep"][entry.id] = {"status": "running", "start": now(), "end": None,
                                               "duration_s": None, "log": path, "returncode": None}
         self.save()
-        log(f"{entry.name} ({entry.recipe}): data preparation (log: {path})")
+        log(f"{entry.label} ({entry.recipe}): data preparation (log: {path})")
         child = self.spawn(f"{entry.id}_prep", entry, entry.prep_command(), path, {})
         while child.proc.poll() is None:
             self.check_stop()
@@ -521,7 +583,7 @@ class Driver:
         took = self.reap(child)
         rec.update(status="done" if rc == 0 else "failed", end=now(), duration_s=round(took, 1), returncode=rc)
         if rc != 0:
-            log(f"FAILED: {entry.name} data preparation (exit {rc}); its runs are failed; see {path}")
+            log(f"FAILED: {entry.label} data preparation (exit {rc}); its runs are failed; see {path}")
             for job in jobs:
                 self.state["runs"][job.key].update(status="failed", start=rec["start"], end=rec["end"],
                                                    duration_s=None, log=path, returncode=rc,
@@ -536,7 +598,7 @@ class Driver:
         rec.update(status="running", start=now(), end=None, duration_s=None, returncode=None)
         rec.pop("reason", None)
         self.save()
-        log(f"start {job.entry.name}/{job.method} (log: {rec['log']})")
+        log(f"start {job.label} (log: {rec['log']})")
 
     def finish(self, job: Job, child: Child, rc: int, jobs) -> None:
         rec = self.state["runs"][job.key]
@@ -544,15 +606,15 @@ class Driver:
         rec.update(status="done" if rc == 0 else "failed", end=now(), duration_s=round(took, 1), returncode=rc)
         self.save()
         if rc != 0:
-            line = f"FAILED: {job.entry.name}/{job.method} (exit {rc}) after {fmt_duration(took)}; see {rec['log']}"
+            line = f"FAILED: {job.label} (exit {rc}) after {fmt_duration(took)}; see {rec['log']}"
         else:
             missing = "" if job.has_results(self.egs) else f" (but no {job.entry.results_glob(self.egs, job.method)})"
-            line = f"done {job.entry.name}/{job.method} in {fmt_duration(took)}{missing}"
+            line = f"done {job.label} in {fmt_duration(took)}{missing}"
         log(f"{line}; {counts([self.state['runs'][j.key] for j in jobs])}")
 
     def status_line(self, jobs, running) -> str:
         recs = [self.state["runs"][j.key] for j in jobs]
-        now_running = ", ".join(f"{j.entry.name}/{j.method} ({log_progress(self.state['runs'][j.key]['log'])})"
+        now_running = ", ".join(f"{j.label} ({log_progress(self.state['runs'][j.key]['log'])})"
                                 for j in running.values()) or "nothing"
         return (f"status: running {now_running}; {counts(recs)}; "
                 f"time left ~ {fmt_duration(eta(recs, self.jobs))}")
@@ -595,11 +657,15 @@ class Driver:
             rec = self.state["runs"].get(c.key)
             if rec is not None:
                 rec.update(status="pending", end=None, duration_s=None, returncode=None)
-                log(f"stopped {rec['name']}/{rec['method']}: pending")
+                log(f"stopped {rec_label(rec)}: pending")
         for rec in self.state["prep"].values():
             if rec["status"] == "running":
                 rec["status"] = "pending"
         self.save()
+
+
+def rec_label(rec: dict) -> str:
+    return f"{rec['name']}/{rec['method']}" + (f" seed {rec['seed']}" if rec.get("seed") else "")
 
 
 def shell_line(cwd: Path, env: dict, command) -> str:
@@ -640,21 +706,28 @@ def write_plan(path: Path, egs: Path, jobs, state: dict) -> list:
         status = rec.get("status")
         plan.append({"recipe": str(egs / job.entry.recipe), "method": job.method, "column_hint": job.entry.name,
                      "status": status if status in ("done", "failed") else "not run",
-                     "log": rec.get("log", job.log(path.parent))})
+                     "log": rec.get("log", job.log(path.parent)),
+                     **({"seed": job.entry.seed} if job.entry.seed else {})})
     write_json(path, plan)
     return plan
 
 
+def view_name(e: Entry) -> str:
+    """The exp dir's name where the collector reads it: exp, exp_seed<s>."""
+    return "exp" + (f"_seed{e.seed}" if e.seed else "")
+
+
 def collector_egs(egs: Path, out: Path, entries) -> Path:
-    """egs itself, or (an exp dir other than exp/) <out>/egs_view with <recipe>/exp linking to it."""
-    if all(e.expdir == "exp" for e in entries):
+    """egs itself, or (an exp dir other than exp/, exp_seed<s>/) <out>/egs_view with <recipe>/exp
+    (<recipe>/exp_seed<s> for seed s) linking to it."""
+    if all(e.expdir == view_name(e) for e in entries):
         return egs
     view = out / "egs_view"
-    for link in view.glob("*/*/exp"):
+    for link in [*view.glob("*/*/exp"), *view.glob("*/*/exp_seed*")]:
         if link.is_symlink():
             link.unlink()
     for e in entries:
-        target, link = (egs / e.recipe / e.expdir).resolve(), view / e.recipe / "exp"
+        target, link = (egs / e.recipe / e.expdir).resolve(), view / e.recipe / view_name(e)
         link.parent.mkdir(parents=True, exist_ok=True)
         if target.is_dir() and not link.is_symlink():
             link.symlink_to(target, target_is_directory=True)
@@ -664,7 +737,7 @@ def collector_egs(egs: Path, out: Path, entries) -> Path:
     return view
 
 
-def collect(egs: Path, out: Path, entries, jobs, state: dict, bench=()) -> bool:
+def collect(egs: Path, out: Path, entries, jobs, state: dict, bench=(), seeds: int = 1) -> bool:
     """plan.json, then the collector's superb.md / csv / plots; False when the collector failed."""
     from adapters.bin import superb
 
@@ -672,7 +745,7 @@ def collect(egs: Path, out: Path, entries, jobs, state: dict, bench=()) -> bool:
     write_plan(plan, egs, jobs, state)
     methods = list(dict.fromkeys(m for e in entries for m in e.methods))
     argv = ["--egs", str(collector_egs(egs, out, entries)), "--out", str(out), "--plan", str(plan),
-            "--methods", " ".join(methods)]
+            "--methods", " ".join(methods), "--seeds", str(seeds)]
     for b in bench:
         if Path(b).is_file():
             argv += ["--bench", str(b)]
@@ -687,12 +760,13 @@ def collect(egs: Path, out: Path, entries, jobs, state: dict, bench=()) -> bool:
     return True
 
 
-def check_plan(egs: Path, entries, say=log) -> bool:
+def check_plan(egs: Path, entries, say=log, seeds: int = 1) -> bool:
     """The plan against its recipes (adapters.bin.benchmark_plan), before anything runs:
-    False, with every inconsistency printed, when a run would fail on it."""
+    False, with every inconsistency printed, when a run would fail on it.  ``entries``: one per
+    seed (``seeded``); the seeds above 1 are checked through seed 1's (the same options)."""
     from adapters.bin import benchmark_plan
 
-    errors, notes = benchmark_plan.check(entries, egs)
+    errors, notes = benchmark_plan.check([e for e in entries if e.seed <= 1], egs, seeds)
     if errors:
         print(f"error: the plan is inconsistent ({len(errors)} problem(s); nothing was run):", file=sys.stderr)
         for e in errors:
@@ -704,10 +778,12 @@ def check_plan(egs: Path, entries, say=log) -> bool:
 
 
 def dry_run(driver: Driver, entries, jobs, todo) -> None:
-    print(f"# plan checked: {len(entries)} entries, {len(jobs)} runs")
+    seeds = max(e.seed for e in entries) + 1
+    print(f"# plan checked: {sum(not e.seed for e in entries)} entries, {len(jobs)} runs"
+          + (f" ({seeds} seeds each)" if seeds > 1 else ""))
     for e in entries:
         if any(j.entry is e for j in todo):
-            print(f"# {e.name} ({e.recipe}): data preparation")
+            print(f"# {e.label} ({e.recipe}): data preparation" + (f" for {e.expdir}" if e.seed else ""))
             print(f"{shell_line(driver.egs / e.recipe, e.env, e.prep_command())} "
                   f"> {driver.out / 'logs' / f'{e.id}_prep.log'} 2>&1")
     print(f"# runs, {driver.jobs} at a time")
@@ -729,8 +805,9 @@ def run_benchmark(driver: Driver, entries, jobs, todo) -> None:
         if ej and driver.prepare(e, ej):
             ready += ej
         driver.check_stop()
-    # the long runs first, so that the last minutes do not wait on one of them alone
-    ready.sort(key=lambda j: j.method not in j.entry.heavy)
+    # the long runs first, so that the last minutes do not wait on one of them alone; then seed 0's
+    # (a table with one seed of every run before the other seeds)
+    ready.sort(key=lambda j: (j.method not in j.entry.heavy, j.entry.seed))
     driver.run_all(ready, jobs)
 
 
@@ -750,11 +827,16 @@ def main(argv=None) -> int:
     ap.add_argument("--collect_only", action="store_true", help="no runs: the table from state.json")
     ap.add_argument("--dry_run", action="store_true",
                     help="check the plan against the recipes and print the commands it would run")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="seeds per run: 0 .. N-1, seed s > 0 in <expdir>_seed<s> with --seed s "
+                         "(default 1: seed 0 only, the runs as without this option)")
     ap.add_argument("--use_cache", default="true", choices=["true", "false"],
                     help="the recipes' stage 9 feature cache (the upstream's frozen part computed once)")
     a = ap.parse_args(argv)
     if a.jobs < 1:
         ap.error("--jobs must be at least 1")
+    if a.seeds < 1 and a.collect_only:  # else the plan check names it
+        ap.error(f"--seeds {a.seeds}: the number of seeds per run must be a positive integer")
     profile, entries = load_profile(a.profile, a.profile_file)
     entries = select(entries, a.only, a.methods)
     if a.use_cache == "false":  # only then: the default commands stay those already run
@@ -762,13 +844,14 @@ def main(argv=None) -> int:
             e.args = [*e.args, "--use_cache", "false"]
     egs = Path(a.egs)
     out = Path(a.out or DEFAULT_OUT.get(profile, f"superb_{profile}"))
+    entries = seeded(entries, a.seeds, egs)
     jobs = [Job(e, m) for e in entries for m in e.methods]
     driver = Driver(egs, out, a.jobs, load_state(out / "state.json", profile))
 
     if not a.collect_only:  # a bad plan fails here, in seconds, not after the other runs
         if not egs.is_dir():
             raise SystemExit(f"error: {egs}: no such directory")
-        if not check_plan(egs, entries, say=(lambda n: print(f"# {n}")) if a.dry_run else log):
+        if not check_plan(egs, entries, say=(lambda n: print(f"# {n}")) if a.dry_run else log, seeds=a.seeds):
             return 2
     if a.dry_run:
         dry_run(driver, entries, jobs, reconcile(copy.deepcopy(driver.state), jobs, egs, out, quiet=True))
@@ -794,11 +877,11 @@ def main(argv=None) -> int:
     if a.no_collect:
         write_plan(out / "plan.json", egs, jobs, driver.state)
     else:
-        ok = collect(egs, out, entries, jobs, driver.state, a.bench) and ok
+        ok = collect(egs, out, entries, jobs, driver.state, a.bench, a.seeds) and ok
     failed = [driver.state["runs"][j.key] for j in jobs
               if driver.state["runs"].get(j.key, {}).get("status") != "done"]
     for r in failed:
-        log(f"not done: {r['name']}/{r['method']}: {r['status']} (see {r['log']})")
+        log(f"not done: {rec_label(r)}: {r['status']} (see {r['log']})")
     return 0 if ok else 1
 
 

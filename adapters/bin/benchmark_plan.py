@@ -18,7 +18,10 @@ nothing; every check is about the commands the driver would run
   than the impaired ones, a new-task speaker left when HRA adds a task, the
   compositions' configs; the split itself is planned with ``adapters.data.torgo`` on
   the synthetic corpus's prompts, without audio), IEMOCAP's folds (5 sessions) and
-  VoxCeleb's speakers and trials (planned the same way).
+  VoxCeleb's speakers and trials (planned the same way);
+* ``--seeds N`` (``check(..., seeds=N)``): N a positive integer, and for N > 1 every
+  entry has a training-args option (``TRAIN_ARGS``) to pass ESPnet's ``--seed`` through
+  (``seed_options``), checked with the other options on its seed-1 commands.
 
 Recipes whose structure it cannot read (no template, no parse_options.sh) get the
 checks it can make: the recipe exists, known methods.
@@ -33,6 +36,8 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 TEMPLATES = ("asr.sh", "cls.sh", "spk.sh")
+# the options through which a recipe hands extra arguments to ESPnet's trainer (``--seed``)
+TRAIN_ARGS = ("asr_args", "cls_args", "spk_args")
 _ASSIGN = re.compile(r"""^([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|[^\s#;]*)""")
 _CASE_OPTS = re.compile(r"^\s*((?:--[A-Za-z0-9_-]+\|?)+)\)")
 _TEMPLATE_CALL = re.compile(r"\./(asr|cls|spk)\.sh\b")
@@ -467,12 +472,38 @@ def data_options(entry, egs: Path) -> Dict[str, str]:
     return Context(entry, r, dict(parse_tokens(entry.args)[0]), dict(entry.env)).data_opts()
 
 
+def seed_options(args, recipe_dir: Path) -> List[str]:
+    """The training-args options (``TRAIN_ARGS``, without ``--``) that get ``--seed s``: those
+    the entry's arguments give, else those its recipe takes (voxceleb: cls_args and spk_args);
+    [] when neither says (a recipe whose structure is not known, without one in its arguments)."""
+    given = [o for o in TRAIN_ARGS if f"--{o}" in list(args)]
+    if given:
+        return given
+    d = Path(recipe_dir)
+    if not (d / "run.sh").is_file():
+        return []
+    try:
+        r = Recipe.read(d)
+    except OSError:
+        return []
+    return [o for o in TRAIN_ARGS if r.known_structure and r.takes(o)]
+
+
+def check_seeds(seeds) -> List[str]:
+    """``--seeds``: a positive integer (seeds 0 .. N-1 per run)."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        return [f"--seeds {seeds!r}: the number of seeds per run must be a positive integer (1: seed 0 only)"]
+    return []
+
+
 RULES = {"euphonia/asr1": check_euphonia, "iemocap/er1": check_iemocap, "voxceleb/spk1": check_voxceleb}
 
 
-def check(entries, egs: Path) -> tuple:
-    """(errors, notes) of a plan: every entry's recipe, options and methods."""
-    errors, notes = [], []
+def check(entries, egs: Path, seeds=1) -> tuple:
+    """(errors, notes) of a plan: every entry's recipe, options and methods; ``seeds``: the number
+    of seeds per run (entries with a ``seed`` above 0 are the driver's seeded copies: they need a
+    ``seed_options`` option to pass ``--seed`` through)."""
+    errors, notes = check_seeds(seeds), []
     recipes: Dict[str, Recipe] = {}
     for e in entries:
         d = Path(egs) / e.recipe
@@ -499,6 +530,9 @@ def check(entries, egs: Path) -> tuple:
             rule(ctx)
         else:
             check_tasks(ctx)
+        if getattr(e, "seed", 0) and not getattr(e, "seed_options", None):
+            ctx.error(f"--seeds {seeds}: cannot tell how run.sh passes --seed {e.seed} to the trainer: "
+                      f"give one of {', '.join('--' + o for o in TRAIN_ARGS)} in the entry's args")
         errors += ctx.errors
         notes += ctx.notes
     return list(dict.fromkeys(errors)), list(dict.fromkeys(notes))

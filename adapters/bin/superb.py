@@ -42,6 +42,14 @@ also with a note.  ``≈`` marks a method not significantly different from
 rate.  ``superb.csv`` is tidy: one row per (method, column, metric) with the
 value, its CI, ``n`` and a status, plus the cost rows (column ``cost``).
 
+Seeds: a run of seed s > 0 lives in ``<recipe>/exp_seed<s>/`` (the benchmark driver's
+``--seeds``; ``exp/`` is seed 0), ``--seeds N`` reads seeds 0 .. N-1 only (default: every
+seed found).  Where a cell has results of several seeds, it shows their mean, ± the half-width
+of the 95 % Student's t interval over the seeds (``n`` = the seeds, ``seeds`` in
+``superb.csv``); each seed's own result is chosen as above (the newest, the fold average).
+Bold and ``≈`` pair the lowest seed's runs (seed 0) on their test items; the costs are those
+of that run (one training).
+
 Data: each results.json records the ids of the data its run was trained,
 validated and tested on (``provenance``, ``adapters.results``).  The collector
 refuses (exit status 1, naming the column, the runs and their ids) to put runs on
@@ -82,6 +90,7 @@ TASK_ORDER = ("asr", "ks", "ic", "er", "sid", "asv")
 BASELINE = "frozen"  # the row the others are tested against (``≈``)
 SAME_AS_BASELINE, BELOW_MAJORITY = "≈", "†"
 FOLD_RUN = re.compile(r"(^|_)fold\d+_")
+SEED_DIR = re.compile(r"^exp_seed(\d+)$")  # <recipe>/exp_seed<s>: the runs of seed s (exp: seed 0)
 
 
 # ---------------------------------------------------------------- reading
@@ -93,6 +102,7 @@ class Run:
     recipe: str  # "<corpus>/<kind>"
     data: dict
     _per_item: dict | None = field(default=None, repr=False, compare=False)
+    seed: int = 0  # exp_seed<s>/: s; exp/: 0
 
     def items(self, test: str) -> dict | None:
         """The per-item outcomes of one test set (``per_item.json`` next to results.json)."""
@@ -132,10 +142,18 @@ def _check(data) -> None:
         raise ValueError("no 'test' object of test sets")
 
 
-def find_results(egs: Path):
-    """(runs, skipped): every readable results.json, and (path, reason) for the others."""
+def find_results(egs: Path, seeds: int | None = None):
+    """(runs, skipped): every readable results.json, and (path, reason) for the others; the runs of
+    seeds 0 .. seeds - 1 only (``exp/``, ``exp_seed<s>/``) where ``seeds`` is given."""
     runs, skipped = [], []
-    for p in sorted(Path(egs).glob("*/*/exp/**/results.json")):
+    paths = [*Path(egs).glob("*/*/exp/**/results.json"), *Path(egs).glob("*/*/exp_seed*/**/results.json")]
+    for p in sorted(paths):
+        seed_dir = SEED_DIR.match(p.relative_to(egs).parts[2])
+        if p.relative_to(egs).parts[2] != "exp" and not seed_dir:
+            continue
+        seed = int(seed_dir.group(1)) if seed_dir else 0
+        if seeds is not None and seed >= seeds:
+            continue
         try:
             data = json.loads(p.read_text())
             _check(data)
@@ -143,7 +161,7 @@ def find_results(egs: Path):
             skipped.append((p, f"{e.__class__.__name__}: {e}"))
             continue
         rel = p.relative_to(egs).parts
-        runs.append(Run(p, f"{rel[0]}/{rel[1]}", data))
+        runs.append(Run(p, f"{rel[0]}/{rel[1]}", data, seed=seed))
     return runs, skipped
 
 
@@ -290,6 +308,9 @@ class Cell:
     ci_method: str | None = None
     majority: float | None = None  # the majority-class accuracy of the test set
     test: str | None = None  # the test set's name in the run's results.json
+    seeds: int = 1  # the seeds behind the value (its mean)
+    seed_runs: list = field(default_factory=list)  # several seeds: each seed's run, the lowest first (run)
+    run_value: float | None = None  # several seeds: run's own value (what its per-item outcomes give)
     _items: dict = field(default_factory=dict, repr=False)  # metric -> checked per-item outcomes
 
     @property
@@ -303,8 +324,9 @@ class Cell:
             return None
         if metric not in self._items:
             got = self.run.items(self.test)
+            own = self.value if self.run_value is None else self.run_value
             try:
-                ok = got is not None and abs(stats.value(got, metric) - self.value) <= 1e-6 * max(1.0, abs(self.value))
+                ok = got is not None and abs(stats.value(got, metric) - own) <= 1e-6 * max(1.0, abs(own))
             except (ValueError, KeyError, TypeError):
                 ok = False
             self._items[metric] = got if ok else None
@@ -330,7 +352,54 @@ def _newest(pool):
 
 
 def choose(col: Column, cands: list) -> Cell:
-    """The cell of one (column, method): the fold average, else the newest result."""
+    """The cell of one (column, method): one seed's result (``choose_one``), or the mean over
+    several seeds' (``combine_seeds``)."""
+    by_seed: dict = {}
+    for c in cands:
+        by_seed.setdefault(c[0].seed, []).append(c)
+    if len(by_seed) == 1:
+        (seed, only), = by_seed.items()
+        cell = choose_one(col, only)
+        if seed and cell.value is not None:
+            cell.notes.append(f"seed {seed} only")
+        return cell
+    return combine_seeds(col, {s: choose_one(col, cs) for s, cs in sorted(by_seed.items())})
+
+
+def combine_seeds(col: Column, per_seed: dict) -> Cell:
+    """The mean over the seeds with a value, its 95 % Student's t interval over them (n = seeds).
+    The cell's run is the lowest seed's: its costs, provenance and per-item outcomes.  Paired
+    comparisons use that one run's items, not the seeds' pooled: the paired bootstrap resamples
+    test items, and pooling would count the seeds' runs as more items of one run (and
+    adapters.stats cannot stratify EER/minDCF by seed); the seed-0 runs are the ones every method
+    of a benchmark has, the same test a one-seed table makes; the seeds' spread is in the CI."""
+    have = {s: c for s, c in per_seed.items() if c.value is not None}
+    if not have:
+        return per_seed[min(per_seed)]
+    first = have[min(have)]
+    if len(have) == 1:
+        cell = first
+        cell.notes.append(f"seed {min(have)} only")
+    else:
+        vals = [c.value for c in have.values()]
+        cell = Cell(statistics.fmean(vals), run=first.run, test=first.test, ci=_ci(stats.t_interval(vals)),
+                    n=len(vals), seeds=len(vals), seed_runs=[c.run for c in have.values()],
+                    run_value=first.value, std=statistics.stdev(vals),
+                    ci_method=f"{100 * stats.CONFIDENCE:g} % Student's t interval of the mean over "
+                              f"{len(vals)} seeds ({', '.join(map(str, have))})")
+        majors = [c.majority for c in have.values()]
+        if col.metric == "accuracy" and all(m is not None for m in majors):
+            cell.majority = statistics.fmean(majors)
+        for s, c in have.items():
+            cell.notes += [f"seed {s}: {n}" for n in c.notes]
+    for s, c in per_seed.items():
+        if c.value is None:
+            cell.notes.append(f"seed {s}: {c.text}; not in the mean")
+    return cell
+
+
+def choose_one(col: Column, cands: list) -> Cell:
+    """The cell of one (column, method, seed): the fold average, else the newest result."""
     averaged = [c for c in cands if "folds" in c[1]]
     single = [c for c in cands if "folds" not in c[1] and not c[0].fold]
     folds = [c for c in cands if c[0].fold]
@@ -379,8 +448,9 @@ def fill_cells(columns, cands, methods, plan):
         for m in MULTI_TASK_ONLY & set(methods):
             if cells[(c.key, m)].value is None and not c.task.startswith("mt-"):
                 cells[(c.key, m)].text = "n/a (needs several tasks)"
-    for entry in plan:
-        m = entry["method"]
+    # the lowest seed last: an empty cell reads the reason of its seed 0
+    for entry in sorted(plan, key=lambda e: -_plan_seed(e)):
+        m, seed = entry["method"], _plan_seed(entry)
         if m not in methods:
             continue
         for c in plan_columns(entry, columns):
@@ -388,10 +458,19 @@ def fill_cells(columns, cands, methods, plan):
             if cell.value is None:
                 cell.text = plan_reason(entry)
             elif entry.get("status") not in (None, "done"):
-                cell.notes.append(f"the planned run is '{entry['status']}'"
-                                  + (f" (see {entry['log']})" if entry.get("log") else "")
-                                  + f"; shown: an earlier result ({cell.run.created}, {cell.run.path})")
+                shown = next((r for r in cell.seed_runs or [cell.run] if r.seed == seed), None)
+                what = (f"the planned run{f' of seed {seed}' if seed else ''} is '{entry['status']}'"
+                        + (f" (see {entry['log']})" if entry.get("log") else ""))
+                cell.notes.append(f"{what}; shown: an earlier result ({shown.created}, {shown.path})" if shown
+                                  else f"{what}: not in the cell")
     return cells
+
+
+def _plan_seed(entry: dict) -> int:
+    try:
+        return int(entry.get("seed") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def best_methods(col: Column, cells, methods) -> set:
@@ -545,24 +624,25 @@ def data_check(columns, cells, methods):
     still agree); and the runs whose data cannot be checked, as {run path: why}."""
     mixed, variants, unchecked = [], [], {}
     for c in columns:
-        ids = {}
+        ids = {}  # (method, run) -> data ids: every seed's run of a cell
         for m in methods:
             cell = cells[(c.key, m)]
             if cell.value is None or cell.run is None:
                 continue
-            got = data_ids(cell.run.data, cell.test)
-            if got is None:
-                unchecked[str(cell.run.path)] = "no provenance recorded (scored before it was recorded)"
-                continue
-            ids[m] = got
-            if got["test"] is None:
-                unchecked.setdefault(str(cell.run.path), f"no data id for test set {cell.test!r}")
+            for run in cell.seed_runs or [cell.run]:
+                got = data_ids(run.data, cell.test)
+                if got is None:
+                    unchecked[str(run.path)] = "no provenance recorded (scored before it was recorded)"
+                    continue
+                ids[(m, run)] = got
+                if got["test"] is None:
+                    unchecked.setdefault(str(run.path), f"no data id for test set {cell.test!r}")
         for part in DATA_PARTS:
             groups: dict = {}
-            for m, got in ids.items():
+            for (m, run), got in ids.items():
                 if got[part] is not None:
-                    groups.setdefault(got[part], []).append((m, str(cells[(c.key, m)].run.path)))
-            own_row = {m for m in ids if part != "test" and cells[(c.key, m)].run.data.get("row")}
+                    groups.setdefault(got[part], []).append((m, str(run.path)))
+            own_row = {m for m, run in ids if part != "test" and run.data.get("row")}
             plain = {i: runs for i, runs in groups.items() if any(m not in own_row for m, _ in runs)}
             if len(plain) > 1:
                 mixed.append((c, part, groups))
@@ -808,10 +888,12 @@ class Summary:
     warnings: list = field(default_factory=list)  # printed to stderr too
 
 
-def summarize(egs: Path, methods, plan=(), tester: Tester | None = None, allow_mixed_data: bool = False) -> Summary:
+def summarize(egs: Path, methods, plan=(), tester: Tester | None = None, allow_mixed_data: bool = False,
+              seeds: int | None = None) -> Summary:
     """The table's contents; a ``MixedDataError`` where runs on different data would share a
-    column, unless ``allow_mixed_data`` (then a note says so)."""
-    runs, skipped = find_results(egs)
+    column, unless ``allow_mixed_data`` (then a note says so); ``seeds``: read seeds 0 .. seeds - 1
+    only (default: every seed found)."""
+    runs, skipped = find_results(egs, seeds)
     left_out = sorted({r.method for r in runs} - set(methods))
     runs = [r for r in runs if r.method in methods]
     columns, cands = build_columns(runs)
@@ -843,6 +925,12 @@ def summarize(egs: Path, methods, plan=(), tester: Tester | None = None, allow_m
         warns.append(f"the data of {len(unchecked)} result(s) could not be checked: "
                      + "; ".join(f"{p} ({why})" for p, why in sorted(unchecked.items())))
         notes += warns
+    several = sorted({c.seeds for c in cells.values() if c.value is not None and c.seeds > 1})
+    if several:
+        notes.append(f"seeds: cells with {' or '.join(map(str, several))} seeds show the mean over them ± the"
+                     " half-width of the 95 % Student's t interval over the seeds; bold and"
+                     f" {SAME_AS_BASELINE} compare each method's lowest seed's run (seed 0) on the same test"
+                     " items; the costs are that run's (one training)")
     tester = tester or Tester()
     judgements = {c.key: judge(c, cells, methods, tester) for c in columns}
     for c in columns:
@@ -906,7 +994,7 @@ def markdown(s: Summary, egs: Path, bench_lines=()) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-CSV_FIELDS = ["method", "column", "metric", "value", "ci_low", "ci_high", "n", "status", "best", "vs_frozen",
+CSV_FIELDS = ["method", "column", "metric", "value", "ci_low", "ci_high", "n", "status", "seeds", "best", "vs_frozen",
               "below_majority", "majority", "std", "ci_method", "run"]
 CSV_COSTS = [("trainable_params", "trainable"), ("adapter_params", "adapter"), ("stored_params", "stored"),
              ("train_time_s", "time"), ("peak_mem_mb", "mem")]
@@ -926,6 +1014,7 @@ def csv_rows(s: Summary) -> list:
                 "ci_low": cell.ci[0] if ok and cell.ci else "", "ci_high": cell.ci[1] if ok and cell.ci else "",
                 "n": cell.n if ok and cell.n is not None else "",
                 "status": "ok" if ok else cell.text,
+                "seeds": cell.seeds if ok else "",
                 "best": int(m in j.best) if ok else "",
                 "vs_frozen": j.vs_baseline.get(m, "baseline" if m == BASELINE and ok else ""),
                 "below_majority": int(m in j.below_majority) if ok and cell.majority is not None else "",
@@ -962,16 +1051,21 @@ def main(argv=None):
     ap.add_argument("--bench", action="append", default=None,
                     help="a bench_methods --json file (or a RESULTS.md); repeatable; "
                          "default: <egs>/bench_methods/RESULTS.md when it exists")
+    ap.add_argument("--seeds", type=int, default=None,
+                    help="read the runs of seeds 0 .. N-1 only (exp/, exp_seed<s>/); default: every seed found")
     ap.add_argument("--allow_mixed_data", action="store_true",
                     help="put runs on different data (their results.json provenance) in one column, "
                          "with a note, instead of refusing")
     a = ap.parse_args(argv)
+    if a.seeds is not None and a.seeds < 1:
+        ap.error(f"--seeds {a.seeds}: a positive integer")
     egs, out = Path(a.egs), Path(a.out)
     if not egs.is_dir():
         raise SystemExit(f"error: {egs}: no such directory")
     methods = a.methods.split()
     try:
-        s = summarize(egs, methods, load_plan(a.plan) if a.plan else [], allow_mixed_data=a.allow_mixed_data)
+        s = summarize(egs, methods, load_plan(a.plan) if a.plan else [], allow_mixed_data=a.allow_mixed_data,
+                      seeds=a.seeds)
     except MixedDataError as e:
         raise SystemExit(f"error: {e}")
     for w in s.warnings:
