@@ -1,12 +1,10 @@
 """Adapter-only checkpoints: the trainable state of one method (and, where the
 method has per-task parts, of chosen tasks) plus a manifest saying what it fits.
 
-File layout (``torch.save``; loads with ``weights_only=True``)::
-
-    {"manifest": {"format": 1, "method": ..., "config": {...},
-                  "backbone": {"family", "num_layers", "dim", "ffn_dim", "num_heads"},
-                  "backbone_sha256": "...", "tasks": [...], "num_params": N},
-     "state": {"method.<name>": tensor, ..., "upstream.<name>": tensor, ...}}
+The file's layout and its reader (``read_manifest``, ``read_checkpoint``, re-exported
+here) are ``adapters.adapter_file``'s, below the methods, so that a method can read
+checkpoints (fusion's stage-1 adapters) without importing this module, which attaches
+methods (``adapters.inject``).
 
 Loading checks what the file fits: the method, the backbone's shape (an error naming
 the differing dimensions), the method's configuration (an error listing every option
@@ -23,13 +21,14 @@ import hashlib
 import re
 import warnings
 from pathlib import Path
-from typing import Iterable, Optional, Tuple
+from typing import Iterable, Optional
 
 import torch
 
-from adapters.backbones import Backbone, BackboneShape
-
-FORMAT = 1
+from adapters.adapter_file import (FORMAT, CheckpointError, check_backbone, read_adapter_file,  # noqa: F401
+                                   read_checkpoint, read_manifest)
+from adapters.backbones import Backbone
+from adapters.fileio import replacing
 
 #: options that only shape training (initialisation, training-loss terms, learning rates,
 #: where the weights were first read from): a checkpoint loads under other values of them.
@@ -40,10 +39,6 @@ TRAINING_ONLY = {
     "prefix": {"init_std"},
     "elp": {"e_ln_init"},
 }
-
-
-class CheckpointError(ValueError):
-    pass
 
 
 class BackboneWeightsWarning(UserWarning):
@@ -185,88 +180,9 @@ def save_adapter(adapted, path, tasks: Optional[Iterable[str]] = None) -> Path:
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"manifest": manifest, "state": state}, tmp)
-    tmp.replace(path)  # a crash mid-write leaves the previous file intact
+    with replacing(path) as tmp:  # a crash mid-write leaves the previous file intact
+        torch.save({"manifest": manifest, "state": state}, tmp)
     return path
-
-
-def _read(path):
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"adapter checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated or not a torch file at all
-        raise CheckpointError(f"{path}: not a readable adapter checkpoint ({e.__class__.__name__}: {e})") from None
-    if not isinstance(obj, dict) or "manifest" not in obj or "state" not in obj:
-        raise CheckpointError(f"{path}: not an adapter checkpoint (no manifest); was it written by save_adapter?")
-    man = obj["manifest"]
-    if not isinstance(man, dict):
-        raise CheckpointError(f"{path}: the manifest is {type(man).__name__}, not a mapping")
-    missing = [k for k in ("format", "method", "config", "backbone", "tasks") if k not in man]
-    if missing:
-        raise CheckpointError(f"{path}: manifest lacks {missing}")
-    if man["format"] != FORMAT:
-        raise CheckpointError(f"{path}: checkpoint format {man['format']} is not supported (expected {FORMAT})")
-    problems = _manifest_problems(man, obj["state"])
-    if problems:
-        raise CheckpointError(f"{path}: " + "; ".join(problems))
-    return man, obj["state"]
-
-
-def _manifest_problems(man: dict, state) -> list:
-    """What is empty or mistyped in a manifest (and its state), each naming the field."""
-    out = []
-    if not isinstance(man["method"], str) or not man["method"]:
-        out.append(f"manifest field 'method' is {man['method']!r}, not a method name")
-    if not isinstance(man["config"], dict):
-        out.append(f"manifest field 'config' is {man['config']!r}, not a mapping of options")
-    bb = man["backbone"]
-    fields = [f.name for f in dataclasses.fields(BackboneShape)]
-    if not isinstance(bb, dict):
-        out.append(f"manifest field 'backbone' is {bb!r}, not a mapping of {fields}")
-    else:
-        lack = [f for f in fields if bb.get(f) in (None, "")]
-        extra = sorted(set(bb) - set(fields))
-        if lack or extra:
-            out.append("manifest field 'backbone' "
-                       + "; ".join(([f"lacks or has empty {lack}"] if lack else [])
-                                   + ([f"has unknown keys {extra}"] if extra else [])))
-    tasks = man["tasks"]
-    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
-        out.append(f"manifest field 'tasks' is {tasks!r}, not a non-empty list of task names")
-    sha = man.get("backbone_sha256")
-    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
-        out.append(f"manifest field 'backbone_sha256' is {sha!r}, not a SHA-256 hex digest")
-    n = man.get("num_params")
-    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
-        out.append(f"manifest field 'num_params' is {n!r}, not a count")
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                              for k, v in state.items()):
-        out.append("the state is not a mapping of tensor names to tensors")
-    return out
-
-
-def read_manifest(path) -> dict:
-    return _read(path)[0]
-
-
-def check_backbone(path, manifest: dict, shape: BackboneShape) -> None:
-    theirs = BackboneShape(**manifest["backbone"])
-    diffs = shape.differences(theirs)
-    if diffs:
-        raise CheckpointError(
-            f"{path}: adapter was trained on another backbone ({'; '.join(diffs)})"
-        )
-
-
-def read_checkpoint(path, expect_shape: Optional[BackboneShape] = None) -> Tuple[dict, dict]:
-    """(manifest, method state without the 'method.' prefix)."""
-    man, state = _read(path)
-    if expect_shape is not None:
-        check_backbone(path, man, expect_shape)
-    return man, {k[len("method."):]: v for k, v in state.items() if k.startswith("method.")}
 
 
 def load_adapter(upstream, path, **overrides):
@@ -280,7 +196,7 @@ def load_adapter(upstream, path, **overrides):
     if isinstance(upstream, AdaptedUpstream):
         raise ValueError(f"this upstream already carries the {upstream.method.method_name!r} adapter; "
                          "load the checkpoint onto a fresh upstream")
-    man, state = _read(path)
+    man, state = read_adapter_file(path)
     check_backbone(path, man, Backbone(upstream).shape)
     conf = dict(man["config"])
     conf.update(overrides)
@@ -293,7 +209,7 @@ def load_state_into(adapted, path, man=None, state=None, allow: Iterable[str] = 
     """Load a checkpoint's tensors into an already adapted upstream of the same method and
     configuration (options in ``allow`` may differ; see ``config_differences``)."""
     if man is None:
-        man, state = _read(path)
+        man, state = read_adapter_file(path)
     method = adapted.method
     if man["method"] != method.method_name:
         raise CheckpointError(

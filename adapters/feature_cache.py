@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
 import time
@@ -30,6 +29,7 @@ import torch
 
 from adapters.backbones import Backbone
 from adapters.data.kaldi import read_table
+from adapters.fileio import replacing
 from adapters.upstream_cut import check_cut, cnn_frames, cut_dim, frozen_part
 
 DTYPES = ("float16", "float32")
@@ -170,37 +170,36 @@ def build(up, upstream: str, path_or_url, cut: str, data_dir, out_dir, dtype: st
     log(f"cache {out_dir} ({reason}): {len(samples)} utterances, {hours:.2f} h of audio, "
         f"cut {cut} ({wanted['dim']} x {dtype} per frame): about {human(need)}")
     check_space(out_dir.parent, need)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    reader = SoundScpReader(str(data_dir / "wav.scp"), dtype="float32", always_2d=False)
-    start, frames, step = time.time(), {}, max(1, len(samples) // 10)
-    ark, scp = tmp / "feats.ark", tmp / "feats.scp"
-    with kaldiio.WriteHelper(f"ark,scp:{ark},{scp}", write_function="numpy") as writer:
-        for i, utt in enumerate(read_table(data_dir / "wav.scp")):
-            try:
-                rate, wav = reader[utt]
-            except Exception as e:
-                raise CacheError(f"utterance {utt} in {data_dir}/wav.scp: unreadable audio: {e}") from None
-            if rate != 16000:
-                raise CacheError(f"utterance {utt} in {data_dir}/wav.scp: {rate} Hz; the upstream takes 16 kHz")
-            if wav.ndim != 1:
-                raise CacheError(f"utterance {utt} in {data_dir}/wav.scp: {wav.shape[1]} channels; expected mono")
-            feats = frozen_part(backbone, torch.from_numpy(np.ascontiguousarray(wav)), cut, utt)
-            writer(utt, feats.numpy().astype(dtype))
-            frames[utt] = feats.size(0)
-            if (i + 1) % step == 0 or i + 1 == len(samples):
-                el = time.time() - start
-                log(f"  {out_dir.name}: {i + 1}/{len(samples)} utterances, {el:.0f} s"
-                    f" (about {el / (i + 1) * (len(samples) - i - 1):.0f} s left)")
-    # the scp must name the ark where it will live
-    scp.write_text(scp.read_text().replace(str(ark), str(out_dir / "feats.ark")))
-    (tmp / "utt2num_frames").write_text("".join(f"{u} {n}\n" for u, n in frames.items()))
-    seconds = time.time() - start
-    manifest = dict(wanted, utterances=len(frames), bytes=ark.stat().st_size, seconds=round(seconds, 2))
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, out_dir)
+    with replacing(out_dir) as tmp:  # <out_dir>.tmp, renamed when complete
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        reader = SoundScpReader(str(data_dir / "wav.scp"), dtype="float32", always_2d=False)
+        start, frames, step = time.time(), {}, max(1, len(samples) // 10)
+        ark, scp = tmp / "feats.ark", tmp / "feats.scp"
+        with kaldiio.WriteHelper(f"ark,scp:{ark},{scp}", write_function="numpy") as writer:
+            for i, utt in enumerate(read_table(data_dir / "wav.scp")):
+                try:
+                    rate, wav = reader[utt]
+                except Exception as e:
+                    raise CacheError(f"utterance {utt} in {data_dir}/wav.scp: unreadable audio: {e}") from None
+                if rate != 16000:
+                    raise CacheError(f"utterance {utt} in {data_dir}/wav.scp: {rate} Hz; the upstream takes 16 kHz")
+                if wav.ndim != 1:
+                    raise CacheError(f"utterance {utt} in {data_dir}/wav.scp: {wav.shape[1]} channels; expected mono")
+                feats = frozen_part(backbone, torch.from_numpy(np.ascontiguousarray(wav)), cut, utt)
+                writer(utt, feats.numpy().astype(dtype))
+                frames[utt] = feats.size(0)
+                if (i + 1) % step == 0 or i + 1 == len(samples):
+                    el = time.time() - start
+                    log(f"  {out_dir.name}: {i + 1}/{len(samples)} utterances, {el:.0f} s"
+                        f" (about {el / (i + 1) * (len(samples) - i - 1):.0f} s left)")
+        # the scp must name the ark where it will live
+        scp.write_text(scp.read_text().replace(str(ark), str(out_dir / "feats.ark")))
+        (tmp / "utt2num_frames").write_text("".join(f"{u} {n}\n" for u, n in frames.items()))
+        seconds = time.time() - start
+        manifest = dict(wanted, utterances=len(frames), bytes=ark.stat().st_size, seconds=round(seconds, 2))
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     log(f"cache {out_dir}: {len(frames)} utterances, {human(manifest['bytes'])} in {seconds:.1f} s")
     return dict(manifest, built=True)
 

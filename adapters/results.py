@@ -24,6 +24,8 @@ from typing import Iterable, Optional
 
 import yaml
 
+from adapters.fileio import atomic_write, unique_tmp
+
 # task -> (register function, ESPnet task class)
 TASKS = {
     "asr": ("register_asr", "espnet2.tasks.asr", "ASRTask"),
@@ -74,9 +76,7 @@ def save_model_info(exp: Path, model) -> dict:
     """Record ``model``'s counts in ``exp`` (inference has the model loaded anyway)."""
     info = {**config_info(exp), **param_counts(model)}
     # parallel decoding jobs write it at once: whole files only
-    tmp = Path(exp) / f".{INFO_FILE}.{os.getpid()}"
-    tmp.write_text(json.dumps(info, indent=1))
-    os.replace(tmp, Path(exp) / INFO_FILE)
+    atomic_write(Path(exp) / INFO_FILE, json.dumps(info, indent=1), tmp=Path(exp) / f".{INFO_FILE}.{os.getpid()}")
     return info
 
 
@@ -123,6 +123,13 @@ def record_peak_memory(argv) -> None:
     if out and Path(out).is_dir():
         kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
         (Path(out) / "peak_mem_mb").write_text(f"{kb / 1024:.0f}\n")
+
+
+def fmt_params(n) -> str:
+    """A parameter count for a table: ``1.23M``, ``45.6k``; ``?`` when it is not a number."""
+    if not isinstance(n, (int, float)):
+        return "?"
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
 
 
 def params_line(r: dict) -> str:
@@ -284,10 +291,7 @@ def provenance_line(prov: dict) -> str:
 
 def write_json(path: Path, data, indent=1) -> None:
     """Whole files only: other jobs (the benchmark's collector) may read it at any time."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=indent))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data, indent=indent), tmp=unique_tmp(path))
 
 
 def write_per_item(exp: Path, per_item: dict, results: dict | None = None) -> Path:

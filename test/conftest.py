@@ -8,13 +8,9 @@ warnings.filterwarnings("ignore")
 FAMILIES = ("wav2vec2", "hubert", "wavlm")
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: long end-to-end runs, not in the default test run")
-
-
 @pytest.fixture(scope="session")
 def ckpt_dir(tmp_path_factory):
-    from adapters.bin.make_upstream import make_upstream
+    from adapters.upstreams import make_upstream
 
     d = tmp_path_factory.mktemp("upstreams")
     for fam in FAMILIES:

@@ -6,7 +6,8 @@ import sys
 import pytest
 import torch
 
-from adapters.bin import bench_methods, make_upstream
+from adapters import upstreams
+from adapters.bin import bench_methods
 
 
 def test_make_upstream_cli_writes_a_loadable_checkpoint(tmp_path):
@@ -27,22 +28,22 @@ def test_make_upstream_cli_writes_a_loadable_checkpoint(tmp_path):
 
 
 def test_make_upstream_is_seeded():
-    a = make_upstream.build_state("hubert", "tiny", seed=5)["model_weight"]
-    b = make_upstream.build_state("hubert", "tiny", seed=5)["model_weight"]
-    c = make_upstream.build_state("hubert", "tiny", seed=6)["model_weight"]
+    a = upstreams.build_state("hubert", "tiny", seed=5)["model_weight"]
+    b = upstreams.build_state("hubert", "tiny", seed=5)["model_weight"]
+    c = upstreams.build_state("hubert", "tiny", seed=6)["model_weight"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert any(not torch.equal(a[k], c[k]) for k in a if a[k].is_floating_point())
 
 
 def test_make_upstream_rejects_unknown_family_and_size():
     with pytest.raises(ValueError, match="unknown upstream family 'bert'"):
-        make_upstream.build_state("bert")
+        upstreams.build_state("bert")
     with pytest.raises(ValueError, match="unknown upstream size 'huge'"):
-        make_upstream.build_state("hubert", "huge")
+        upstreams.build_state("hubert", "huge")
 
 
 def test_base_size_is_the_published_configuration():
-    s = make_upstream.SIZES["base"]
+    s = upstreams.SIZES["base"]
     assert (s["encoder_layers"], s["encoder_embed_dim"], s["encoder_ffn_embed_dim"], s["encoder_attention_heads"]) == (12, 768, 3072, 12)
 
 

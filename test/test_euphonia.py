@@ -284,6 +284,7 @@ def run(recipe, *args, check=True):
 
 
 @needs_espeak
+@pytest.mark.slow  # five runs (frozen, HRA, extraction, fusion, HRA + a task), each trained and decoded
 def test_tiny_multitask_recipe_end_to_end(recipe):
     r = run(recipe, "--local_data_opts", "--synth_impaired 3 --synth_typical 1 --synth_prompts 12 --zeroshot_count 1",
             "--methods", "hra fusion", "--aaf_methods", "", "--nj", "1", "--train_jobs", "2",

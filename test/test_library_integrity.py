@@ -97,7 +97,7 @@ def test_training_only_options_may_differ_and_old_manifests_take_defaults(make_u
 
 
 def test_backbone_hash_warns_on_same_shape_with_other_weights(make_up, tmp_path):
-    from adapters.bin.make_upstream import make_upstream
+    from adapters.upstreams import make_upstream
     from s3prl.nn import S3PRLUpstream
 
     a = adapters.attach(make_up(), "houlsby")

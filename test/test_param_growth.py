@@ -7,7 +7,7 @@ import time
 import pytest
 
 from adapters.bin import param_growth as pg
-from adapters.bin.make_upstream import make_upstream
+from adapters.upstreams import make_upstream
 
 L, D = 2, 96  # the tiny upstream: layers, width
 C = 256  # the recipes' HRA controller width

@@ -33,6 +33,7 @@ def run(recipe, *args, check=True):
     return r
 
 
+@pytest.mark.slow  # three trainings and decodings (CTC, RNN-T, CTC beam search) plus data synthesis
 def test_ctc_then_rnnt_end_to_end(recipe):
     r = run(recipe, "--local_data_opts", "--synth_scale 0.1", "--methods", "hra", *TINY)
     res = json.loads((recipe / "exp/asr_ctc_hra/results.json").read_text())
@@ -69,6 +70,7 @@ def test_ctc_then_rnnt_end_to_end(recipe):
     assert "ctc_hra: trained" in r.stdout and "test_clean: decoded" in r.stdout
 
 
+@pytest.mark.slow  # needs the data of test_ctc_then_rnnt_end_to_end (skips without it)
 def test_bad_audio_is_named(recipe):
     if not (recipe / "data" / "test_clean" / "wav.scp").is_file():
         pytest.skip("needs the data of test_ctc_then_rnnt_end_to_end")

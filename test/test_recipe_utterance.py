@@ -37,6 +37,7 @@ def lines(p):
     return Path(p).read_text().splitlines()
 
 
+# the default run's end-to-end recipe test (every stage of cls.sh, one tiny training); the others are slow
 def test_speech_commands_ks(tmp_path_factory):
     d = copy_recipe(tmp_path_factory, "speech_commands/ks1")
     r = run(d, "--local_data_opts", "--synth_speakers 12 --synth_aux 1", "--methods", "hra",
@@ -66,6 +67,7 @@ def test_speech_commands_ks(tmp_path_factory):
     assert r.returncode != 0 and "no config conf/train_nosuch.yaml" in r.stderr and "hra" in r.stderr
 
 
+@pytest.mark.slow  # two folds: two trainings
 def test_iemocap_folds_are_averaged(tmp_path_factory):
     d = copy_recipe(tmp_path_factory, "iemocap/er1")
     r = run(d, "--folds", "1 2", "--methods", "frozen", "--local_data_opts", "--synth_utts_per_actor 3",
@@ -87,6 +89,7 @@ def test_iemocap_folds_are_averaged(tmp_path_factory):
         aggregate([d / "exp/cls_fold1_frozen/results.json"], expected=2)
 
 
+@pytest.mark.slow  # two trainings (SID, ASV) and embedding extraction
 def test_voxceleb_sid_and_asv(tmp_path_factory):
     d = copy_recipe(tmp_path_factory, "voxceleb/spk1")
     small = ("--local_data_opts", "--synth_speakers 8 --synth_test_speakers 3 --dev_trials 20")

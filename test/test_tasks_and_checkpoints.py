@@ -118,7 +118,7 @@ def test_save_load_round_trip_gives_identical_outputs(make_up, wavs, tmp_path, f
 
 
 def test_checkpoint_from_another_backbone_is_rejected(make_up, tmp_path, ckpt_dir):
-    from adapters.bin.make_upstream import SIZES, make_upstream
+    from adapters.upstreams import SIZES, make_upstream
     from s3prl.nn import S3PRLUpstream
 
     a = adapters.attach(make_up("hubert"), "hra")

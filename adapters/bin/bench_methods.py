@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 import adapters
-from adapters.bin.make_upstream import make_upstream
+from adapters.upstreams import make_upstream
 
 FUSION_ADAPTERS = 4
 

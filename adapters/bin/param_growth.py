@@ -28,7 +28,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import adapters
 from adapters.bin.make_configs import METHODS
-from adapters.bin.make_upstream import FAMILIES, SIZES, hub_name, make_upstream
+from adapters.upstreams import FAMILIES, SIZES, hub_name, make_upstream
 
 HRA = "hra"
 # per-task methods: each task stores one full copy of what the method trains

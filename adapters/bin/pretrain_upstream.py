@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from adapters.fileio import replacing
 from adapters.pretrain.hubert import PretrainConfig, UpstreamCheckpointError, load_checked, pretrain
 
 # the pretraining corpus: speakers x utterances, in its own set (seed differs from the recipes')
@@ -37,9 +38,8 @@ def export_half(src: Path, out: Path):
     st = load_checked(src)
     st["model_weight"] = {k: v.half() if v.is_floating_point() else v for k, v in st["model_weight"].items()}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(st, tmp)
-    tmp.replace(out)
+    with replacing(out) as tmp:
+        torch.save(st, tmp)
 
 
 def main(argv=None):

@@ -182,7 +182,7 @@ def main(argv=None):
     t0 = time.time()
     ck = load_checked(a.upstream)
     size = (ck.get("pretraining") or {}).get("config", {}).get("size", "small")
-    from adapters.bin.make_upstream import make_upstream
+    from adapters.upstreams import make_upstream
 
     rand = make_upstream("hubert", size, cache / f"hubert_random_{size}.pt", seed=a.random_seed)
     kws, n_classes = kws_data(cache, a.kws_speakers, a.seed)

@@ -16,35 +16,10 @@ from pathlib import Path
 
 import jiwer
 
-from adapters.data.kaldi import DataDirError, read_table
+from adapters.data.kaldi import DataDirError
 from adapters.results import header_lines, new_results, provenance, write_json, write_per_item
+from adapters.scoring import ref_hyp_pairs, utterance_errors
 from adapters.stats import ci_fields, fmt_ci
-
-
-def _pairs(ref_path, hyp_path):
-    ref = read_table(ref_path, allow_empty_value=True)
-    hyp = read_table(hyp_path, allow_empty_value=True)
-    missing = sorted(set(ref) - set(hyp))
-    if missing:
-        raise DataDirError(f"{hyp_path}: no hypothesis for {len(missing)} utterance(s), e.g. {missing[0]} "
-                           "(rerun the decode stage)")
-    keys = sorted(ref)
-    return keys, [ref[k] for k in keys], [hyp[k] for k in keys]
-
-
-def utterance_errors(out) -> list:
-    """Errors (substitutions + deletions + insertions) of each sentence of a jiwer
-    ``process_words`` / ``process_characters`` output; they sum to its error count."""
-    errs = []
-    for chunks in out.alignments:
-        e = 0
-        for c in chunks:
-            if c.type in ("substitute", "delete"):
-                e += c.ref_end_idx - c.ref_start_idx
-            elif c.type == "insert":
-                e += c.hyp_end_idx - c.hyp_start_idx
-        errs.append(e)
-    return errs
 
 
 def items(keys, w, c) -> dict:
@@ -55,7 +30,7 @@ def items(keys, w, c) -> dict:
 
 def score_with_items(ref_path, hyp_path):
     """(the test set's scores with their CIs, its per-utterance outcomes)."""
-    keys, refs, hyps = _pairs(ref_path, hyp_path)
+    keys, refs, hyps = ref_hyp_pairs(ref_path, hyp_path)
     w = jiwer.process_words(refs, hyps)
     c = jiwer.process_characters(refs, hyps)
     n_words = sum(len(r.split()) for r in refs)

@@ -27,21 +27,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 
 import jiwer
 
-from adapters.bin.score_asr import _pairs, utterance_errors
 from adapters.data.kaldi import DataDirError, read_table
+from adapters.fileio import atomic_write, unique_tmp
 from adapters.results import read_per_item, write_json, write_per_item
+from adapters.scoring import ref_hyp_pairs, utterance_errors
 from adapters.stats import ci_fields
 
 
 def per_task_wer(ref_dir, hyp_text) -> dict:
     """{task: {"wer", "utterances", "words"}} for one decoded set."""
-    keys, refs, hyps = _pairs(Path(ref_dir) / "text", hyp_text)  # score_asr's checks
+    keys, refs, hyps = ref_hyp_pairs(Path(ref_dir) / "text", hyp_text)  # score_asr's checks (adapters.scoring)
     ref, hyp = dict(zip(keys, refs)), dict(zip(keys, hyps))
     tasks = read_table(Path(ref_dir) / "utt2task")
     by_task = defaultdict(list)
@@ -59,7 +59,7 @@ def per_task_wer(ref_dir, hyp_text) -> dict:
 def task_items(ref_dir, hyp_text) -> dict:
     """Per-utterance word errors and reference words of one decoded set, each utterance's
     task its stratum (the mean over tasks' per-item outcomes, see ``adapters.stats``)."""
-    keys, refs, hyps = _pairs(Path(ref_dir) / "text", hyp_text)
+    keys, refs, hyps = ref_hyp_pairs(Path(ref_dir) / "text", hyp_text)
     tasks = read_table(Path(ref_dir) / "utt2task")
     missing = [u for u in keys if u not in tasks]
     if missing:
@@ -168,9 +168,7 @@ def write_report(rows, out, seen_set="test", zeroshot_set="test_zeroshot") -> No
                      f"{_fmt(r['train_time_s'], 0)} |")
     lines += _per_task_table(rows, seen_set, "WER per seen task")
     lines += _per_task_table(rows, zeroshot_set, "WER per zero-shot (held-out) task")
-    tmp = out / f".RESULTS.md.{os.getpid()}.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(out / "RESULTS.md")
+    atomic_write(out / "RESULTS.md", "\n".join(lines) + "\n", tmp=unique_tmp(out / "RESULTS.md"))
 
 
 def main(argv=None):

@@ -16,6 +16,7 @@ import torch
 
 from adapters.data.batches import audio_batches, pending_sets
 from adapters.data.kaldi import DataDirError
+from adapters.fileio import replacing
 from adapters.results import espnet_task, save_model_info
 
 
@@ -41,9 +42,8 @@ def run(exp: Path, model_file: str, tests, max_samples: int):
         out = exp / "embed" / name
         out.mkdir(parents=True, exist_ok=True)
         emb = embed(model, data_dir, max_samples, desc=f"{exp.name} {name}")
-        tmp = out / "embeddings.tmp.npz"
-        np.savez(tmp, **emb)
-        tmp.replace(out / "embeddings.npz")
+        with replacing(out / "embeddings.npz", tmp=out / "embeddings.tmp.npz") as tmp:  # np.savez adds .npz otherwise
+            np.savez(tmp, **emb)
         print(f"{exp}: {name}: {len(emb)} embeddings -> {out / 'embeddings.npz'}")
 
 

@@ -22,6 +22,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from adapters.data.kaldi import DataDirError, audio_path, read_table, spk2utt_from, write_table
+from adapters.fileio import replacing
 from adapters.parallel import parallel_map
 
 # files copied along with wav.scp, filtered to the kept utterances
@@ -62,9 +63,8 @@ def _dump_one(job) -> Tuple[str, int, str]:
             data = AF.resample(torch.from_numpy(data), rate, fs).numpy()
         if not np.isfinite(data).all():
             raise DataDirError(f"{path} contains NaN or infinite samples")
-        tmp = out.with_name(out.name + ".part")
-        sf.write(str(tmp), np.clip(data, -1.0, 1.0), fs, subtype="PCM_16", format=fmt.upper())
-        tmp.replace(out)
+        with replacing(out, ".part") as tmp:
+            sf.write(str(tmp), np.clip(data, -1.0, 1.0), fs, subtype="PCM_16", format=fmt.upper())
         return utt, len(data), ""
     except DataDirError as e:
         return utt, 0, f"utterance {utt}: {e}"

@@ -8,6 +8,8 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import soundfile as sf
 
+from adapters.fileio import replacing
+
 
 class DataDirError(ValueError):
     pass
@@ -111,11 +113,9 @@ def write_table(path, table: Dict[str, str]):
     """Write sorted (C locale: Python's default string order) ``key value`` lines atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for k in sorted(table):
             f.write(f"{k} {table[k]}\n")
-    tmp.replace(path)
 
 
 def spk2utt_from(utt2spk: Dict[str, str]) -> Dict[str, str]:

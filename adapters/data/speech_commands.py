@@ -23,6 +23,7 @@ import numpy as np
 import soundfile as sf
 
 from adapters.data.kaldi import DataDirError, LineCounts, Origins, check_disjoint
+from adapters.fileio import replacing
 
 COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 UNKNOWN, SILENCE = "_unknown_", "_silence_"
@@ -96,9 +97,8 @@ def silence_clips(root: Path, out_dir: Path, n: int, seed: int) -> List[str]:
         gain = rng.uniform(0.2, 1.0)  # drawn whether or not the cut exists: the same cuts either way
         p = out_dir / f"{src.stem}_{i:04d}.wav"
         if not _cut_ok(p, fs):  # missing, or cut short by an interrupted run
-            tmp = p.with_name(p.stem + ".part.wav")
-            sf.write(str(tmp), x[s: s + fs] * gain, fs, subtype="PCM_16")
-            tmp.replace(p)
+            with replacing(p, tmp=p.with_name(p.stem + ".part.wav")) as tmp:  # sf.write: format from the suffix
+                sf.write(str(tmp), x[s: s + fs] * gain, fs, subtype="PCM_16")
         paths.append(str(p))
     return paths
 

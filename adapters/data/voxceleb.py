@@ -36,6 +36,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from adapters.data.kaldi import DataDirError, LineCounts, check_disjoint
 from adapters.data.labels import write_label_dir
+from adapters.fileio import atomic_write
 
 SPLITS = {1: "train", 2: "dev", 3: "test"}
 TRIAL_LISTS = ("veri_test2.txt", "veri_test.txt")
@@ -202,9 +203,7 @@ def draw_dev_trials(rels: Sequence[str], n_trials: int, seed: int = 0) -> Tuple[
 
 
 def _write_trials(path: Path, trials: Sequence[Trial]):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(f"{y} {utt_id(a)} {utt_id(b)}\n" for y, a, b in trials))
-    tmp.replace(path)
+    atomic_write(path, "".join(f"{y} {utt_id(a)} {utt_id(b)}\n" for y, a, b in trials))
 
 
 def _trial_file(root: Path, trials) -> Path:

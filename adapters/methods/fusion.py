@@ -141,7 +141,7 @@ class AudioAdapterFusion(AdapterMethod):
     # -- stage-1 checkpoints ---------------------------------------------
     @staticmethod
     def _tasks_from_checkpoints(backbone, config, tasks):
-        from adapters.checkpoint import read_manifest
+        from adapters.adapter_file import read_manifest
         from adapters.tasks import TaskSet
 
         names = []
@@ -161,7 +161,7 @@ class AudioAdapterFusion(AdapterMethod):
         return TaskSet(names)
 
     def _load_adapters(self, paths):
-        from adapters.checkpoint import read_checkpoint
+        from adapters.adapter_file import read_checkpoint
 
         for p in paths:
             man, state = read_checkpoint(p, expect_shape=self.backbone.shape)

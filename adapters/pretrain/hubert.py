@@ -26,12 +26,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from adapters.fileio import replacing
+
 HOP = 320  # samples per model frame (the CNN's stride) and per label
 
 
 @dataclass
 class PretrainConfig:
-    size: str = "small"  # adapters.bin.make_upstream size
+    size: str = "small"  # adapters.upstreams.SIZES
     num_clusters: int = 100
     kmeans_frames: int = 150_000
     crop_sec: float = 2.0
@@ -98,7 +100,7 @@ def fit_kmeans(feats: List[torch.Tensor], cfg: PretrainConfig):
 
 def build_model(cfg: PretrainConfig):
     """A randomly initialised s3prl HubertModel of ``cfg.size`` and its configs."""
-    from adapters.bin.make_upstream import build_hubert
+    from adapters.upstreams import build_hubert
 
     torch.manual_seed(cfg.seed)
     return build_hubert(cfg.size, cfg.num_clusters,
@@ -247,9 +249,8 @@ def plot_history(history, path):
 
 
 def _atomic_save(obj, path: Path):
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load_checked(path) -> dict:

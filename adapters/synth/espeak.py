@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import List, Sequence
 from xml.sax.saxutils import escape as xml_escape
 
+from adapters.fileio import replacing
+
 # espeak-ng's own (non-mbrola) English voices and its built-in variants
 ENGLISH_VOICES = (
     "en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
@@ -98,8 +100,8 @@ def synthesize(text: str, voice: Voice, out: Path, sample_rate: int = 16000,
         effects += list(voice.effects) + list(extra_effects)
         # dither off: identical files for identical inputs
         _run(["sox", "-D", "-R", raw, "-b", "16", "-c", "1", tmp_out] + effects, out)
-        os.replace(tmp_out, out.with_name(out.name + ".part"))
-        os.replace(out.with_name(out.name + ".part"), out)
+        with replacing(out, ".part") as part:  # first onto out's file system, then into place
+            os.replace(tmp_out, part)
     return out
 
 

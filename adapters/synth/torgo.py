@@ -25,7 +25,6 @@ and bracketed instructions), which the preparation skips.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import tempfile
 from pathlib import Path
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from adapters.fileio import replacing
 from adapters.synth.corpus import begin, is_complete, mark_complete, render, vocabulary
 from adapters.synth.espeak import SynthesisError, Voice, require_tools, sample_voices, synthesize
 
@@ -109,9 +109,8 @@ def _render_utt(text, voice, per_utt, path):  # the output path last: render() r
             raise SynthesisError(f"{path}: silent synthesis of {text!r}")
         noise = np.random.default_rng(per_utt["noise_seed"]).standard_normal(len(x))
         x = np.clip(x + noise * np.sqrt(p_sig / 10 ** (snr / 10)), -1.0, 32767 / 32768)
-    part = path.with_name(path.name + ".part")
-    sf.write(str(part), x, fs, subtype="PCM_16", format="WAV")
-    os.replace(part, path)
+    with replacing(path, ".part") as part:
+        sf.write(str(part), x, fs, subtype="PCM_16", format="WAV")
 
 
 def plan(root: Path, impaired: int, typical: int, prompts: int, sessions: int, vocab: int, seed: int):

@@ -21,7 +21,6 @@ import argparse
 import base64
 import hashlib
 import itertools
-import os
 import random
 import tempfile
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
+from adapters.fileio import replacing
 from adapters.synth.corpus import is_complete, mark_complete, random_sentence, render, vocabulary
 from adapters.synth.espeak import SynthesisError, require_tools, sample_voices, synthesize
 
@@ -75,9 +75,8 @@ def _render_utt(text, voice, chan, noise_seed, path):  # the output path last: r
     noise *= np.sqrt(p_sig / (np.mean(noise ** 2) * 10 ** (chan["snr_db"] / 10)))
     y = np.clip(x + noise, -1.0, 32767 / 32768)
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    sf.write(str(part), y, fs, subtype="PCM_16", format="WAV")
-    os.replace(part, path)
+    with replacing(path, ".part") as part:
+        sf.write(str(part), y, fs, subtype="PCM_16", format="WAV")
 
 
 def _split(rng: random.Random, spk: str, videos: dict):

@@ -1,0 +1,176 @@
+"""Randomly initialised upstream checkpoints in s3prl's converted format.
+
+Nothing here can download weights, so tests, benchmarks, pretraining and the offline
+defaults build their upstreams here (the command line is ``adapters.bin.make_upstream``).
+The files load through ``S3PRLUpstream('<family>_local', path_or_url=PATH)`` exactly
+like converted fairseq checkpoints (hubert, wav2vec2) or the original WavLM release files.
+
+Sizes (``SIZES``):
+  tiny  -- 2 layers, width 96: about a quarter million parameters, for tests
+  small -- 4 layers, width 256: ~4 M parameters, the offline recipe default
+  base  -- the published base configuration (12 layers, width 768, ~95 M)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from adapters.fileio import replacing
+
+FAMILIES = ("wav2vec2", "hubert", "wavlm")
+
+_BASE_CNN = "[(512,10,5)] + [(512,3,2)] * 4 + [(512,2,2)] * 2"
+
+SIZES = {
+    "tiny": dict(
+        encoder_layers=2,
+        encoder_embed_dim=96,
+        encoder_ffn_embed_dim=192,
+        encoder_attention_heads=4,
+        conv_feature_layers="[(48,10,5)] + [(48,3,2)] * 4 + [(48,2,2)] * 2",
+        conv_pos=16,
+        conv_pos_groups=4,
+        final_dim=32,
+        num_buckets=32,
+        max_distance=64,
+    ),
+    "small": dict(
+        encoder_layers=4,
+        encoder_embed_dim=256,
+        encoder_ffn_embed_dim=768,
+        encoder_attention_heads=4,
+        conv_feature_layers="[(128,10,5)] + [(128,3,2)] * 4 + [(128,2,2)] * 2",
+        conv_pos=32,
+        conv_pos_groups=8,
+        final_dim=64,
+        num_buckets=64,
+        max_distance=256,
+    ),
+    "base": dict(
+        encoder_layers=12,
+        encoder_embed_dim=768,
+        encoder_ffn_embed_dim=3072,
+        encoder_attention_heads=12,
+        conv_feature_layers=_BASE_CNN,
+        conv_pos=128,
+        conv_pos_groups=16,
+        final_dim=256,
+        num_buckets=320,
+        max_distance=800,
+    ),
+}
+
+
+def _fairseq_model_cfg(family: str, size: str) -> dict:
+    s = dict(SIZES[size])
+    # WavLM-only keys are dropped for the fairseq-style families
+    s.pop("num_buckets")
+    s.pop("max_distance")
+    cfg = dict(
+        extractor_mode="default",
+        activation_fn="gelu",
+        layer_norm_first=False,
+        conv_bias=False,
+        dropout=0.1,
+        attention_dropout=0.1,
+        activation_dropout=0.0,
+        encoder_layerdrop=0.0,
+        dropout_input=0.0,
+        dropout_features=0.0,
+        feature_grad_mult=0.1,
+        **s,
+    )
+    if family == "hubert":
+        cfg["label_rate"] = 50.0
+    return cfg
+
+
+def build_hubert(size: str, num_clusters: int = 100, overrides: dict | None = None):
+    """(s3prl HubertModel, task_cfg, model_cfg, symbols) of ``size``, randomly initialised."""
+    from s3prl.upstream.hubert.hubert_model import HubertConfig, HubertModel, HubertPretrainingConfig
+    from s3prl.upstream.utils import merge_with_parent
+
+    model_cfg = {**_fairseq_model_cfg("hubert", size), **(overrides or {})}
+    task_cfg = dict(label_rate=50.0, sample_rate=16000, normalize=False)
+    symbols = [[str(i) for i in range(num_clusters)]]
+    model = HubertModel(
+        merge_with_parent(HubertConfig, model_cfg),
+        merge_with_parent(HubertPretrainingConfig, task_cfg),
+        symbols,
+    )
+    return model, task_cfg, model_cfg, symbols
+
+
+def _build_fairseq_family(family: str, size: str, num_clusters: int) -> dict:
+    from s3prl.upstream.utils import merge_with_parent
+
+    model_cfg = _fairseq_model_cfg(family, size)
+    if family == "hubert":
+        model, task_cfg, model_cfg, symbols = build_hubert(size, num_clusters)
+        return dict(
+            task_cfg=task_cfg,
+            model_cfg=model_cfg,
+            model_weight=model.state_dict(),
+            dictionaries_symbols=symbols,
+        )
+    from s3prl.upstream.wav2vec2.wav2vec2_model import (
+        Wav2Vec2Config,
+        Wav2Vec2Model,
+    )
+
+    task_cfg = dict(sample_rate=16000, normalize=False)
+    model = Wav2Vec2Model(merge_with_parent(Wav2Vec2Config, model_cfg))
+    return dict(task_cfg=task_cfg, model_cfg=model_cfg, model_weight=model.state_dict())
+
+
+def _build_wavlm(size: str) -> dict:
+    from s3prl.upstream.wavlm.WavLM import WavLM, WavLMConfig
+
+    s = dict(SIZES[size])
+    s.pop("final_dim")
+    # WavLM Base+ settings: gated relative position bias shared by all layers
+    cfg = dict(
+        extractor_mode="default",
+        activation_fn="gelu",
+        layer_norm_first=False,
+        conv_bias=False,
+        normalize=False,
+        dropout=0.1,
+        attention_dropout=0.1,
+        activation_dropout=0.0,
+        encoder_layerdrop=0.0,
+        dropout_input=0.0,
+        dropout_features=0.0,
+        feature_grad_mult=0.1,
+        relative_position_embedding=True,
+        gru_rel_pos=True,
+        **s,
+    )
+    model = WavLM(WavLMConfig(cfg))
+    return dict(cfg=cfg, model=model.state_dict())
+
+
+def build_state(family: str, size: str = "tiny", seed: int = 0, num_clusters: int = 100) -> dict:
+    """The checkpoint dict for ``family``/``size``, randomly initialised with ``seed``."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown upstream family {family!r}; choose one of {FAMILIES}")
+    if size not in SIZES:
+        raise ValueError(f"unknown upstream size {size!r}; choose one of {tuple(SIZES)}")
+    torch.manual_seed(seed)
+    if family == "wavlm":
+        return _build_wavlm(size)
+    return _build_fairseq_family(family, size, num_clusters)
+
+
+def make_upstream(family: str, size: str, out: str | Path, seed: int = 0) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state = build_state(family, size, seed)
+    with replacing(out) as tmp:  # never leave a half-written checkpoint behind
+        torch.save(state, tmp)
+    return out
+
+
+def hub_name(family: str) -> str:
+    return f"{family}_local"
