@@ -8,11 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
+from adapters.results import fmt_params
 
-def _fmt_params(n):
-    if not isinstance(n, (int, float)):
-        return "?"
-    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
 
 
 def _metric_name(results, test) -> str:
@@ -44,7 +41,7 @@ def table(results) -> str:
     rows = [head, ["---"] * len(head)]
     for r in results:
         cells = [Path(r["exp"]).name, r.get("method", "?"),
-                 _fmt_params(r.get("trainable_params")), _fmt_params(r.get("adapter_params"))]
+                 fmt_params(r.get("trainable_params")), fmt_params(r.get("adapter_params"))]
         for t in tests:
             s = r.get("test", {}).get(t)
             cells.append(_cell(s) if s else "not run")

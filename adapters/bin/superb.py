@@ -74,7 +74,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters import stats
-from adapters.bin.compare import _fmt_params
+from adapters.results import fmt_params as format_count
 from adapters.results import TRAINING_SETS, data_ids, read_per_item, upstream_sha
 
 DEFAULT_METHODS = "frozen finetune houlsby lora bitfit prefix elp hra fusion"
@@ -624,7 +624,7 @@ def data_check(columns, cells, methods):
     still agree); and the runs whose data cannot be checked, as {run path: why}."""
     mixed, variants, unchecked = [], [], {}
     for c in columns:
-        ids = {}  # (method, run) -> data ids: every seed's run of a cell
+        ids = {}  # (method, run path) -> (run, data ids): every seed's run of a cell (runs are unhashable)
         for m in methods:
             cell = cells[(c.key, m)]
             if cell.value is None or cell.run is None:
@@ -634,15 +634,15 @@ def data_check(columns, cells, methods):
                 if got is None:
                     unchecked[str(run.path)] = "no provenance recorded (scored before it was recorded)"
                     continue
-                ids[(m, run)] = got
+                ids[(m, str(run.path))] = (run, got)
                 if got["test"] is None:
                     unchecked.setdefault(str(run.path), f"no data id for test set {cell.test!r}")
         for part in DATA_PARTS:
             groups: dict = {}
-            for (m, run), got in ids.items():
+            for (m, path), (run, got) in ids.items():
                 if got[part] is not None:
-                    groups.setdefault(got[part], []).append((m, str(run.path)))
-            own_row = {m for m, run in ids if part != "test" and run.data.get("row")}
+                    groups.setdefault(got[part], []).append((m, path))
+            own_row = {m for (m, _), (run, _) in ids.items() if part != "test" and run.data.get("row")}
             plain = {i: runs for i, runs in groups.items() if any(m not in own_row for m, _ in runs)}
             if len(plain) > 1:
                 mixed.append((c, part, groups))
@@ -709,7 +709,7 @@ def costs(method: str, runs: list) -> dict:
 
 
 def fmt_params(n) -> str:
-    return "0" if n == 0 else _fmt_params(n)
+    return "0" if n == 0 else format_count(n)
 
 
 def fmt_time(s) -> str:
