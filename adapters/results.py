@@ -256,9 +256,11 @@ def provenance(exp: Path, results: dict, tests: dict) -> dict:
 
 
 def combined_record(records: dict) -> dict:
-    """Several sets as one (a fold average: each fold's set): their ids and one digest of them."""
+    """Several sets as one (a fold average: each fold's set): their ids and one digest of them.
+    The digest is of the ids alone: the parts' names are exp dirs (``cls_fold1_<method>``), and
+    two methods on the same folds must get the same id."""
     ids = {k: (r or {}).get("id") for k, r in records.items()}
-    return {"parts": ids, "id": _digest(ids) if ids and all(ids.values()) else None}
+    return {"parts": ids, "id": _digest(sorted(ids.values())) if ids and all(ids.values()) else None}
 
 
 def data_ids(results: dict, test: str) -> Optional[dict]:

@@ -362,6 +362,21 @@ def test_fold_average_sums_up_the_folds_provenance(tmp_path):
     assert prov["test"]["test"]["id"] and prov["train"]["id"] and prov["valid"]["id"] is None
     again, _ = aggregate_folds.aggregate_with_items(paths[::-1])
     assert again["provenance"]["test"]["test"]["id"] == prov["test"]["test"]["id"]  # order does not matter
+    # another method on the same folds: exp dirs named after it, the same data ids (make demo-quick
+    # refused its ER column when the ids were digested with the exp dir names)
+    other = []
+    for k, p in zip((1, 2), paths):
+        d = tmp_path / f"cls_fold{k}_elp"
+        d.mkdir()
+        res = json.loads(p.read_text())
+        res.update(exp=str(d), method="elp")
+        (d / "results.json").write_text(json.dumps(res))
+        other.append(d / "results.json")
+    elp, _ = aggregate_folds.aggregate_with_items(other)
+    for part in ("train", "test"):
+        got = elp["provenance"][part] if part == "train" else elp["provenance"]["test"]["test"]
+        want = prov[part] if part == "train" else prov["test"]["test"]
+        assert got["id"] == want["id"], part
     res = json.loads(paths[1].read_text())
     res["provenance"]["upstream"]["sha256"] = "cd" * 32
     paths[1].write_text(json.dumps(res))
