@@ -3,6 +3,7 @@ determinism, resuming, and bad checkpoints."""
 import shutil
 
 import pytest
+import numpy as np
 import torch
 
 from adapters.pretrain.hubert import PretrainConfig, UpstreamCheckpointError, load_checked, pretrain
@@ -46,6 +47,40 @@ def test_export_loads_in_s3prl_and_is_deterministic(corpus, tmp_path):
     assert all(torch.equal(trained[k], again[k]) for k in trained)
 
 
+def test_iteration_2_starts_from_iteration_1_with_layer_targets(corpus, tmp_path):
+    """HuBERT's second iteration: k-means on a layer of the first model's hidden states
+    gives one label per CNN frame, and the new model starts from the first one's weights
+    (all but the label embeddings of the new codebook)."""
+    from adapters.bin.pretrain_upstream import export_half
+    from adapters.pretrain.hubert import build_model, init_from_previous
+
+    pretrain(corpus, tmp_path / "it1", TINY, log=lambda *_: None)
+    export_half(tmp_path / "it1" / "hubert_pretrained.pt", tmp_path / "it1.pt")
+    it2 = PretrainConfig(**{**TINY.__dict__, "iteration": 2, "init_from": str(tmp_path / "it1.pt"),
+                            "target_layer": 1, "num_clusters": 5})
+    model = build_model(it2)[0]
+    init_from_previous(model, tmp_path / "it1.pt")
+    first = load_checked(tmp_path / "it1.pt")["model_weight"]
+    for k, v in model.state_dict().items():
+        if k.startswith("label_embs"):
+            assert v.shape[0] == 5
+        else:
+            assert torch.equal(v, first[k].float()), k
+    msgs = []
+    r = pretrain(corpus, tmp_path / "it2", it2, log=msgs.append)
+    assert r["clusters"] == 5 and any("layer 1 of" in m for m in msgs)
+    z = np.load(tmp_path / "it2" / "labels.npz")
+    import soundfile as sf
+
+    for i, path in enumerate(corpus):
+        n = sf.info(path).frames
+        assert len(z[f"u{i}"]) == (n - 400) // 320 + 1 and z[f"u{i}"].max() < 5
+    with pytest.raises(UpstreamCheckpointError, match="needs --init_from"):
+        pretrain(corpus, tmp_path / "it2b", PretrainConfig(**{**it2.__dict__, "init_from": ""}), log=lambda *_: None)
+    with pytest.raises(UpstreamCheckpointError, match="another architecture"):
+        init_from_previous(build_model(PretrainConfig(size="small"))[0], tmp_path / "it1.pt")
+
+
 def test_resume_after_interruption_gives_the_same_model(corpus, tmp_path):
     full = pretrain(corpus, tmp_path / "full", TINY, log=lambda *_: None)
     assert pretrain(corpus, tmp_path / "cut", TINY, log=lambda *_: None, stop_after=3) is None
@@ -86,8 +121,8 @@ def test_probe_heads_learn_what_is_learnable():
     noise = torch.randn(200, 3, 8, generator=g)
     informative = noise.clone()
     informative[:, 2, :4] += 3.0 * torch.nn.functional.one_hot(y, 4)  # only layer 2 knows the class
-    acc = probe_kws((informative[:150], y[:150]), (informative[150:], y[150:]), 4, seed=0, epochs=60)
-    chance = probe_kws((noise[:150], y[:150]), (noise[150:], y[150:]), 4, seed=0, epochs=60)
+    acc = 100.0 * np.mean(probe_kws((informative[:150], y[:150]), (informative[150:], y[150:]), 4, seed=0, epochs=60))
+    chance = 100.0 * np.mean(probe_kws((noise[:150], y[:150]), (noise[150:], y[150:]), 4, seed=0, epochs=60))
     assert acc > 75.0 and chance < 45.0  # 4 classes: chance is 25 %
     ws = WeightedSum(3)
     assert torch.allclose(ws(informative[:5]), informative[:5].mean(1), atol=1e-6)  # uniform at init

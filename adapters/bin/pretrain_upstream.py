@@ -1,10 +1,12 @@
-"""Pretrain the offline default upstream: HuBERT iteration 1 on synthetic speech.
+"""Pretrain the offline default upstream: HuBERT's two iterations on synthetic speech.
 
     python -m adapters.bin.pretrain_upstream --out egs/upstream/hubert_pretrained_small.pt
 
 Synthesizes (or reuses, cached) a pretraining set of varied espeak-ng voices in
-LibriSpeech's layout, then MFCC -> k-means -> masked prediction with s3prl's
-``HubertModel`` (see ``adapters.pretrain.hubert``), and writes a checkpoint that
+LibriSpeech's layout, then iteration 1: MFCC -> k-means -> masked prediction with s3prl's
+``HubertModel`` (see ``adapters.pretrain.hubert``); with ``--iterations 2``, iteration 2:
+k-means on layer ``--it2_layer`` of the iteration-1 model -> masked prediction again,
+starting from the iteration-1 weights; and writes a checkpoint that
 ``S3PRLUpstream('hubert_local', path_or_url=OUT)`` loads (weights stored in
 float16 to keep the file small; s3prl loads them into its float32 model), plus
 ``report.json`` and ``loss.png`` in the work dir.  Interrupt and rerun: it
@@ -25,6 +27,7 @@ from adapters.pretrain.hubert import PretrainConfig, UpstreamCheckpointError, lo
 # the pretraining corpus: speakers x utterances, in its own set (seed differs from the recipes')
 DEFAULT_SPEAKERS = 160
 DEFAULT_UTTS = 8
+DEFAULT_ITERATIONS = 1
 
 
 def synthesize_corpus(cache: Path, speakers: int, utts: int, seed: int, nj: int):
@@ -51,10 +54,16 @@ def main(argv=None):
     ap.add_argument("--speakers", type=int, default=DEFAULT_SPEAKERS)
     ap.add_argument("--utts_per_speaker", type=int, default=DEFAULT_UTTS)
     ap.add_argument("--nj", type=int, default=2)
+    ap.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS, choices=(1, 2))
+    ap.add_argument("--it2_layer", type=int, default=3, help="iteration 2's targets: this layer's k-means")
+    ap.add_argument("--it2_clusters", type=int, default=200)
+    ap.add_argument("--it2_steps", type=int, default=700)
+    ap.add_argument("--it2_warmup_steps", type=int, default=50)
     for f, v in PretrainConfig().__dict__.items():
-        ap.add_argument(f"--{f}", type=type(v), default=v)
+        if f not in ("iteration", "init_from", "target_layer"):  # set by --iterations / --it2_*
+            ap.add_argument(f"--{f}", type=type(v), default=v)
     a = ap.parse_args(argv)
-    cfg = PretrainConfig(**{f: getattr(a, f) for f in PretrainConfig().__dict__})
+    cfg = PretrainConfig(**{f: getattr(a, f) for f in PretrainConfig().__dict__ if hasattr(a, f)})
     out = Path(a.out)
     work = Path(a.work_dir) if a.work_dir else out.with_name(out.stem + "_work")
     try:
@@ -66,7 +75,18 @@ def main(argv=None):
                 raise UpstreamCheckpointError(f"--wav_list {a.wav_list}: no audio paths in it")
         else:
             paths = synthesize_corpus(Path(a.corpus_cache), a.speakers, a.utts_per_speaker, 1000 + cfg.seed, a.nj)
-        report = pretrain(paths, work, cfg)
+        if a.iterations == 1:
+            report = pretrain(paths, work, cfg)
+        else:
+            first = pretrain(paths, work / "iteration1", cfg)
+            it1 = work / "iteration1" / "hubert_it1.pt"
+            export_half(Path(first["checkpoint"]), it1)
+            cfg2 = PretrainConfig(**{**cfg.__dict__, "iteration": 2, "init_from": str(it1),
+                                     "target_layer": a.it2_layer, "num_clusters": a.it2_clusters,
+                                     "max_steps": a.it2_steps, "warmup_steps": a.it2_warmup_steps})
+            report = pretrain(paths, work / "iteration2", cfg2)
+            report["iteration1"] = {k: first[k] for k in ("clusters", "steps", "final_masked_ce",
+                                                          "final_masked_acc", "wall_time_s_this_run")}
         export_half(Path(report["checkpoint"]), out)
     except UpstreamCheckpointError as e:
         raise SystemExit(f"error: {e}")

@@ -9,6 +9,10 @@ the size of the smallest so chance is 1/12), mean-pooled weighted sum -> MLP,
 accuracy on the test speakers.  ASR: mini-LibriSpeech,
 weighted sum -> BiLSTM -> CTC over characters, greedy CER on test-clean.  The
 upstream is frozen, so its hidden states are computed once and cached.
+
+Every figure has its 95 % bootstrap interval over the test items, and the two
+upstreams are compared on the same items (paired bootstrap): ``--baseline OTHER.pt``
+compares with another checkpoint (e.g. the previous default) instead of random weights.
 """
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ import soundfile as sf
 import torch
 from torch import nn
 from tqdm import tqdm
+
+from adapters import stats
 
 
 def load_upstream(path):
@@ -72,7 +78,7 @@ def probe_kws(train, test, n_classes, seed, epochs=300):
             opt.step()
     model.eval()
     with torch.no_grad():
-        return 100.0 * (model(xte).argmax(-1) == yte).float().mean().item()
+        return [int(c) for c in (model(xte).argmax(-1) == yte)]
 
 
 class CTCHead(nn.Module):
@@ -122,7 +128,12 @@ def probe_asr(train, test, seed, epochs=40):
         for h in hte:
             best = model(h.float()[None])[0].argmax(-1).tolist()
             hyps.append("".join(inv[t] for t, _ in groupby(best) if t != 0))
-    return 100.0 * jiwer.cer(tte, hyps)
+    from adapters.scoring import utterance_errors
+
+    chars = jiwer.process_characters(tte, hyps)
+    words = jiwer.process_words(tte, hyps)
+    return {"char_errors": utterance_errors(chars), "chars": [len(t) for t in tte],
+            "word_errors": utterance_errors(words), "words": [len(t.split()) for t in tte]}
 
 
 def kws_data(cache: Path, speakers: int, seed: int):
@@ -166,6 +177,8 @@ def asr_data(cache: Path, seed: int, speakers: int):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--upstream", required=True, help="a hubert_local checkpoint (the pretrained one)")
+    ap.add_argument("--baseline", default=None,
+                    help="compare with this hubert_local checkpoint instead of random weights")
     ap.add_argument("--random_seed", type=int, default=0, help="seed of the random-init comparison")
     ap.add_argument("--cache", default="cache/probe")
     ap.add_argument("--kws_speakers", type=int, default=40)
@@ -184,23 +197,40 @@ def main(argv=None):
     size = (ck.get("pretraining") or {}).get("config", {}).get("size", "small")
     from adapters.upstreams import make_upstream
 
-    rand = make_upstream("hubert", size, cache / f"hubert_random_{size}.pt", seed=a.random_seed)
+    if a.baseline:
+        other_name, other = "baseline", a.baseline
+    else:
+        other_name, other = "random_init", make_upstream("hubert", size, cache / f"hubert_random_{size}.pt",
+                                                         seed=a.random_seed)
     kws, n_classes = kws_data(cache, a.kws_speakers, a.seed)
     asr = asr_data(cache, a.seed + 1, a.asr_speakers)
-    results = {}
-    for name, path in (("pretrained", a.upstream), ("random_init", rand)):
+    results, items = {}, {}
+    for name, path in (("pretrained", a.upstream), (other_name, other)):
         up = load_upstream(path)
         ktr = torch.stack(layer_states(up, kws["train"][0], True, f"{name}: kws train"))
         kte = torch.stack(layer_states(up, kws["test"][0], True, f"{name}: kws test"))
-        acc = probe_kws((ktr, kws["train"][1]), (kte, kws["test"][1]), n_classes, a.seed, a.epochs_kws)
+        k_items = {"ids": list(kws["test"][0]),
+                   "correct": probe_kws((ktr, kws["train"][1]), (kte, kws["test"][1]), n_classes, a.seed,
+                                        a.epochs_kws)}
         atr = layer_states(up, asr["train"][0], False, f"{name}: asr train")
         ate = layer_states(up, asr["test"][0], False, f"{name}: asr test")
-        cer = probe_asr((atr, asr["train"][1]), (ate, asr["test"][1]), a.seed, a.epochs_asr)
-        results[name] = {"kws_accuracy": round(acc, 2), "asr_cer": round(cer, 2)}
-        print(f"{name:12s} keyword accuracy {acc:5.1f} %   ASR CER {cer:5.1f} %", flush=True)
-    p, r = results["pretrained"], results["random_init"]
+        a_items = {"ids": list(asr["test"][0]),
+                   **probe_asr((atr, asr["train"][1]), (ate, asr["test"][1]), a.seed, a.epochs_asr)}
+        items[name] = {"kws": k_items, "asr": a_items}
+        acc, cer, wer = (stats.bootstrap_ci(k_items, "accuracy"), stats.bootstrap_ci(a_items, "cer"),
+                         stats.bootstrap_ci(a_items, "wer"))
+        results[name] = {"upstream": str(path), "kws_accuracy": round(acc["value"], 2),
+                         "kws_accuracy_ci": _r(acc["ci"]), "asr_cer": round(cer["value"], 2),
+                         "asr_cer_ci": _r(cer["ci"]), "asr_wer": round(wer["value"], 2), "asr_wer_ci": _r(wer["ci"])}
+        print(f"{name:12s} keyword accuracy {acc['value']:5.1f} % {stats.fmt_ci(acc['ci'])}   "
+              f"ASR CER {cer['value']:5.1f} % {stats.fmt_ci(cer['ci'])}   WER {wer['value']:5.1f} %", flush=True)
+    p, r = results["pretrained"], results[other_name]
+    diff = {"kws_accuracy": stats.paired_bootstrap(items["pretrained"]["kws"], items[other_name]["kws"], "accuracy"),
+            "asr_cer": stats.paired_bootstrap(items["pretrained"]["asr"], items[other_name]["asr"], "cer")}
     summary = {
-        "upstream": str(a.upstream), "results": results,
+        "upstream": str(a.upstream), "compared_with": other_name, "results": results,
+        "difference": {k: {"diff": round(d["diff"], 2), "ci": _r(d["ci"]), "significant": d["significant"],
+                           "method": d["method"]} for k, d in diff.items()},
         "kws_accuracy_gain_points": round(p["kws_accuracy"] - r["kws_accuracy"], 2),
         "asr_cer_ratio": round(p["asr_cer"] / max(r["asr_cer"], 1e-9), 3),
         "kws_clips": {"train": len(kws["train"][0]), "test": len(kws["test"][0]), "classes": n_classes},
@@ -211,6 +241,10 @@ def main(argv=None):
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps(summary, indent=1))
+
+
+def _r(ci):
+    return None if ci is None else [round(ci[0], 2), round(ci[1], 2)]
 
 
 if __name__ == "__main__":

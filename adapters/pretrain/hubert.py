@@ -1,7 +1,9 @@
-"""HuBERT iteration 1 on unlabelled (synthetic) speech, with s3prl's own ``HubertModel``.
+"""HuBERT pretraining on unlabelled (synthetic) speech, with s3prl's own ``HubertModel``.
 
-1. MFCC (torchaudio's Kaldi-compatible MFCC, 13 + deltas + delta-deltas, 20 ms
-   shift so one label per model frame), mean-normalised per utterance;
+1. Iteration 1: MFCC (torchaudio's Kaldi-compatible MFCC, 13 + deltas + delta-deltas,
+   20 ms shift so one label per model frame), mean-normalised per utterance.
+   Iteration 2: the hidden states of layer ``target_layer`` of the iteration-1 model
+   (``init_from``), as in the HuBERT paper's second iteration;
 2. k-means targets (scikit-learn MiniBatchKMeans) fitted on a sample of frames;
 3. masked prediction with ``HubertModel.forward`` (its span masking, its label
    embeddings, cosine logits), cross-entropy on the masked frames plus the
@@ -38,7 +40,7 @@ class PretrainConfig:
     kmeans_frames: int = 150_000
     crop_sec: float = 2.0
     batch_size: int = 16
-    max_steps: int = 1200
+    max_steps: int = 1500  # the committed upstream (egs/upstream/pretrain_report.json)
     lr: float = 1e-3
     warmup_steps: int = 100
     mask_prob: float = 0.65
@@ -51,6 +53,12 @@ class PretrainConfig:
     masked_weight: float = 0.5
     save_every: int = 100
     seed: int = 0
+    # iteration 2: targets from layer ``target_layer`` of the model in ``init_from``
+    # (an exported s3prl checkpoint), which also initialises the new model: on a CPU budget,
+    # continuing beats restarting from random weights at the same number of steps
+    iteration: int = 1
+    init_from: str = ""
+    target_layer: int = 3
 
 
 class UpstreamCheckpointError(ValueError):
@@ -84,6 +92,36 @@ def mfcc_features(wav: np.ndarray) -> torch.Tensor:
     d2 = AF.compute_deltas(d1.t()).t()
     f = torch.cat([m, d1, d2], 1)
     return f - f.mean(0, keepdim=True)
+
+
+@torch.no_grad()
+def layer_features(init_from: str, wavs: List[np.ndarray], layer: int) -> List[torch.Tensor]:
+    """(frames, D) hidden states of ``layer`` (0 = the transformer's input) of an exported
+    upstream, one utterance at a time (no padding enters them), one row per label frame."""
+    from s3prl.nn import S3PRLUpstream
+
+    from adapters.backbones import Backbone
+    from adapters.upstream_cut import frozen_part
+
+    up = S3PRLUpstream("hubert_local", path_or_url=str(init_from)).eval()
+    bb = Backbone(up)
+    n_layers = len(up.hidden_sizes)
+    if not 0 <= layer < n_layers:
+        raise UpstreamCheckpointError(f"--target_layer {layer}: {init_from} has hidden states 0..{n_layers - 1}")
+    out = []
+    for w in tqdm(wavs, desc=f"layer {layer} features", unit="utt", mininterval=5.0):
+        h = frozen_part(bb, torch.from_numpy(w), "hidden_states")
+        d = h.shape[1] // n_layers
+        out.append(h[:, layer * d:(layer + 1) * d].float())
+    return out
+
+
+def target_features(wavs: List[np.ndarray], cfg: PretrainConfig) -> List[torch.Tensor]:
+    if cfg.iteration == 1:
+        return [mfcc_features(w) for w in tqdm(wavs, desc="mfcc", unit="utt", mininterval=2.0)]
+    if not cfg.init_from:
+        raise UpstreamCheckpointError("iteration 2 needs --init_from: the iteration-1 upstream")
+    return layer_features(cfg.init_from, wavs, cfg.target_layer)
 
 
 def fit_kmeans(feats: List[torch.Tensor], cfg: PretrainConfig):
@@ -165,12 +203,17 @@ def pretrain(wav_paths: List[str], out_dir, cfg: PretrainConfig, log=print,
         z = np.load(labels_path, allow_pickle=False)
         labels = [z[f"u{i}"] for i in range(len(wavs))]
     else:
-        log(f"MFCC of {len(wavs)} utterances ({hours:.2f} h), k-means with {cfg.num_clusters} clusters")
-        feats = [mfcc_features(w) for w in tqdm(wavs, desc="mfcc", unit="utt", mininterval=2.0)]
+        what = "MFCC" if cfg.iteration == 1 else f"layer {cfg.target_layer} of {cfg.init_from}"
+        log(f"{what} of {len(wavs)} utterances ({hours:.2f} h), k-means with {cfg.num_clusters} clusters")
+        feats = target_features(wavs, cfg)
         km = fit_kmeans(feats, cfg)
-        labels = [km.predict(f.numpy()).astype(np.int16) for f in feats]
+        # a label per CNN frame: both framings are 1 + (samples - 400) // 320, trimmed to agree
+        labels = [km.predict(f.numpy())[: (len(w) - 400) // HOP + 1].astype(np.int16)
+                  for f, w in zip(feats, wavs)]
         np.savez(labels_path, **{f"u{i}": l for i, l in enumerate(labels)})
     model, task_cfg, model_cfg, symbols = build_model(cfg)
+    if cfg.iteration > 1 and not state_path.is_file():
+        init_from_previous(model, cfg.init_from)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=0.01)
     step, history = 0, []
     if state_path.is_file():
@@ -228,6 +271,20 @@ def pretrain(wav_paths: List[str], out_dir, cfg: PretrainConfig, log=print,
     return report
 
 
+def init_from_previous(model, path):
+    """The previous iteration's weights, except the label embeddings (a new codebook)."""
+    st = load_checked(path)
+    weights = {k: v.float() if v.is_floating_point() else v for k, v in st["model_weight"].items()
+               if not k.startswith("label_embs")}
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as e:  # shapes differ: another --size
+        raise UpstreamCheckpointError(f"{path}: another architecture than --size ({str(e)[:300]})") from None
+    if unexpected or [k for k in missing if not k.startswith("label_embs")]:
+        raise UpstreamCheckpointError(f"{path}: weights do not fit the model (missing {missing[:5]}, "
+                                      f"unexpected {unexpected[:5]})")
+
+
 def plot_history(history, path):
     import matplotlib
 
@@ -242,7 +299,7 @@ def plot_history(history, path):
     ax2 = ax.twinx()
     ax2.plot(s, [h[2] for h in history], lw=0.6, color="tab:orange", label="masked accuracy")
     ax2.set_ylabel("accuracy")
-    ax.set_title("HuBERT iteration 1 on synthetic speech")
+    ax.set_title("HuBERT pretraining on synthetic speech")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
