@@ -222,3 +222,8 @@ def test_multitask_mean_over_tasks_has_a_ci(tmp_path):
     assert m["wer"] == 37.5 and m["n"] == 3 and m["wer_ci"][0] <= 37.5 <= m["wer_ci"][1]
     per_item = json.loads((exp / "per_item.json").read_text())
     assert set(per_item) == {"test", "mean_over_tasks"} and per_item["mean_over_tasks"] == items
+    # the held-out speakers' items, stratified by task, for the claims' zero-shot comparison
+    annotate_run(exp, "-", row, items, zeroshot_items={**items, "strata": ["z1", "z2", "z2"]})
+    per_item = json.loads((exp / "per_item.json").read_text())
+    assert per_item["zeroshot_mean_over_tasks"]["strata"] == ["z1", "z2", "z2"]
+    assert "zeroshot_mean_over_tasks" not in json.loads((exp / "results.json").read_text())["test"]

@@ -105,9 +105,11 @@ def score_runs(runs, data, decode: str, seen_set="test", zeroshot_set="test_zero
     return rows
 
 
-def annotate_run(exp, row_name, row, items: dict | None = None) -> None:
+def annotate_run(exp, row_name, row, items: dict | None = None, zeroshot_items: dict | None = None) -> None:
     """The SUPERB collector's view of a multi-task run (see the module docstring); ``items``
-    (``task_items`` of the seen set) give the mean's CI and go to the run's per_item.json."""
+    (``task_items`` of the seen set) give the mean's CI and go to the run's per_item.json;
+    ``zeroshot_items`` (of the held-out set) go there too, as ``zeroshot_mean_over_tasks``,
+    for paired comparisons of the zero-shot mean (``adapters.bin.claims``)."""
     path = Path(exp) / "results.json"
     res = json.loads(path.read_text())
     res["task"] = "mt-asr"
@@ -125,6 +127,8 @@ def annotate_run(exp, row_name, row, items: dict | None = None) -> None:
             res["test"]["mean_over_tasks"].update(ci_fields(items, ["wer"]))
             per_item = read_per_item(path, res)
             per_item["mean_over_tasks"] = items
+            if zeroshot_items is not None:
+                per_item["zeroshot_mean_over_tasks"] = zeroshot_items
             write_per_item(Path(exp), per_item, res)
     write_json(path, res)  # other benchmark jobs may read it at any time
 
@@ -192,7 +196,9 @@ def main(argv=None):
         raise SystemExit(f"error: {e}")
     for (_, row_name, exp), row in zip(runs, rows):
         hyp = Path(exp) / a.decode / "test" / "text"
-        annotate_run(exp, row_name, row, task_items(Path(a.data) / "test", hyp) if hyp.is_file() else None)
+        zs = Path(exp) / a.decode / "test_zeroshot" / "text"
+        annotate_run(exp, row_name, row, task_items(Path(a.data) / "test", hyp) if hyp.is_file() else None,
+                     task_items(Path(a.data) / "test_zeroshot", zs) if zs.is_file() else None)
     write_report(rows, a.out)
     for r in rows:
         print(f"{r['label']}: mean WER {_fmt(r['mean_wer'])}, zero-shot {_fmt(r['zeroshot_wer'])}, "
