@@ -9,14 +9,20 @@ File layout (``torch.save``; loads with ``weights_only=True``)::
 
 This module sits below the methods (``methods/fusion.py`` reads its stage-1 files
 with it); writing a checkpoint and loading one into an upstream, which need the
-methods, are ``adapters.checkpoint``'s.
+methods, are ``adapters.checkpoint``'s.  The backbone weights check is here, so that
+every file read onto an upstream gets it: a file recording ``backbone_sha256`` read
+onto a backbone of its shape with other frozen weights is a ``BackboneWeightsWarning``
+naming the file (``check_weights``; ``read_checkpoint``'s ``backbone_sha256``).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import re
+import warnings
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple, Union
 
 import torch
 
@@ -27,6 +33,10 @@ FORMAT = 1
 
 class CheckpointError(ValueError):
     pass
+
+
+class BackboneWeightsWarning(UserWarning):
+    """An adapter loaded onto a backbone of its shape whose weights differ from its training's."""
 
 
 def read_adapter_file(path) -> Tuple[dict, dict]:
@@ -100,9 +110,62 @@ def check_backbone(path, manifest: dict, shape: BackboneShape) -> None:
         )
 
 
-def read_checkpoint(path, expect_shape: Optional[BackboneShape] = None) -> Tuple[dict, dict]:
-    """(manifest, method state without the 'method.' prefix)."""
+_PARAMETRIZED = re.compile(r"\.parametrizations\.([^.]+)\.original\d*$")
+
+
+def frozen_backbone_sha256(upstream, method) -> str:
+    """SHA-256 of ``upstream``'s weights that ``method`` leaves frozen (names, dtypes, shapes and
+    bytes; the method's own modules and the backbone tensors it trains excluded)."""
+    own = {id(t) for t in list(method.parameters()) + list(method.buffers())}
+    trained = set(method.upstream_trainable_names())
+    items = []
+    for name, t in upstream.state_dict(keep_vars=True).items():
+        if id(t) in own or name in trained or not isinstance(t, torch.Tensor):
+            continue
+        items.append((_PARAMETRIZED.sub(r".\1", name), t))
+    h = hashlib.sha256()
+    for name, t in sorted(items, key=lambda x: x[0]):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name} {t.dtype} {tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def lazy_backbone_sha256(upstream, method) -> Callable[[], str]:
+    """``frozen_backbone_sha256(upstream, method)`` computed on the first call, then kept: for
+    reading several files onto one backbone (hashing it only when a file records a hash)."""
+    return functools.lru_cache(maxsize=None)(lambda: frozen_backbone_sha256(upstream, method))
+
+
+BackboneSha = Union[str, Callable[[], str]]
+
+
+def check_weights(path, manifest: dict, backbone_sha256: BackboneSha, stacklevel: int = 3) -> None:
+    """Warn (``BackboneWeightsWarning``, naming ``path``) when the file's manifest records another
+    hash of the backbone's frozen weights than ``backbone_sha256`` (a hex digest, or a function
+    giving it: called only when the manifest records one).  Files written before the hash was
+    recorded are not checked."""
+    want = manifest.get("backbone_sha256")
+    if not want:
+        return
+    have = backbone_sha256() if callable(backbone_sha256) else backbone_sha256
+    if have != want:
+        warnings.warn(
+            f"{path}: the adapter was trained on a backbone of this shape but with other weights "
+            f"(backbone sha256 {want[:12]} in the checkpoint, {have[:12]} here): its outputs are not "
+            "what it was trained to give; load it onto the upstream it was trained with",
+            BackboneWeightsWarning, stacklevel=stacklevel + 1,
+        )
+
+
+def read_checkpoint(path, expect_shape: Optional[BackboneShape] = None,
+                    backbone_sha256: Optional[BackboneSha] = None) -> Tuple[dict, dict]:
+    """(manifest, method state without the 'method.' prefix); with ``expect_shape``, an error when
+    the file was trained on a backbone of another shape, with ``backbone_sha256`` (see
+    ``check_weights``), a warning when on one of this shape with other weights."""
     man, state = read_adapter_file(path)
     if expect_shape is not None:
         check_backbone(path, man, expect_shape)
+    if backbone_sha256 is not None:
+        check_weights(path, man, backbone_sha256, stacklevel=3)
     return man, {k[len("method."):]: v for k, v in state.items() if k.startswith("method.")}

@@ -5,9 +5,10 @@ A cache directory ``<root>/<tag>/<set>/`` holds ``feats.ark`` + ``feats.scp`` (o
 matrix of frames x dim per utterance, read by ESPnet as ``kaldi_ark``),
 ``utt2num_frames`` and ``manifest.json``: the upstream (name, path, SHA-256 of its
 file), the cut point and its dimension, the number of hidden states, the dtype and
-a fingerprint of the data dir (its ``wav.scp`` and, for each audio file, its size and
-modification time).  A manifest that differs from what is asked for, in any field,
-means the cache is stale: it is rebuilt, and the reason is printed.  A cache is
+the fingerprint of the data dir (``adapters.data.fingerprint``: its tables' contents,
+not their mtimes, so that a data dir prepared again byte for byte keeps its cache).  A
+manifest that differs from what is asked for, in any field, means the cache is stale:
+it is rebuilt, and the reason is printed.  A cache is
 written to a temporary directory and renamed when complete, so an interrupted
 build leaves no partial cache behind.
 
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from adapters.backbones import Backbone
+from adapters.data.fingerprint import data_fingerprint
 from adapters.data.kaldi import read_table
 from adapters.fileio import replacing
 from adapters.upstream_cut import check_cut, cnn_frames, cut_dim, frozen_part
@@ -45,19 +47,6 @@ def file_sha256(path, chunk: int = 1 << 20) -> str:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
-    return h.hexdigest()
-
-
-def data_fingerprint(data_dir: Path) -> str:
-    """A cheap fingerprint of a data dir's audio: wav.scp's text and each file's size and mtime."""
-    scp = Path(data_dir) / "wav.scp"
-    h = hashlib.sha256(scp.read_bytes())
-    for utt, entry in sorted(read_table(scp).items()):
-        p = Path(entry.strip())
-        if entry.strip().endswith("|") or not p.exists():
-            continue  # a command: its text is in the hash already
-        st = p.stat()
-        h.update(f"{utt} {st.st_size} {st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 

@@ -6,11 +6,11 @@ SUPERB table reads the same fields from every ``results.json``.
 
 Each ``results.json`` also says what made it (``provenance``, see ``provenance``):
 the upstream file's SHA-256 and, for the training, validation and every test set,
-the fingerprint of the data dir's audio (``adapters.feature_cache.data_fingerprint``:
-wav.scp and each audio file's size and modification time; for a feature cache, the
-fingerprint of the data dir it was built from) and the SHA-256 of its text files
-(transcripts, labels, trials), summed up in one ``id`` per set.  The SUPERB collector
-compares these ids before it puts runs in one column.
+the fingerprint of the data dir (``adapters.data.fingerprint``: its tables' contents,
+never their mtimes, so that data prepared again byte for byte is the same data; for a
+feature cache, the fingerprint of the data dir it was built from) and the SHA-256 of
+the files scored against (transcripts, labels, trials), summed up in one ``id`` per
+set.  The SUPERB collector compares these ids before it puts runs in one column.
 """
 from __future__ import annotations
 
@@ -158,7 +158,9 @@ def header_lines(r: dict, *extra: str) -> list:
 
 # ---------------------------------------------------------------- provenance
 
-PROVENANCE_VERSION = 1
+#: 2: a set's ``data`` is the fingerprint of its data dir's tables (1: ``audio``, of wav.scp and
+#: each audio file's size and mtime, so that a dump written again counted as other data)
+PROVENANCE_VERSION = 2
 #: the parts of a run's data the collector compares (besides the column's test set)
 TRAINING_SETS = ("train", "valid")
 _AUDIO_LISTS = ("wav.scp", "feats.scp")
@@ -168,10 +170,10 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def audio_fingerprint(data_dir) -> tuple:
-    """(fingerprint, the data dir it is of) of a data dir's audio: ``data_fingerprint`` of its
-    wav.scp, or for a feature cache dir the fingerprint its manifest records of its source."""
-    from adapters.feature_cache import data_fingerprint
+def set_fingerprint(data_dir) -> tuple:
+    """(fingerprint, the data dir it is of) of a data set: ``adapters.data.fingerprint`` of its
+    data dir, or for a feature cache dir the fingerprint its manifest records of its source."""
+    from adapters.data.fingerprint import data_fingerprint
 
     d = Path(data_dir)
     if (d / "wav.scp").is_file():
@@ -184,26 +186,26 @@ def audio_fingerprint(data_dir) -> tuple:
 
 
 def set_record(data_dir, files: Iterable = ()) -> dict:
-    """One data set's provenance: its dir, the audio fingerprint, the SHA-256 of ``files``
+    """One data set's provenance: its dir, its data fingerprint, the SHA-256 of ``files``
     (by name) and ``id``, their digest (None when nothing could be read; ``errors`` says why)."""
     from adapters.feature_cache import file_sha256
 
-    rec = {"dir": str(data_dir), "audio": None, "files": {}}
+    rec = {"dir": str(data_dir), "data": None, "files": {}}
     errors = []
     try:
-        rec["audio"], src = audio_fingerprint(data_dir)
+        rec["data"], src = set_fingerprint(data_dir)
         if src and src != str(data_dir):
             rec["source_dir"] = src
     except Exception as e:  # a record that says what it lacks beats no result
-        errors.append(f"audio: {e.__class__.__name__}: {e}")
+        errors.append(f"data: {e.__class__.__name__}: {e}")
     for f in files:
         f = Path(f)
         try:
             rec["files"][f.name] = file_sha256(f)
         except OSError as e:
             errors.append(f"{f}: {e.__class__.__name__}: {e}")
-    known = rec["audio"] is not None or rec["files"]
-    rec["id"] = _digest({"audio": rec["audio"], "files": rec["files"]}) if known and not errors else None
+    known = rec["data"] is not None or rec["files"]
+    rec["id"] = _digest({"data": rec["data"], "files": rec["files"]}) if known and not errors else None
     if errors:
         rec["errors"] = errors
     return rec

@@ -417,3 +417,59 @@ def test_torgo_same_utterance_twice_in_a_listing(tmp_path):
     wav = tmp_path / "F01" / "Session1" / "wav_arrayMic" / "0001.wav"
     with pytest.raises(DataDirError, match=r"utterance F01-Session1-array-0001 twice"):
         torgo.utterances([(wav, "yes"), (wav, "no")])
+
+
+# --------------------------------------------------------------------------- data fingerprints
+
+def _touch_all(d: Path, seconds: int):
+    """Every file under ``d`` dated ``seconds`` later (the same bytes: as if written again)."""
+    import os
+
+    for p in d.rglob("*"):
+        if p.is_file():
+            st = p.stat()
+            os.utime(p, ns=(st.st_atime_ns + seconds * 10**9, st.st_mtime_ns + seconds * 10**9))
+
+
+def test_data_prepared_again_byte_for_byte_keeps_its_fingerprint(tmp_path):
+    """Stages 1 and 3 run again from scratch (new files, new mtimes, the same bytes): the same
+    fingerprint, for the stage stamps, the feature cache and results.json alike; an edit of any
+    table changes it."""
+    import shutil
+
+    from adapters import feature_cache, results
+    from adapters.data.fingerprint import TABLES, data_fingerprint
+    from adapters.data.format import format_data_dir
+
+    make_librispeech(tmp_path / "corpus")
+    data, dump = tmp_path / "data", tmp_path / "dump" / "raw"
+
+    def prepare(later=0):
+        for p in (data, tmp_path / "dump"):
+            shutil.rmtree(p, ignore_errors=True)
+        librispeech.prepare(tmp_path / "corpus", "dev-clean", data)
+        format_data_dir(data, dump, tmp_path / "dump" / "audio", nj=1)
+        _touch_all(tmp_path / "data", later)
+        _touch_all(tmp_path / "dump", later)
+        rec = results.set_record(dump, [dump / "text"])
+        return {"data": data_fingerprint(data), "dump": data_fingerprint(dump), "cache": feature_cache.data_fingerprint(dump),
+                "provenance": rec["data"], "id": rec["id"]}
+
+    first = prepare()
+    assert first["dump"] == first["cache"] == first["provenance"] and first["id"]
+    assert prepare(later=100) == first
+    # one implementation: the feature cache's and results.json's are this one
+    assert feature_cache.data_fingerprint is data_fingerprint
+    # any table's edit is another fingerprint (and another id); a file that is not a table is not
+    for name in ("wav.scp", "text", "utt2spk", "utt2num_samples"):
+        assert name in TABLES
+        f = dump / name
+        keep = f.read_bytes()
+        f.write_bytes(keep.replace(b"84-121123-0001 ", b"84-121123-0001  ", 1))
+        assert data_fingerprint(dump) != first["dump"], name
+        assert results.set_record(dump, [dump / "text"])["id"] != first["id"], name
+        f.write_bytes(keep)
+    (dump / ".done").write_text("stamp\n")
+    assert data_fingerprint(dump) == first["dump"]
+    with pytest.raises(FileNotFoundError, match="no such data dir"):
+        data_fingerprint(tmp_path / "gone")

@@ -130,6 +130,51 @@ def test_backbone_hash_covers_only_the_frozen_backbone(make_up):
     assert backbone_sha256(adapters.attach(changed, "frozen")) != frozen
 
 
+def test_fusion_checks_each_composed_adapter_against_the_backbone_weights(make_up, tmp_path, monkeypatch):
+    """A-AF's adapter_paths get the single-file check: a warning naming each file trained on
+    a backbone of this shape with other weights; files without the hash are not checked; the
+    backbone is hashed once for all the files."""
+    from s3prl.nn import S3PRLUpstream
+
+    import adapters.adapter_file as adapter_file
+    from adapters.upstreams import make_upstream
+
+    paths = []
+    for i, t in enumerate(("x", "y")):
+        s = adapters.attach(make_up(), "fusion", tasks=[t])
+        perturb(s.method, seed=i)
+        paths.append(str(adapters.save_adapter(s, tmp_path / f"{t}.pt")))
+    old = str(_rewrite(paths[1], tmp_path / "old.pt", backbone_sha256=...))  # written before the hash
+
+    def weights_warnings(upstream, files, mode="avg"):
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            adapters.attach(upstream, "fusion", mode=mode, adapter_paths=files)
+        return [str(w.message) for w in got if issubclass(w.category, BackboneWeightsWarning)]
+
+    hashed = []
+    real = adapter_file.frozen_backbone_sha256
+    monkeypatch.setattr(adapter_file, "frozen_backbone_sha256", lambda *a: hashed.append(1) or real(*a))
+    assert weights_warnings(make_up(), paths, "attention") == []  # the weights they were trained on
+    assert len(hashed) == 1
+    make_upstream("hubert", "tiny", tmp_path / "other.pt", seed=1)
+    other = lambda: S3PRLUpstream("hubert_local", path_or_url=str(tmp_path / "other.pt")).eval()  # noqa: E731
+    got = weights_warnings(other(), paths)
+    assert len(got) == 2 and len(hashed) == 2
+    for p, msg in zip(paths, got):
+        assert msg.startswith(f"{p}: the adapter was trained on a backbone of this shape but with other weights")
+    assert weights_warnings(other(), [paths[0], old], "single") == [got[0]]
+    hashed.clear()
+    assert weights_warnings(other(), [old]) == [] and hashed == []  # nothing to check: not hashed
+    # the same semantics as a single file's load: a warnings filter makes it an error
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BackboneWeightsWarning)
+        with pytest.raises(BackboneWeightsWarning, match=re.escape(paths[0])):
+            adapters.attach(other(), "fusion", mode="avg", adapter_paths=paths)
+        with pytest.raises(BackboneWeightsWarning, match=re.escape(paths[0])):
+            adapters.load_adapter(other(), paths[0])
+
+
 # ---------------------------------------------------------------- 11: inputs
 
 
@@ -256,9 +301,9 @@ def test_results_record_data_fingerprints_and_the_upstream_hash(tmp_path, monkey
     prov = json.loads((root / "exp" / "results.json").read_text())["provenance"]
     assert prov == r["provenance"]
     assert prov["upstream"] == {"name": "hubert_local", "path": up, "sha256": file_sha256(up)}
-    assert prov["test"]["test"]["audio"] == data_fingerprint(root / "test")
+    assert prov["test"]["test"]["data"] == data_fingerprint(root / "test")
     assert prov["test"]["test"]["files"] == {"text": file_sha256(root / "test" / "text")}
-    assert prov["train"]["audio"] == data_fingerprint(root / "train") and "text" in prov["train"]["files"]
+    assert prov["train"]["data"] == data_fingerprint(root / "train") and "text" in prov["train"]["files"]
     ids = data_ids(r, "test")
     assert ids["train"] and ids["test"] and ids["valid"] is None
     assert "- provenance: upstream sha256 " + file_sha256(up)[:12] in (root / "exp" / "RESULTS.md").read_text()
@@ -284,7 +329,7 @@ def test_training_on_a_feature_cache_records_its_source_fingerprint(tmp_path):
     (exp / "config.yaml").write_text(f"train_data_path_and_name_and_type:\n- - {cache}/feats.scp\n"
                                      "  - speech\n  - kaldi_ark\n")
     rec = training_sets(exp)["train"]
-    assert rec["audio"] == "f" * 64 and rec["source_dir"] == "dump/raw/train" and rec["id"]
+    assert rec["data"] == "f" * 64 and rec["source_dir"] == "dump/raw/train" and rec["id"]
 
 
 def _egs_run(egs, recipe, run, method, test_id, train_id="t1", prov=True, **extra):

@@ -2,6 +2,7 @@
 option values of the wrong type, stage-1 stamps that no longer match their corpus, TERM during
 a stage, and reruns of finished stages.  Each builds its situation in a temporary copy of a
 recipe and runs in seconds (no training)."""
+import json
 import os
 import signal
 import subprocess
@@ -152,6 +153,38 @@ def test_training_on_other_data_is_refused(tmp_path):
     assert "token_list changed since it started" in out["mixed"]
 
 
+def test_data_sig_is_the_library_fingerprint_of_the_tables_contents(tmp_path):
+    """The stamps' data_sig is adapters.data.fingerprint (the one implementation, also in the feature
+    cache and results.json): the tables' contents, not their mtimes; the value is the one the stamps
+    written before it recorded (MD5 of "<table> <MD5>" lines), so they still match."""
+    import hashlib
+
+    from adapters.data.fingerprint import data_fingerprint
+
+    d = tmp_path / "set"
+    d.mkdir()
+    tables = {"wav.scp": "u1 /a/u1.flac\nu2 /a/u2.flac\n", "text": "u1 A B\nu2 C\n", "utt2spk": "u1 s\nu2 s\n"}
+    for name, body in tables.items():
+        (d / name).write_text(body)
+    (d / "notes.txt").write_text("not a table\n")
+    sig = lambda: bash(f"data_sig {d}; data_sig {tmp_path / 'gone'}", tmp_path)  # noqa: E731
+    r = sig()
+    assert r.returncode == 0, r.stderr
+    first, gone = r.stdout.split()
+    assert gone == "missing"
+    md5 = lambda b: hashlib.md5(b).hexdigest()  # noqa: E731
+    assert first == data_fingerprint(d) == md5("".join(f"{n} {md5(tables[n].encode())}\n"
+                                                          for n in ("wav.scp", "text", "utt2spk")).encode())
+    # written again, byte for byte, later: the same data
+    for name, body in tables.items():
+        (d / name).write_text(body)
+        os.utime(d / name, (time.time() + 100, time.time() + 100))
+    (d / "notes.txt").write_text("edited\n")
+    assert sig().stdout.split()[0] == first
+    (d / "text").write_text("u1 A B\nu2 D\n")
+    assert sig().stdout.split()[0] != first
+
+
 # ---------------------------------------------------------------- class 8: signals
 
 def _session_procs(sid):
@@ -264,3 +297,105 @@ def test_rerun_of_finished_stages_changes_nothing(tmp_path):
     assert "train: made from other inputs (changed: data since it ran)" in r.stdout
     assert "dev: done" in r.stdout
     assert "X" in (d / "data/token_list/char/tokens.txt").read_text().split()
+
+
+# ---------------------------------------------------------------- class 9: stage 13 reruns
+
+def _scoring_tree(top: Path, kind: str):
+    """A recipe whose run 'frozen' was trained and decoded (stages 1-12 faked): its exp dir
+    (config.yaml, model_info.json) and the test set's data dir and hypotheses.  Returns
+    (recipe dir, template command, run dir, hypothesis file)."""
+    rel, script, run = {"asr": ("librispeech/asr1", "./asr.sh", "asr_ctc_frozen"),
+                        "cls": ("speech_commands/ks1", "./cls.sh", "cls_frozen"),
+                        "spk": ("voxceleb/spk1", "./spk.sh", "spk_frozen")}[kind]
+    d = copy_recipe(top, rel)
+    ref, exp = d / "dump/raw/test", d / "exp" / run
+    ref.mkdir(parents=True)
+    exp.mkdir(parents=True)
+    utts = [f"u{i}" for i in range(4)]
+    (ref / "wav.scp").write_text("".join(f"{u} {d}/audio/{u}.wav\n" for u in utts))
+    (exp / "config.yaml").write_text("frontend_conf:\n  method: frozen\n  upstream: hubert_local\n")
+    (exp / "model_info.json").write_text(json.dumps(
+        {"method": "frozen", "method_conf": {}, "upstream": "hubert_local", "upstream_path": None, "decoder": "ctc",
+         "encoder": None, "total_params": 100, "trainable_params": 10, "adapter_params": 0}))
+    (exp / "train_time_s").write_text("12\n")
+    cmd = [script, "--python", sys.executable, "--train_set", "train", "--valid_set", "dev", "--test_sets", "test",
+           "--methods", "frozen", "--stage", "13", "--stop_stage", "13"]
+    if kind == "asr":
+        (ref / "text").write_text("".join(f"{u} A B C\n" for u in utts))
+        hyp = exp / "decode_decode_ctc/test/text"
+        hyp.parent.mkdir(parents=True)
+        hyp.write_text("".join(f"{u} A B {'C' if i else 'D'}\n" for i, u in enumerate(utts)))
+    elif kind == "cls":
+        (ref / "label").write_text("".join(f"{u} {'yes' if i % 2 else 'no'}\n" for i, u in enumerate(utts)))
+        hyp = exp / "decode/test/prediction"
+        hyp.parent.mkdir(parents=True)
+        hyp.write_text("".join(f"{u} yes\n" for u in utts))
+        cmd += ["--task_name", "ks"]
+    else:
+        (ref / "trials").write_text("1 u0 u1\n0 u0 u2\n1 u2 u3\n0 u1 u3\n")
+        hyp = exp / "embed/test/embeddings.npz"
+        hyp.parent.mkdir(parents=True)
+        np.savez(hyp, **{u: np.random.default_rng(i).standard_normal(8) for i, u in enumerate(utts)})
+        cmd += ["--conf_prefix", "train_asv", "--task_name", "asv"]
+    return d, cmd, exp, hyp
+
+
+@pytest.mark.parametrize("kind", ["asr", "cls", "spk"])
+def test_scoring_reruns_only_when_its_inputs_changed(tmp_path, kind):
+    d, cmd, exp, hyp = _scoring_tree(tmp_path, kind)
+    env = dict(os.environ, PYTHON=sys.executable)
+    score = lambda *extra: subprocess.run([*cmd, *extra], cwd=d, env=env, capture_output=True, text=True,  # noqa: E731
+                                          timeout=300)
+    name = exp.name.split("_", 1)[1]  # the run's name: ctc_frozen, frozen
+    results = exp / "results.json"
+    r = score()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"Stage 13: scoring {name}" in r.stdout and results.is_file()
+    assert "test_sets test" in (exp / ".score.done").read_text()
+    first = results.read_text()
+    mtimes = {f: (exp / f).stat().st_mtime_ns for f in ("results.json", "RESULTS.md", "per_item.json")}
+    time.sleep(0.05)
+    # unchanged inputs: skipped, results.json not rewritten
+    r = score()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"Stage 13: {name}: scored" in r.stdout and f"scoring {name}" not in r.stdout
+    assert {f: (exp / f).stat().st_mtime_ns for f in mtimes} == mtimes and results.read_text() == first
+    # other hypotheses (decoded again with another model): scored again, saying why
+    if kind == "spk":
+        np.savez(hyp, **{f"u{i}": np.random.default_rng(10 + i).standard_normal(8) for i in range(4)})
+    else:
+        hyp.write_text(hyp.read_text().replace("u0 A B D", "u0 A B C").replace("u0 yes", "u0 no"))
+    r = score()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"Stage 13: {name}: made from other inputs (changed: hyp_test since it ran)" in r.stdout
+    assert f"Stage 13: scoring {name}" in r.stdout and results.read_text() != first
+    # other references in the test set's data dir
+    second = results.read_text()
+    table = d / "dump/raw/test" / {"asr": "text", "cls": "label", "spk": "trials"}[kind]
+    table.write_text(table.read_text().replace("u3 A B C", "u3 A B").replace("u3 yes", "u3 no")
+                     .replace("1 u2 u3", "0 u2 u3").replace("0 u1 u3", "1 u1 u3"))
+    r = score()
+    assert r.returncode == 0 and "(changed: ref_test since it ran)" in r.stdout, r.stdout + r.stderr
+    assert results.read_text() != second
+    if kind != "asr":
+        # a scoring option: another task name
+        r = score("--task_name", "other")
+        assert r.returncode == 0 and "(changed: task since it ran)" in r.stdout, r.stdout + r.stderr
+        assert json.loads(results.read_text())["task"] == "other"
+        return  # what follows is lib.sh's, the same in every template
+    # the run retrained (its train_time_s): scored again, its results.json reports the new time
+    (exp / "train_time_s").write_text("30\n")
+    r = score()
+    assert r.returncode == 0 and "(changed: run since it ran)" in r.stdout, r.stdout + r.stderr
+    assert json.loads(results.read_text())["train_time_s"] == 30.0
+    # an output removed: scored again, saying which
+    (exp / "RESULTS.md").unlink()
+    r = score()
+    assert r.returncode == 0 and f"{exp.relative_to(d)}/RESULTS.md is missing: running it again" in r.stdout, \
+        r.stdout + r.stderr
+    assert (exp / "RESULTS.md").is_file()
+    # a scorer that fails leaves no stamp: the next run scores again
+    hyp.unlink()
+    r = score()
+    assert r.returncode != 0 and not (exp / ".score.done").exists(), r.stdout + r.stderr

@@ -352,10 +352,21 @@ for i in "${!runs[@]}"; do
   fi
 
   if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 13 ]; then
-    log "Stage 13: scoring $run"
-    args=()
-    for s in $test_sets; do args+=(--test "$s" "${dumpdir}/raw/$s" "$dec/$s/text"); done
-    spawn $python -m adapters.bin.score_asr --exp "$dir" "${args[@]}"
+    # what the scores are made from: each set's references (its data dir) and hypotheses, and the
+    # run's files that results.json reports (score_record, lib.sh)
+    args=(); rec=$(score_record "$dir" "$test_sets")
+    for s in $test_sets; do
+      args+=(--test "$s" "${dumpdir}/raw/$s" "$dec/$s/text")
+      rec+=$'\n'$(record "ref_$s" "$(data_sig "${dumpdir}/raw/$s")" "hyp_$s" "$(file_sig "$dec/$s/text")")
+    done
+    if outputs_done "Stage 13: $run" "$dir/.score.done" "$rec" "${SCORE_OUTPUTS[@]/#/$dir/}"; then
+      log "Stage 13: $run: scored"
+    else
+      log "Stage 13: scoring $run"
+      rm -f "$dir/.score.done"
+      spawn $python -m adapters.bin.score_asr --exp "$dir" "${args[@]}"
+      stamp_write "$dir/.score.done" "$rec"
+    fi
   fi
 done
 

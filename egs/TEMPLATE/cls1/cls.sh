@@ -200,13 +200,22 @@ fi
 if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 13 ]; then
   for run in "${runs[@]}"; do
     dir=${expdir}/cls_${run}
-    log "Stage 13: scoring $run"
-    args=()
+    # what the scores are made from: each set's labels (its data dir) and predictions, the task
+    # name, and the run's files that results.json reports (score_record, lib.sh)
+    args=(); rec=$(score_record "$dir" "$test_sets" task "$task_name")
     for s in $test_sets; do
       t=$(echo "$s" | tr / _)
       args+=(--test "$t" "${dumpdir}/raw/$s" "$dir/decode/$t/prediction")
+      rec+=$'\n'$(record "ref_$t" "$(data_sig "${dumpdir}/raw/$s")" "hyp_$t" "$(file_sig "$dir/decode/$t/prediction")")
     done
+    if outputs_done "Stage 13: $run" "$dir/.score.done" "$rec" "${SCORE_OUTPUTS[@]/#/$dir/}"; then
+      log "Stage 13: $run: scored"
+      continue
+    fi
+    log "Stage 13: scoring $run"
+    rm -f "$dir/.score.done"
     spawn $python -m adapters.bin.score_cls --exp "$dir" --task "$task_name" "${args[@]}"
+    stamp_write "$dir/.score.done" "$rec"
   done
   compare_runs "${expdir}/cls_" "${runs[@]}"
 fi

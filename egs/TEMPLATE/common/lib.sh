@@ -200,19 +200,15 @@ spawn() {
 # away a trained model, refused with the reason).  An empty .done is an older pipeline's `touch`:
 # it is judged as that pipeline judged it (by mtimes) and then given the record.
 
-# the tables of a data dir that the stages read (not utt2task_id: stage 11 derives it in place
-# from utt2task and --task_list, which its record names)
-DATA_TABLES="wav.scp segments reco2file_and_channel text label utt2spk spk2utt utt2task
-             utt2category utt2lang utt2num_samples utt2dur trials"
-
-# data_sig DIR: a signature of DIR's tables (their names and contents; the audio they point to is
-# covered by the stamp of the stage that wrote them)
+# data_sig DIR: the fingerprint of DIR's tables, a digest of their names and contents (never their
+# mtimes: data prepared again byte for byte is the same data; the audio they point to is covered by
+# the stamp of the stage that wrote them); "missing" when there is no DIR.  One implementation,
+# adapters/data/fingerprint.py (results.json's provenance and the feature cache record it too), run
+# as a script: it imports nothing outside Python's standard library.
+FINGERPRINT_PY=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../.." && pwd)/adapters/data/fingerprint.py
 data_sig() {
-  local d=$1 f
-  [ -d "$d" ] || { echo "missing"; return 0; }
-  for f in $DATA_TABLES; do
-    [ -f "$d/$f" ] && echo "$f $(md5sum < "$d/$f" | cut -c1-32)"
-  done | md5sum | cut -c1-32
+  [ -f "$FINGERPRINT_PY" ] || die "$FINGERPRINT_PY not found (lib.sh computes data fingerprints with it)"
+  ${python:-python3} -I "$FINGERPRINT_PY" "$1" || die "could not fingerprint the data dir $1"
 }
 
 # file_sig FILE...: a signature of the files' contents ("missing" for one that is not there)
@@ -276,6 +272,35 @@ stage_done() {
       log "  $name: its inputs are newer than its output: running it again"; return 1 ;;
     *) log "  $name: made from other inputs ($st since it ran): running it again"; return 1 ;;
   esac
+}
+
+# outputs_done NAME STAMP RECORD FILE...: stage_done NAME STAMP RECORD for a stage whose outputs
+# are FILE... (stage 13's results): not done while one of them is missing or empty (it runs
+# again, saying which)
+outputs_done() {
+  local name=$1 f=$2 rec=$3 o; shift 3
+  for o in "$@"; do
+    if [ ! -s "$o" ]; then
+      [ ! -f "$f" ] || log "  $name: $o is missing: running it again"
+      return 1
+    fi
+  done
+  stage_done "$name" "$f" "$rec"
+}
+
+# Stage 13 (scoring) writes SCORE_OUTPUTS into the run's exp dir; it is done when they are there
+# and its .score.done records what they were made from (outputs_done): score_record's lines, and
+# each test set's references and hypotheses (the template's)
+SCORE_OUTPUTS=(results.json RESULTS.md per_item.json)
+# score_record DIR TESTS [KEY VALUE...]: the scoring stamp's lines that every template has: the test
+# sets, the run's files that results.json reports besides the scores (config.yaml: method,
+# upstream, training sets; model_info.json: parameter counts; train_time_s; peak_mem_mb) and the
+# scoring options KEY VALUE
+score_record() {
+  local dir=$1 tests=$2; shift 2
+  # shellcheck disable=SC2086
+  record test_sets "$(echo $tests)" \
+    run "$(file_sig "$dir/config.yaml" "$dir/model_info.json" "$dir/train_time_s" "$dir/peak_mem_mb")" "$@"
 }
 
 # replace_if_changed TMP DST: TMP becomes DST unless DST has the same contents (then DST, and

@@ -192,13 +192,23 @@ fi
 if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 13 ]; then
   for run in "${runs[@]}"; do
     dir=${expdir}/spk_${run}
-    log "Stage 13: scoring $run (cosine similarity; EER, minDCF at p_target 0.05 and 0.01)"
-    args=()
+    # what the scores are made from: each set's trials (its data dir) and embeddings, the task
+    # name, and the run's files that results.json reports (score_record, lib.sh)
+    args=(); outs=("${SCORE_OUTPUTS[@]/#/$dir/}"); rec=$(score_record "$dir" "$test_sets" task "$task_name")
     for s in $test_sets; do
       t=$(echo "$s" | tr / _)
       args+=(--test "$t" "${dumpdir}/raw/$s/trials" "$dir/embed/$t/embeddings.npz")
+      outs+=("$dir/embed/$t/scores")
+      rec+=$'\n'$(record "ref_$t" "$(data_sig "${dumpdir}/raw/$s")" "hyp_$t" "$(file_sig "$dir/embed/$t/embeddings.npz")")
     done
+    if outputs_done "Stage 13: $run" "$dir/.score.done" "$rec" "${outs[@]}"; then
+      log "Stage 13: $run: scored"
+      continue
+    fi
+    log "Stage 13: scoring $run (cosine similarity; EER, minDCF at p_target 0.05 and 0.01)"
+    rm -f "$dir/.score.done"
     spawn $python -m adapters.bin.score_spk --exp "$dir" --task "$task_name" "${args[@]}"
+    stamp_write "$dir/.score.done" "$rec"
   done
   compare_runs "${expdir}/spk_" "${runs[@]}"
 fi
