@@ -8,45 +8,33 @@ methods (``adapters.inject``).
 
 Loading checks what the file fits: the method, the backbone's shape (an error naming
 the differing dimensions), the method's configuration (an error listing every option
-that changes the function, ``TRAINING_ONLY`` aside: a LoRA saved with alpha 8 does not
+that changes the function, the method's ``training_only_options`` aside: a LoRA saved with alpha 8 does not
 load into one configured with alpha 64) and, where the manifest has it (files written
 before it was recorded have not), the hash of the backbone's frozen weights: the same
-shape with other weights is a ``BackboneWeightsWarning``.  A manifest with a missing,
+shape with other weights is a ``BackboneWeightsWarning`` naming the file (the check is
+``adapters.adapter_file.check_weights``, which every file a fusion composes through its
+``adapter_paths`` gets too).  A manifest with a missing,
 empty or mistyped field is a ``CheckpointError`` naming the field.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import re
-import warnings
 from pathlib import Path
 from typing import Iterable, Optional
 
 import torch
 
-from adapters.adapter_file import (FORMAT, CheckpointError, check_backbone, read_adapter_file,  # noqa: F401
-                                   read_checkpoint, read_manifest)
+from adapters.adapter_file import (FORMAT, BackboneWeightsWarning, CheckpointError, check_backbone,  # noqa: F401
+                                   check_weights, frozen_backbone_sha256, read_adapter_file, read_checkpoint,
+                                   read_manifest)
 from adapters.backbones import Backbone
 from adapters.fileio import replacing
 
-#: options that only shape training (initialisation, training-loss terms, learning rates,
-#: where the weights were first read from): a checkpoint loads under other values of them.
-#: A method class may add its own in a ``training_only_options`` attribute.
-TRAINING_ONLY = {
-    "fusion": {"train_adapters", "adapter_paths", "own_adapter_dropout", "value_regularization",
-               "fusion_lr_scale"},
-    "prefix": {"init_std"},
-    "elp": {"e_ln_init"},
-}
-
-
-class BackboneWeightsWarning(UserWarning):
-    """An adapter loaded onto a backbone of its shape whose weights differ from its training's."""
-
-
 def training_only_options(method) -> set:
-    return set(TRAINING_ONLY.get(method.method_name, ())) | set(getattr(method, "training_only_options", ()))
+    """Options that only shape training (initialisation, training-loss terms, learning rates,
+    where the weights were first read from), as the method declares them
+    (``AdapterMethod.training_only_options``): a checkpoint loads under other values of them."""
+    return set(getattr(method, "training_only_options", ()))
 
 
 def _config_defaults(method) -> dict:
@@ -88,40 +76,16 @@ def check_config(path, manifest: dict, method, allow: Iterable[str] = ()) -> Non
         )
 
 
-_PARAMETRIZED = re.compile(r"\.parametrizations\.([^.]+)\.original\d*$")
-
-
 def backbone_sha256(adapted) -> str:
     """SHA-256 of the upstream's weights that ``adapted``'s method leaves frozen (names, dtypes,
     shapes and bytes; the method's own modules and the backbone tensors it trains excluded)."""
-    method = adapted.method
-    own = {id(t) for t in list(method.parameters()) + list(method.buffers())}
-    trained = set(method.upstream_trainable_names())
-    items = []
-    for name, t in adapted.upstream.state_dict(keep_vars=True).items():
-        if id(t) in own or name in trained or not isinstance(t, torch.Tensor):
-            continue
-        items.append((_PARAMETRIZED.sub(r".\1", name), t))
-    h = hashlib.sha256()
-    for name, t in sorted(items, key=lambda x: x[0]):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name} {t.dtype} {tuple(t.shape)}\n".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+    return frozen_backbone_sha256(adapted.upstream, adapted.method)
 
 
 def check_backbone_weights(path, manifest: dict, adapted) -> None:
-    want = manifest.get("backbone_sha256")
-    if not want:  # written before the hash was recorded
-        return
-    have = backbone_sha256(adapted)
-    if have != want:
-        warnings.warn(
-            f"{path}: the adapter was trained on a backbone of this shape but with other weights "
-            f"(backbone sha256 {want[:12]} in the checkpoint, {have[:12]} here): its outputs are not "
-            "what it was trained to give; load it onto the upstream it was trained with",
-            BackboneWeightsWarning, stacklevel=3,
-        )
+    """``BackboneWeightsWarning`` when ``path`` was trained on other frozen weights than ``adapted``'s
+    (``adapters.adapter_file.check_weights``: the same check for every file read onto an upstream)."""
+    check_weights(path, manifest, lambda: backbone_sha256(adapted), stacklevel=3)
 
 
 def adapter_state(adapted, tasks: Optional[Iterable[str]] = None) -> dict:

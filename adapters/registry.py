@@ -1,5 +1,7 @@
 """Registry of adapter methods: a new method is one file plus one line in
-``adapters/methods/__init__.py``."""
+``adapters/methods/__init__.py``.  What the tools know of each method (its
+description, recipe defaults, capabilities, the named runs of it) is read through
+``adapters.catalogue``."""
 from __future__ import annotations
 
 from typing import Dict, List, Type
@@ -35,3 +37,16 @@ def available_methods() -> List[str]:
     import adapters.methods  # noqa: F401
 
     return sorted(_METHODS)
+
+
+def registered() -> Dict[str, Type]:
+    """{name: class} of every registered method, in the order they registered (the order of
+    the imports in ``adapters/methods/__init__.py``, then any registered later)."""
+    import adapters.methods  # noqa: F401
+
+    return dict(_METHODS)
+
+
+def unregister(name: str) -> None:
+    """Forget a method (a test that registered one of its own)."""
+    _METHODS.pop(name, None)

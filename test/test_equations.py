@@ -8,6 +8,7 @@ import torch.nn.functional as F
 import adapters
 from adapters.methods.prefix import attention_with_prefix
 from conftest import FAMILIES, max_diff, perturb
+from method_checks import check_hidden_states_reflect_the_adapter, check_identity_at_init, methods_where
 
 
 def capture_layer_outputs(up):
@@ -54,16 +55,11 @@ def test_hra_matches_the_recurrence_written_as_a_loop(make_up, wavs, controller,
         torch.testing.assert_close(hs[layer + 1][:, :n], expected[:, :n], atol=1e-5, rtol=1e-4)
 
 
+# the generic contract (test/method_checks.py), for every method of the catalogue that promises it
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("method", ["hra", "houlsby", "lora", "fusion"])
+@pytest.mark.parametrize("method", methods_where(lambda c: c.identity_at_init))
 def test_identity_at_initialisation(make_up, wavs, family, method):
-    up = make_up(family)
-    with torch.no_grad():
-        ref, _ = up(*wavs)
-    a = adapters.attach(up, method)
-    with torch.no_grad():
-        hs, _ = a(*wavs)
-    assert max_diff(hs, ref) < 1e-5
+    check_identity_at_init(make_up(family), wavs, method)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -78,19 +74,10 @@ def test_elp_e_adapter_is_identity_at_init_with_zero_gain(make_up, wavs, family)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("method", ["hra", "houlsby", "lora", "fusion", "elp", "prefix", "bitfit"])
+@pytest.mark.parametrize("method", methods_where(lambda c: c.lowest_adapted is not None))
 def test_hidden_states_reflect_an_adapter_away_from_identity(make_up, wavs, family, method):
-    up = make_up(family)
-    with torch.no_grad():
-        ref, _ = up(*wavs)
-    a = adapters.attach(up, method)
-    perturb(a.method if method != "bitfit" else a.backbone.encoder, std=0.2)
-    with torch.no_grad():
-        hs, lens = a(*wavs)
-    # every layer after the first adapted one differs; the CNN output does not
-    assert (hs[0] - ref[0]).abs().max() < 1e-5 or method in ("elp", "bitfit")
-    assert (hs[-1] - ref[-1]).abs().max() > 1e-3
-    assert [h.shape for h in hs] == [r.shape for r in ref]
+    # the hidden states below the lowest adapted one are the frozen upstream's; the last differs
+    check_hidden_states_reflect_the_adapter(make_up(family), wavs, method)
 
 
 # --------------------------------------------------------------- fusion

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from conftest import perturb
+from method_checks import methods_where
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,8 @@ def test_registered_in_espnet_choices(registered):
     assert hasattr(warprnnt_pytorch, "RNNTLoss")
 
 
-@pytest.mark.parametrize("method", ["frozen", "hra", "houlsby", "lora", "bitfit", "prefix", "finetune"])
+# every method of the catalogue without a layer summary of its own
+@pytest.mark.parametrize("method", methods_where(lambda c: not c.has_layer_summary))
 def test_frontend_weighted_sum_shapes(ckpt_dir, wavs, method):
     fe = frontend(ckpt_dir, method)
     x, lens = wavs

@@ -8,8 +8,11 @@ import pytest
 import soundfile as sf
 import torch
 
+from adapters import catalogue
 from conftest import FAMILIES, perturb
 
+# the cuts the shipped methods declare (a regression check; every method's declaration is
+# checked against its attached instance below)
 METHOD_CUTS = {
     "frozen": "hidden_states",
     "finetune": "cnn",
@@ -19,6 +22,7 @@ METHOD_CUTS = {
     "bitfit": "encoder",
     "prefix": "encoder",
     "elp": "encoder",
+    "fusion": "encoder",
 }
 
 
@@ -52,9 +56,12 @@ def test_frozen_part_matches_s3prl_and_is_batch_invariant(make_up, family):
 
 def test_every_method_names_its_cut(make_up):
     import adapters
+    from adapters.upstream_cut import CUTS
 
-    for method, cut in METHOD_CUTS.items():
-        assert adapters.attach(make_up(), method).cache_cut == cut, method
+    for method in catalogue.methods():
+        cut = adapters.attach(make_up(), method).cache_cut
+        assert cut in CUTS and cut == catalogue.cache_cut(method), method
+        assert cut == METHOD_CUTS.get(method, cut), method
     # ELP with only its L-adapters needs no gradient inside the upstream
     only_l = adapters.attach(make_up(), "elp", e_adapter=False, p_adapter=False)
     assert only_l.cache_cut == "hidden_states"
@@ -81,7 +88,7 @@ def _asr_model(ckpt_dir, method, vocab=12):
     return model.eval()
 
 
-@pytest.mark.parametrize("method", sorted(METHOD_CUTS))
+@pytest.mark.parametrize("method", catalogue.methods())
 def test_loss_from_cache_equals_on_the_fly(ckpt_dir, method):
     """The same batch, as waveforms and as the cached frozen part: the same loss and gradients."""
     model = _asr_model(ckpt_dir, method)
@@ -151,12 +158,15 @@ def test_build_writes_kaldi_ark_and_reuses_it(tmp_path, ckpt_dir, dtype):
     assert json.loads((out / "manifest.json").read_text())["cut"] == "hidden_states"
     # unchanged: kept
     assert not build(up, "hubert_local", path, "hidden_states", d, out, dtype, log=lambda *a: None)["built"]
-    # another cut, or a changed audio file: rebuilt, with the reason
+    # another cut, or a changed audio file (dumped again with its utt2num_samples, as stage 3
+    # writes them; the fingerprint reads the data dir's tables, not the audio): rebuilt, with the reason
     said = []
     assert build(up, "hubert_local", path, "encoder", d, out, dtype, log=said.append)["built"]
     assert "cut" in said[0]
     wav2 = np.zeros(5000, dtype=np.float32)
     sf.write(d / "wav" / "u0.wav", wav2, 16000, subtype="PCM_16")
+    num = d / "utt2num_samples"
+    num.write_text(num.read_text().replace("u0 4000\n", "u0 5000\n"))
     said.clear()
     assert build(up, "hubert_local", path, "encoder", d, out, dtype, log=said.append)["built"]
     assert "data_fingerprint" in said[0]

@@ -6,7 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adapters.bin.make_configs import METHODS, method_config, write_configs
+from adapters import catalogue
+from adapters.bin.make_configs import method_config, write_configs
+
+HRA_CONF = catalogue.variant("hra").method_conf()  # the recipes' HRA, from its file
 
 ROOT = Path(__file__).resolve().parents[1]
 BASES = [  # (recipe conf dir, base, prefix)
@@ -32,7 +35,7 @@ def test_methods_differ_only_in_the_adapter():
     frozen, ft, hra = (method_config(base, m) for m in ("frozen", "finetune", "hra"))
     assert frozen["frontend_conf"] == {"upstream": "hubert_local", "method": "frozen"}
     assert ft["optim_conf"]["lr"] == pytest.approx(0.0002) and frozen["optim_conf"]["lr"] == 0.002
-    assert hra["frontend_conf"]["method_conf"] == METHODS["hra"][1]
+    assert hra["frontend_conf"]["method_conf"] == HRA_CONF
     assert base["frontend_conf"]["method_conf"] == {"stale": 1}  # the base is not modified
     for cfg in (frozen, ft, hra):
         assert cfg["max_epoch"] == 3
@@ -55,13 +58,13 @@ def test_a_base_overrides_one_method_in_all_its_runs():
             "method_conf_overrides": {"hra": {"head": "ffn", "head_hidden": 128}}}
     for run in ("hra", "hra_addtask"):  # the add-a-task run must build the same heads
         cfg = method_config(base, run)
-        assert cfg["frontend_conf"]["method_conf"] == {**METHODS["hra"][1], "head": "ffn", "head_hidden": 128}
+        assert cfg["frontend_conf"]["method_conf"] == {**HRA_CONF, "head": "ffn", "head_hidden": 128}
         assert "method_conf_overrides" not in cfg
     # the added task keeps one checkpoint: averaging moves frozen weights by an ulp
     assert method_config({"keep_nbest_models": 3}, "hra_addtask")["keep_nbest_models"] == 1
     assert method_config({"keep_nbest_models": 3}, "hra")["keep_nbest_models"] == 3
     assert "method_conf" not in method_config(base, "frozen")["frontend_conf"]
-    assert METHODS["hra"][1]["head"] == "linear"  # the shared table is not modified
+    assert catalogue.variant("hra").method_conf()["head"] == "linear"  # the declaration is not modified
     with pytest.raises(SystemExit, match="nosuch not registered"):
         method_config({"method_conf_overrides": {"nosuch": {}}}, "hra")
     with pytest.raises(SystemExit, match="entries of hra must be key: value maps"):

@@ -3,7 +3,9 @@ import pytest
 import torch
 
 import adapters
+from adapters import catalogue
 from conftest import FAMILIES, perturb
+from method_checks import check_frozen_weights_stay_frozen
 
 L, D, F_, H = 2, 96, 192, 4  # the tiny upstream: layers, width, FFN width, heads
 
@@ -79,24 +81,8 @@ def test_lora_with_k_and_the_fusion_composition_counts(make_up, tmp_path):
     assert no_ln.num_trainable() == 0
 
 
+# the generic contract (test/method_checks.py), for every method of the catalogue
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("method", ["houlsby", "lora", "prefix", "hra", "fusion", "elp", "bitfit", "finetune"])
+@pytest.mark.parametrize("method", catalogue.methods())
 def test_frozen_weights_are_bit_identical_after_optimizer_steps(make_up, wavs, family, method):
-    a = adapters.attach(make_up(family), method)
-    a.train()
-    frozen = {n: p.detach().clone() for n, p in a.named_parameters() if not p.requires_grad}
-    trainable = {n: p.detach().clone() for n, p in a.named_parameters() if p.requires_grad}
-    assert trainable, "the method trains nothing"
-    opt = torch.optim.AdamW(a.trainable_parameters(), lr=1e-2, weight_decay=0.1)
-    for _ in range(2):
-        hs, _ = a(*wavs)
-        summary = a.layer_summary(hs, _)
-        loss = hs[-1].pow(2).mean() + (summary[0].pow(2).mean() if summary else 0)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    for n, p in a.named_parameters():
-        if n in frozen:
-            assert torch.equal(p, frozen[n]), f"{n} changed"
-    changed = [n for n, p in a.named_parameters() if n in trainable and not torch.equal(p, trainable[n])]
-    assert changed, "no trainable parameter moved"
+    check_frozen_weights_stay_frozen(make_up(family), wavs, method)

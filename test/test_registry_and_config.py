@@ -67,3 +67,43 @@ def test_task_set_resolves_names_indices_and_rejects_unknown():
         ts.resolve(["a", "b"], 3)
     with pytest.raises(ValueError, match="duplicate task names"):
         TaskSet(["a", "a"])
+
+
+# ---------------------------------------------------------------- the catalogue
+from adapters import catalogue  # noqa: E402
+from method_checks import check_declarations  # noqa: E402
+
+
+@pytest.mark.parametrize("method", catalogue.methods())
+def test_every_method_declares_what_the_tools_read(make_up, method):
+    check_declarations(make_up, method)
+
+
+def test_every_run_of_the_catalogue_is_a_valid_configuration():
+    rows = [v.filed_under for v in catalogue.variants()]
+    assert len(rows) == len(set(rows)), "two runs filed under one row"
+    assert catalogue.methods() == [v.method for v in catalogue.variants()[: len(catalogue.methods())]]
+    for v in catalogue.variants():
+        v.config()  # parses
+        assert v.summary and "\n" not in v.summary and v.learning_rate_scale > 0
+        assert all(catalogue.find(a) for a in v.after), v.name
+        assert catalogue.for_row(v.filed_under).name == v.name
+    assert catalogue.companion_runs("fusion") == ["frozen", "extract"]
+    assert catalogue.companion_runs("hra") == ["hra_addtask"] and catalogue.companion_runs("lora") == []
+    assert catalogue.variant("fusion").capabilities.needs_several_tasks  # the run: A-AF attention
+    assert not catalogue.method_capabilities("fusion").needs_several_tasks  # the method: stage 1 by default
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        catalogue.variant("nope")
+
+
+def test_the_multitask_recipe_files_its_runs_under_the_catalogues_rows():
+    """egs/euphonia/asr1/run.sh's stage-17 table (run|label|row) against the catalogue's rows."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "egs/euphonia/asr1/run.sh").read_text()
+    table = re.search(r"\n\s*runs=\((.*?)\)\n", text, re.S).group(1)
+    entries = re.findall(r'"([^"|]+)\|[^"|]*\|([^"|]*)"', table)
+    assert len(entries) >= 10
+    for run, row in entries:
+        assert catalogue.variant(run).filed_under == (row or run), run

@@ -3,8 +3,10 @@ import pytest
 import torch
 
 import adapters
+from adapters import catalogue
 from adapters.checkpoint import CheckpointError, load_state_into
 from conftest import FAMILIES, max_diff, perturb
+from method_checks import check_mixed_task_batch, check_save_load_round_trip, methods_where
 
 
 @pytest.fixture
@@ -13,26 +15,13 @@ def same_len_wavs():
     return torch.randn(4, 6400, generator=g), torch.full((4,), 6400)
 
 
+# the generic contract (test/method_checks.py): every method of the catalogue that routes by
+# task id, and HRA's FFN heads besides its default linear ones
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("method, conf", [("hra", {"head": "linear"}), ("hra", {"head": "ffn"}), ("fusion", {}),
-                                          ("houlsby", {})])
+@pytest.mark.parametrize("method, conf", [(m, {}) for m in methods_where(lambda c: c.routes_tasks)]
+                         + [("hra", {"head": "ffn"})])
 def test_mixed_task_batch_equals_task_by_task(make_up, same_len_wavs, family, method, conf):
-    a = adapters.attach(make_up(family), method, tasks=["a", "b", "c"], **conf)
-    perturb(a.method, std=0.2)
-    wav, lens = same_len_wavs
-    tasks = ["b", "a", "c", "b"]
-    with torch.no_grad():
-        mixed, _ = a(wav, lens, task=tasks)
-        for t in set(tasks):
-            idx = [i for i, x in enumerate(tasks) if x == t]
-            alone, _ = a(wav[idx], lens[idx], task=t)
-            for m, s in zip(mixed, alone):
-                # batched vs single matmul kernels round differently; a wrong head is off by ~0.1
-                torch.testing.assert_close(m[idx], s, atol=1e-4, rtol=1e-3)
-    # and different tasks really give different outputs
-    with torch.no_grad():
-        outs = [a(wav[:1], lens[:1], task=t)[0][-1] for t in "abc"]
-    assert (outs[0] - outs[1]).abs().max() > 1e-4
+    check_mixed_task_batch(make_up(family), same_len_wavs, method, **conf)
 
 
 def test_multi_task_adapter_needs_task_ids(make_up, wavs):
@@ -101,20 +90,9 @@ def test_stored_params_of_some_tasks_and_of_all(make_up):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("method", ["houlsby", "lora", "prefix", "hra", "fusion", "elp", "bitfit", "finetune"])
+@pytest.mark.parametrize("method", catalogue.methods())
 def test_save_load_round_trip_gives_identical_outputs(make_up, wavs, tmp_path, family, method):
-    a = adapters.attach(make_up(family), method)
-    with torch.no_grad():
-        for p in a.trainable_parameters():  # exactly what the checkpoint must carry
-            p.add_(0.1 * torch.randn_like(p))
-    with torch.no_grad():
-        ref, _ = a(*wavs)
-    path = adapters.save_adapter(a, tmp_path / "ad.pt")
-    b = adapters.load_adapter(make_up(family), path)
-    with torch.no_grad():
-        got, _ = b(*wavs)
-    assert all(torch.equal(x, y) for x, y in zip(ref, got))
-    assert b.method.config == a.method.config
+    check_save_load_round_trip(make_up, wavs, tmp_path / "ad.pt", method, family)
 
 
 def test_checkpoint_from_another_backbone_is_rejected(make_up, tmp_path, ckpt_dir):

@@ -6,12 +6,18 @@ against the frozen backbone.  Every method trains the same small SUPERB-style
 downstream (weighted sum of layers + linear frame classifier), so the frozen
 row measures the downstream alone.
 
+The rows: every method of the catalogue (``adapters.catalogue``) as its recipes' run
+(``--methods``: some runs of it), a run that needs several tasks over
+``FUSION_ADAPTERS`` of them; the run that fine-tunes the backbone is measured too, the
+ratios' reference.
+
 Peak memory: on CUDA, torch.cuda.max_memory_allocated around one training step.
 On CPU there is no allocator statistic, so it is the bytes autograd saves for
 the backward pass plus gradients and AdamW's two moments of the trainable
 parameters (labelled "saved+optimizer" in the output).
 
     python -m adapters.bin.bench_methods --family hubert --size base --device cuda --json bench.json
+    python -m adapters.bin.bench_methods --size tiny --methods lora hra --repeat 1
 """
 from __future__ import annotations
 
@@ -27,22 +33,28 @@ import torch
 from torch import nn
 
 import adapters
+from adapters import catalogue
 from adapters.upstreams import make_upstream
 
-FUSION_ADAPTERS = 4
+FUSION_ADAPTERS = 4  # the tasks of a run that needs several
+# the run measured with a mixed-task batch against single-task batches (``hra_mixed``)
+MIXED_TASK_RUN = "hra"
 
-# (row name, method, conf, tasks)
-ROWS = [
-    ("frozen", "frozen", {}, None),
-    ("finetune", "finetune", {}, None),
-    ("houlsby", "houlsby", {"bottleneck": 64}, None),
-    ("lora", "lora", {"rank": 8}, None),
-    ("bitfit", "bitfit", {}, None),
-    ("prefix", "prefix", {"length": 16}, None),
-    ("elp", "elp", {}, None),
-    ("hra", "hra", {"controller_dim": 256, "head": "linear"}, None),
-    ("fusion_att4", "fusion", {"mode": "attention"}, [f"task{i}" for i in range(FUSION_ADAPTERS)]),
-]
+
+def plan_rows(methods=None) -> list:
+    """[(row name, run, tasks)]: the runs ``methods`` (default: every method's, in the
+    catalogue's order), with the run that fine-tunes the backbone (the ratios' reference) first
+    when they leave it out; a run that needs several tasks over ``FUSION_ADAPTERS`` of them."""
+    names = list(methods) if methods else catalogue.methods()
+    runs = [catalogue.variant(n) for n in names]
+    if not any(v.capabilities.trains_backbone for v in runs):
+        runs.insert(0, next(v for v in map(catalogue.variant, catalogue.methods())
+                            if v.capabilities.trains_backbone))
+    out = []
+    for v in runs:
+        several = v.capabilities.needs_several_tasks
+        out.append((v.bench_name or v.name, v, [f"task{i}" for i in range(FUSION_ADAPTERS)] if several else None))
+    return out
 
 
 class Downstream(nn.Module):
@@ -92,24 +104,11 @@ def _count_saved_bytes(counter: list):
         yield
 
 
-def build(upstream_path, family, method, conf, tasks, device, fusion_dir):
+def build(upstream_path, family, method, conf, tasks, device):
     from s3prl.nn import S3PRLUpstream
 
     up = S3PRLUpstream(f"{family}_local", path_or_url=str(upstream_path))
-    if method == "fusion":
-        paths = []
-        for t in tasks:
-            p = Path(fusion_dir) / f"{t}.pt"
-            if not p.exists():
-                single = adapters.attach(
-                    S3PRLUpstream(f"{family}_local", path_or_url=str(upstream_path)), "fusion", tasks=[t]
-                )
-                adapters.save_adapter(single, p)
-            paths.append(str(p))
-        a = adapters.attach(up, "fusion", adapter_paths=paths, **conf)
-    else:
-        a = adapters.attach(up, method, tasks=tasks, **conf)
-    return a.to(device)
+    return adapters.attach(up, method, tasks=tasks, **conf).to(device)
 
 
 def _time_pair(fn, ref_fn, device, repeat: int, warmup: int = 2):
@@ -187,8 +186,9 @@ def measure(a, batch, device, repeat, task=None, ref=None):
     return dict(step_s=step, infer_s=inf, frozen_infer_s=ref_inf, peak_bytes=int(peak), memory_kind=mem_kind)
 
 
-def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None):
+def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None, methods=None):
     device = torch.device(device)
+    plan = plan_rows(methods)
     torch.manual_seed(seed)
     with tempfile.TemporaryDirectory() as tmp:
         path = upstream or make_upstream(family, size, Path(tmp) / f"{family}_{size}.pt", seed=seed)
@@ -197,20 +197,22 @@ def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None
         lens = torch.full((batch_size,), n, dtype=torch.long, device=device)
         rows = []
         # the frozen backbone, timed alternately with every method's inference
-        ref = build(path, family, "frozen", {}, None, device, tmp)
-        for name, method, conf, tasks in ROWS:
-            a = build(path, family, method, conf, tasks, device, tmp)
+        base = catalogue.variant(catalogue.BASELINE)
+        ref = build(path, family, base.method, base.method_conf(), None, device)
+        for name, v, tasks in plan:
+            a = build(path, family, v.method, v.method_conf(), tasks, device)
             r = measure(a, (wavs, lens), device, repeat, ref=ref)
-            r.update(name=name, method=method, trainable=a.num_trainable(), backbone=a.num_backbone())
+            r.update(name=name, method=v.method, trainable=a.num_trainable(), backbone=a.num_backbone())
             rows.append(r)
             print(f"  measured {name}: step {r['step_s'] * 1e3:.1f} ms, inference {r['infer_s'] * 1e3:.1f} ms", flush=True)
             del a
         # HRA with 4 task heads: a mixed-task batch against a single-task batch of the same size
         tasks = [f"task{i}" for i in range(4)]
-        a = build(path, family, "hra", {"controller_dim": 256}, tasks, device, tmp)
+        mixed_run = catalogue.variant(MIXED_TASK_RUN)
+        a = build(path, family, mixed_run.method, mixed_run.method_conf(), tasks, device)
         single = measure(a, (wavs, lens), device, repeat, task="task0")
         mixed = measure(a, (wavs, lens), device, repeat, task=[tasks[i % 4] for i in range(batch_size)])
-    ft = next(r for r in rows if r["name"] == "finetune")
+    ft = next(r for r, (_, v, _) in zip(rows, plan) if v.capabilities.trains_backbone)
     for r in rows:
         r["share"] = r["trainable"] / r["backbone"]
         r["step_ratio_vs_finetune"] = r["step_s"] / ft["step_s"]
@@ -256,12 +258,14 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=None, help="audio length per utterance")
     p.add_argument("--repeat", type=int, default=10)
     p.add_argument("--upstream", default=None, help="an existing checkpoint instead of a random one")
+    p.add_argument("--methods", nargs="+", default=None,
+                   help="these runs (adapters.catalogue; default: every method's)")
     p.add_argument("--json", default=None, help="write the results here")
     a = p.parse_args(argv)
     gpu = a.device.startswith("cuda")
     bs = a.batch_size or (8 if gpu else 4)
     sec = a.seconds or (8.0 if gpu else 2.0)
-    res = run(a.family, a.size, a.device, bs, sec, a.repeat, upstream=a.upstream)
+    res = run(a.family, a.size, a.device, bs, sec, a.repeat, upstream=a.upstream, methods=a.methods)
     print(format_table(res))
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)

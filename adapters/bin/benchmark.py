@@ -80,6 +80,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters import catalogue
+
+# The profiles' choices of runs (what each run is, and what it brings along, is the
+# catalogue's: adapters.catalogue).  The full profile: every single-task method but prefix
+# tuning, and on the multi-task recipe A-AF (fusion) too
 FULL_METHODS = "frozen finetune houlsby lora bitfit elp hra"
 QUICK_METHODS = "frozen hra elp"
 # the multi-task recipe: per-task Houlsby and HRA heads (task ids), A-AF's two stages
@@ -137,7 +142,8 @@ def sized_profile(size: str, methods: str, mt_methods: str) -> list:
              args=["--tasks", "asv", *vox, "--spk_args", f"--max_epoch {z['vox_epochs']}", *dirs],
              results="{expdir}/spk_{method}/results.json"),
         dict(recipe="euphonia/asr1", name="MT-ASR", methods=mt_methods, env=env,
-             heavy="fusion hra",  # fusion: A-AF's two stages; hra: its add-task run too
+             # the runs that bring others along (fusion: A-AF's two stages; hra: its add-task run)
+             heavy=[m for m in mt_methods.split() if catalogue.companion_runs(m)],
              args=["--local_data_opts", z["mt"], "--aaf_methods", z["aaf"],
                    "--asr_args", f"--max_epoch {z['mt_epochs']} --scheduler_conf warmup_steps={z['mt_warmup']}",
                    *dirs],

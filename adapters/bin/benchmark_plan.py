@@ -13,10 +13,12 @@ nothing; every check is about the commands the driver would run
   default is one; the same for ``--local_data_opts`` against ``local/data.sh``;
 * every method has its config (``conf/train_<decoder>_<method>.yaml`` for ``asr.sh``,
   ``conf/<conf_prefix>_<method>.yaml`` for ``cls.sh``/``spk.sh``), or, in a recipe
-  whose structure is not one of these, is a known method (``adapters.bin.make_configs``);
+  whose structure is not one of these, is a known method (``adapters.catalogue``);
 * per recipe (``RULES``): the multi-task recipe's speakers (zero-shot speakers fewer
-  than the impaired ones, a new-task speaker left when HRA adds a task, the
-  compositions' configs; the split itself is planned with ``adapters.data.torgo`` on
+  than the impaired ones, a new-task speaker left when HRA adds a task, the configs of
+  the runs the asked ones bring along (``adapters.catalogue.companion_runs``: A-AF's
+  stage 1 and the frozen run it starts from, HRA's add-a-task run) and of the
+  compositions; the split itself is planned with ``adapters.data.torgo`` on
   the synthetic corpus's prompts, without audio), IEMOCAP's folds (5 sessions) and
   VoxCeleb's speakers and trials (planned the same way);
 * ``--seeds N`` (``check(..., seeds=N)``): N a positive integer, and for N > 1 every
@@ -301,10 +303,11 @@ def check_methods(ctx: Context, methods=None) -> None:
     pats = config_patterns(ctx)
     for m in ctx.methods() if methods is None else methods:
         if pats is None:
-            from adapters.bin.make_configs import ALL_METHODS
+            from adapters import catalogue
 
-            if m not in ALL_METHODS:
-                ctx.error(f"method {m!r}: not a known method ({', '.join(sorted(ALL_METHODS))})")
+            known = catalogue.names()
+            if m not in known:
+                ctx.error(f"method {m!r}: not a known method ({', '.join(sorted(known))})")
             continue
         for p in pats:
             c = p.format(m=m)
@@ -327,16 +330,21 @@ def check_tasks(ctx: Context) -> None:
 
 def check_euphonia(ctx: Context) -> None:
     """The multi-task recipe: who is seen, held out for zero-shot and added later."""
+    from adapters import catalogue
     from adapters.data import torgo
     from adapters.data.kaldi import DataDirError
 
     methods = ctx.methods()
-    new_task = ctx.get("new_task", "true") == "true" and "hra" in methods
-    extra = []
-    if "fusion" in methods:  # A-AF: stage 1 on the frozen run's model, then the compositions
-        extra += ["frozen", "extract"] + ctx.get("aaf_methods", "").split()
+    # the runs an asked one brings along (adapters.catalogue): what it starts from (A-AF: stage 1
+    # on the frozen run's model), with a fusion the --aaf_methods compositions of that stage, and
+    # the runs that add a task to it (HRA's, with --new_task true)
+    adders = catalogue.task_adding_runs(methods)
+    new_task = ctx.get("new_task", "true") == "true" and bool(adders)
+    extra = catalogue.prerequisites(methods)
+    if any(catalogue.needs_several_tasks(m) for m in methods):
+        extra += ctx.get("aaf_methods", "").split()
     if new_task:
-        extra.append("hra_addtask")
+        extra += adders
     bad_aaf = [m for m in ctx.get("aaf_methods", "").split()
                if not (ctx.recipe.dir / f"conf/train_ctc_{m}.yaml").is_file()]
     if bad_aaf:

@@ -5,7 +5,7 @@
         --cache_root dump/cache [--dtype float16]
 
 For each run it asks the configured method where its frozen part ends
-(``AdapterMethod.cache_cut``: all hidden states for a frozen upstream, the
+(its capability ``cache_cut``, ``adapters.catalogue``: all hidden states for a frozen upstream, the
 encoder's input for adapters inside the encoder, the CNN output for fine-tuning),
 builds ``<cache_root>/<upstream>-<hash>_<cut>_<dtype>/<set>/feats.scp`` for every
 set (shared by the runs that cut at the same place), and writes
@@ -23,10 +23,9 @@ from typing import Optional
 
 import yaml
 
+from adapters import catalogue
 from adapters.data.kaldi import DataDirError
 from adapters.feature_cache import CacheError, build, file_sha256, load_upstream, upstream_tag
-from adapters.methods.base import AdapterMethod
-from adapters.registry import get_method
 
 
 def waveform_augmentation(config: dict) -> Optional[str]:
@@ -77,17 +76,17 @@ def run_cut(config: dict, upstreams: dict):
     key = (name, path, yaml.safe_dump(fc.get("upstream_conf") or {}))
     if key not in upstreams:
         upstreams[key] = load_upstream(name, path, fc.get("upstream_conf"))
-    method = fc.get("method", "frozen")
+    method = fc.get("method", catalogue.BASELINE)
     try:
         cut = adapters.attach(copy.deepcopy(upstreams[key]), method, tasks=fc.get("tasks"),
                               **(fc.get("method_conf") or {})).cache_cut
     except (OSError, ValueError, KeyError) as e:
-        # a method that needs files made later (fusion's stage-1 adapters) still has a cut
-        # that does not depend on its configuration
-        cls = get_method(method)
-        if not isinstance(cls.__dict__.get("cache_cut", AdapterMethod.cache_cut), str):
+        # a method that needs files made later (fusion's stage-1 adapters): its cut, from its
+        # configuration alone
+        try:
+            cut = catalogue.cache_cut(method, fc.get("method_conf"))
+        except ValueError:
             raise ValueError(f"cannot attach {method!r} to find where its frozen part ends: {e}") from None
-        cut = cls.cache_cut
     return (key, cut), None
 
 

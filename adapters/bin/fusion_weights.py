@@ -78,9 +78,11 @@ def load_fusion_model(exp: Path, model_file: str):
             raise FileNotFoundError(f"{f} not found: train the run first")
     model, _ = espnet_task("asr").build_model_from_file(config, ckpt, "cpu")
     method = getattr(getattr(model.frontend, "adapted", None), "method", None)
-    if getattr(method, "method_name", None) != "fusion" or method.config.mode != "attention":
+    mode = getattr(getattr(method, "config", None), "mode", None)
+    # the attention fusion records its weights per layer (``last_scores``); the other modes'
+    # weights do not depend on the input
+    if not hasattr(method, "last_scores") or mode != "attention":
         found = getattr(method, "method_name", None)
-        mode = getattr(getattr(method, "config", None), "mode", None)
         raise ValueError(f"{exp}: not an attention fusion (method {found!r}, mode {mode!r}); "
                          "only mode attention has input-dependent weights")
     return model.eval(), method

@@ -12,7 +12,8 @@ count scaled by K, which is what "per task" means.  Full fine-tuning counts the
 transformer parameters that ``finetune`` trains (the frozen CNN is shared).
 The frozen upstream itself is stored once and left out of every count.
 
-Method configurations default to the recipes' (``adapters.bin.make_configs``);
+Method configurations default to the recipes' (``adapters.catalogue``: each method's
+``recipe_conf``);
 ``--<method>_conf JSON`` overrides single keys.  Writes ``param_growth.json``,
 ``param_growth.md`` (the table plus HRA / Houlsby at each K) and
 ``param_growth.png`` (log-log, one line per method) under ``--out``.
@@ -27,12 +28,15 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import adapters
-from adapters.bin.make_configs import METHODS
+from adapters import catalogue
 from adapters.upstreams import FAMILIES, SIZES, hub_name, make_upstream
 
+# the comparison this tool makes (its choice of methods; what each is comes from the catalogue):
+# HRA, measured with K tasks, against per-task methods, each task storing one full copy of
+# what the method trains
 HRA = "hra"
-# per-task methods: each task stores one full copy of what the method trains
 PER_TASK = ("houlsby", "lora", "elp", "finetune")
+HOULSBY = "houlsby"  # the ratio's denominator (HRA / Houlsby)
 DEFAULT_TASKS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 Table = Dict[str, List[Tuple[int, int]]]
@@ -40,7 +44,7 @@ Table = Dict[str, List[Tuple[int, int]]]
 
 def default_conf(method: str) -> dict:
     """The recipes' ``method_conf`` for ``method`` (a copy)."""
-    return json.loads(json.dumps(METHODS[method][1]))
+    return catalogue.variant(method).method_conf()
 
 
 def growth_table(one_task: Dict[str, int], hra_counts: Dict[int, int], ks: Iterable[int]) -> Table:
@@ -60,7 +64,7 @@ def growth_table(one_task: Dict[str, int], hra_counts: Dict[int, int], ks: Itera
     return table
 
 
-def ratios(table: Table, num: str = HRA, den: str = "houlsby") -> List[Tuple[int, float]]:
+def ratios(table: Table, num: str = HRA, den: str = HOULSBY) -> List[Tuple[int, float]]:
     """[(K, num's params / den's params)] at every K."""
     d = dict(table[den])
     return [(k, n / d[k]) for k, n in table[num]]
@@ -99,7 +103,7 @@ def markdown(table: Table, title: str = "") -> str:
     methods = list(table)
     ks = [k for k, _ in table[methods[0]]]
     cols = {m: dict(table[m]) for m in methods}
-    has_ratio = HRA in table and "houlsby" in table
+    has_ratio = HRA in table and HOULSBY in table
     r = dict(ratios(table)) if has_ratio else {}
     head = ["K"] + methods + (["HRA / Houlsby"] if has_ratio else [])
     rows = [head, ["---:"] * len(head)]
@@ -139,7 +143,7 @@ def plot(table: Table, path: Path, title: str = "") -> None:
 def write_reports(out: Path, table: Table, meta: dict, title: str) -> str:
     out.mkdir(parents=True, exist_ok=True)
     report = dict(meta, methods={m: [list(p) for p in pts] for m, pts in table.items()})
-    if HRA in table and "houlsby" in table:
+    if HRA in table and HOULSBY in table:
         report["ratio_hra_houlsby"] = [[k, r] for k, r in ratios(table)]
     (out / "param_growth.json").write_text(json.dumps(report, indent=2) + "\n")
     md = markdown(table, title)
@@ -196,12 +200,12 @@ def main(argv=None):
     ap.add_argument("--tasks", nargs="+", type=_positive, default=list(DEFAULT_TASKS))
     ap.add_argument("--out", default="exp/param_growth")
     for m in (HRA,) + PER_TASK:
-        if m == "finetune":
+        if not catalogue.has_options(m):
             continue
         ap.add_argument(f"--{m}_conf", type=_json_conf, default={},
                         help=f"JSON keys over the recipe default {json.dumps(default_conf(m))}")
     a = ap.parse_args(argv)
-    confs = {m: getattr(a, f"{m}_conf") for m in (HRA,) + PER_TASK if m != "finetune"}
+    confs = {m: getattr(a, f"{m}_conf") for m in (HRA,) + PER_TASK if catalogue.has_options(m)}
     run(a.family, a.size, a.tasks, a.out, a.upstream, confs)
 
 

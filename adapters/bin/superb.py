@@ -27,8 +27,8 @@ were meant to happen, so that an empty cell says why it is empty::
 (optional) picks the recipe's columns whose name starts with it (``ASV`` gives
 both ASV columns) and names the columns of a recipe with no result at all.
 Empty cells read ``failed (see <log>)``, ``not run``, or ``done, no
-results.json (see <log>)``; without a plan entry, ``not run`` (fusion on a
-single-task column: ``n/a (needs several tasks)``).
+results.json (see <log>)``; without a plan entry, ``not run`` (a run that needs several
+tasks, ``adapters.catalogue``, on a single-task column: ``n/a (needs several tasks)``).
 
 Uncertainty (``adapters.stats``): a cell shows ``value ± h``, h the half-width of
 the 95 % confidence interval its results.json records (``<metric>_ci``: bootstrap
@@ -73,11 +73,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters import stats
+from adapters import catalogue, stats
 from adapters.results import fmt_params as format_count
 from adapters.results import TRAINING_SETS, data_ids, read_per_item, upstream_sha
 
-DEFAULT_METHODS = "frozen finetune houlsby lora bitfit prefix elp hra fusion"
 BENCH_HEADING = "Method cost (step time, inference time, memory)"
 # results.json key -> (label, lower is better, format)
 METRICS = {
@@ -87,10 +86,15 @@ METRICS = {
     "min_dcf_0.05": ("minDCF", True, "{:.3f}"),
 }
 TASK_ORDER = ("asr", "ks", "ic", "er", "sid", "asv")
-BASELINE = "frozen"  # the row the others are tested against (``≈``)
+BASELINE = catalogue.BASELINE  # the row the others are tested against (``≈``)
 SAME_AS_BASELINE, BELOW_MAJORITY = "≈", "†"
 FOLD_RUN = re.compile(r"(^|_)fold\d+_")
 SEED_DIR = re.compile(r"^exp_seed(\d+)$")  # <recipe>/exp_seed<s>: the runs of seed s (exp: seed 0)
+
+
+def default_methods() -> str:
+    """The rows by default: every method's run, in the catalogue's order."""
+    return " ".join(catalogue.methods())
 
 
 # ---------------------------------------------------------------- reading
@@ -436,16 +440,14 @@ def plan_reason(entry: dict) -> str:
     return f"{status}{see}"
 
 
-# methods that fuse the adapters of several tasks: a single-task column has nothing for them
-MULTI_TASK_ONLY = {"fusion"}
-
-
 def fill_cells(columns, cands, methods, plan):
     """{(column key, method): Cell} for every row and column, with the plan's reasons."""
     cells = {(c.key, m): choose(c, cands[(c.key, m)]) if (c.key, m) in cands else Cell()
              for c in columns for m in methods}
+    # runs that fuse the adapters of several tasks: a single-task column has nothing for them
+    several = [m for m in methods if catalogue.needs_several_tasks(m)]
     for c in columns:
-        for m in MULTI_TASK_ONLY & set(methods):
+        for m in several:
             if cells[(c.key, m)].value is None and not c.task.startswith("mt-"):
                 cells[(c.key, m)].text = "n/a (needs several tasks)"
     # the lowest seed last: an empty cell reads the reason of its seed 0
@@ -678,9 +680,10 @@ def _num(d: dict, key: str):
 
 
 def stored_params(run: Run, method: str):
-    """Parameters to keep on disk for this task next to one shared frozen upstream."""
+    """Parameters to keep on disk for this task next to one shared frozen upstream (a run that
+    fine-tunes the backbone itself: its whole model)."""
     d = run.data
-    if method == "finetune":
+    if catalogue.trains_backbone(method):
         return _num(d, "total_params")
     a, ds = _num(d, "adapter_params"), _num(d, "downstream_params")
     return a + ds if a is not None and ds is not None else _num(d, "trainable_params")
@@ -1046,7 +1049,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--egs", default="egs")
     ap.add_argument("--out", default="superb")
-    ap.add_argument("--methods", default=DEFAULT_METHODS, help="the rows, in order (space separated)")
+    ap.add_argument("--methods", default=None,
+                    help="the rows, in order (space separated; default: every method's run, in the order "
+                         "of adapters.catalogue.methods())")
     ap.add_argument("--plan", default=None, help="the benchmark driver's list of planned runs (JSON)")
     ap.add_argument("--bench", action="append", default=None,
                     help="a bench_methods --json file (or a RESULTS.md); repeatable; "
@@ -1062,7 +1067,7 @@ def main(argv=None):
     egs, out = Path(a.egs), Path(a.out)
     if not egs.is_dir():
         raise SystemExit(f"error: {egs}: no such directory")
-    methods = a.methods.split()
+    methods = (a.methods or default_methods()).split()
     try:
         s = summarize(egs, methods, load_plan(a.plan) if a.plan else [], allow_mixed_data=a.allow_mixed_data,
                       seeds=a.seeds)

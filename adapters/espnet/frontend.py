@@ -5,10 +5,10 @@ attached, reduced to one feature sequence for ESPnet's encoder or head.
     frontend_conf:
         upstream: hubert_local          # any S3PRLUpstream name (wavlm_base_plus ...)
         path_or_url: /path/to/ckpt.pt   # for *_local names
-        method: hra                     # adapters.available_methods()
+        method: hra                     # adapters.available_methods() (default: frozen)
         method_conf: {controller_dim: 256}
         tasks: [default]
-        features: weighted_sum          # weighted_sum | last | layer | l_adapter
+        features: weighted_sum          # auto | weighted_sum | last | layer | l_adapter
         layer: -1                       # for features: layer
         adapter_init: null              # an adapter-only checkpoint to start from: its method and
                                         # configuration must be these (adapters.checkpoint)
@@ -20,8 +20,10 @@ from a feature cache (batch, frames, dim; ``adapters.feature_cache``): the part
 below the method's ``cache_cut`` is computed one utterance at a time either way,
 so the two give the same numbers and no utterance depends on its batch.
 
-``features: auto`` (the default) is the ELP L-adapter sum when ELP has its
-L-adapters on, else the SUPERB weighted sum.  Task ids reach the adapter
+``features: auto`` (the default) is the method's own layer summary where it has one
+(the capability ``has_layer_summary``: ELP with its L-adapters on; ``features:
+l_adapter`` asks for it), else the SUPERB weighted sum.  The frontend asks the method's
+capabilities (``adapters.catalogue``), never its name.  Task ids reach the adapter
 through ``set_tasks`` (the model passes each batch's ``utt2task``).
 """
 from __future__ import annotations
@@ -37,6 +39,8 @@ from typeguard import typechecked
 
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 
+from adapters.catalogue import BASELINE
+
 FEATURES = ("auto", "weighted_sum", "last", "layer", "l_adapter")
 
 
@@ -47,7 +51,7 @@ class S3prlAdapterFrontend(AbsFrontend):
         fs: Union[int, str] = 16000,
         upstream: str = "hubert_local",
         path_or_url: Optional[str] = None,
-        method: str = "frozen",
+        method: str = BASELINE,
         method_conf: Optional[dict] = None,
         tasks: Optional[List[str]] = None,
         features: str = "auto",
@@ -96,10 +100,12 @@ class S3prlAdapterFrontend(AbsFrontend):
         if train_tasks:
             self.adapted.method.train_only_tasks(list(train_tasks))
         self.method = method
+        own_summary = self.adapted.method.has_layer_summary
         if features == "auto":
-            features = "l_adapter" if self._has_l_adapter() else "weighted_sum"
-        if features == "l_adapter" and not self._has_l_adapter():
-            raise ValueError("features: l_adapter needs method: elp with l_adapter: true")
+            features = "l_adapter" if own_summary else "weighted_sum"
+        if features == "l_adapter" and not own_summary:
+            raise ValueError(f"features: l_adapter needs a method with a layer summary of its own ({method!r} "
+                             "has none): method: elp with l_adapter: true")
         n_states = len(self.adapted.hidden_sizes)
         if features == "layer" and not -n_states <= layer < n_states:
             raise ValueError(f"layer {layer} is out of range: {upstream} reports {n_states} hidden states "
@@ -111,7 +117,7 @@ class S3prlAdapterFrontend(AbsFrontend):
             self._size = self.featurizer.output_size
         elif features == "l_adapter":
             self.featurizer = None
-            self._size = self.adapted.method.l_dim
+            self._size = self.adapted.method.summary_dim
         else:
             self.featurizer = None
             self._size = self.adapted.hidden_sizes[-1]
@@ -129,9 +135,6 @@ class S3prlAdapterFrontend(AbsFrontend):
             f"s3prl_adapter: {upstream} + {method}: {self.adapted.num_trainable():,} trainable of "
             f"{self.adapted.num_backbone():,} backbone parameters; features={features}"
         )
-
-    def _has_l_adapter(self) -> bool:
-        return self.adapted.method.method_name == "elp" and self.adapted.method.config.l_adapter
 
     def output_size(self) -> int:
         return self._size

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 from torch import nn
@@ -52,25 +52,101 @@ class NoConfig:
     pass
 
 
-class AdapterMethod(nn.Module):
-    """Base class.  A method adds modules (as children of itself) and hooks them
-    into the backbone; the backbone's own weights stay where they are."""
+@dataclasses.dataclass(frozen=True)
+class Capabilities:
+    """What a method does, as the tools ask it (``adapters.catalogue``): each field is a class
+    attribute of the method of the same name (defaults here), or comes from its
+    ``capabilities_for(config)`` where it depends on the configuration."""
 
-    method_name: str = "?"
-    Config = NoConfig
-    #: True when the method routes utterances by task id (multi-task heads).
+    #: fine-tunes the upstream's own transformer: a task's model is a whole copy of the upstream
+    #: (BitFit trains a few of the backbone's weights, stored like an adapter: False)
+    trains_backbone: bool = False
+    #: gives the downstream features of its own (``layer_summary``, ``summary_dim`` wide) instead of
+    #: the upstream's layers (ELP's L-adapter sum)
+    has_layer_summary: bool = False
+    #: works on the adapters of several tasks (a fusion): one task gives it nothing to do
+    needs_several_tasks: bool = False
+    #: sends each utterance through the parts of its own task (needs task ids)
     routes_tasks: bool = False
-    #: name of the ``nn.ModuleDict`` (keyed by task) holding the per-task parts, if any
-    task_modules: str = ""
+    #: the lowest hidden state it changes: 0 the transformer's input, l the output of layer l;
+    #: None when it changes none (frozen; ELP with its L-adapters alone)
+    lowest_adapted: Optional[int] = 1
     #: the highest point of the upstream below everything the method trains or changes
     #: (``adapters.upstream_cut.CUTS``): what lies below it can be computed once and cached.
     #: Adapters that hook into the encoder or its layers leave the encoder's input alone.
     cache_cut: str = "encoder"
+    #: the adapted upstream computes the frozen one's hidden states before training
+    #: (zero-initialised up-projections and the like)
+    identity_at_init: bool = True
+
+    @property
+    def upstream_grad(self) -> bool:
+        """Gradients flow inside the upstream (something below its hidden states trains or changes)."""
+        return self.cache_cut != "hidden_states"
+
+
+CAPABILITIES = tuple(f.name for f in dataclasses.fields(Capabilities))
+
+
+class AdapterMethod(nn.Module):
+    """Base class.  A method adds modules (as children of itself) and hooks them
+    into the backbone; the backbone's own weights stay where they are.
+
+    A method also declares what the tools need to know of it (``adapters.catalogue`` reads
+    it; no tool keeps a list of methods): ``description``, the recipes' ``recipe_conf`` and
+    ``recipe_lr_scale``, ``training_only_options``, and its capabilities (the fields of
+    ``Capabilities``, as class attributes; ``capabilities_for`` where they depend on the
+    configuration).  An instance carries the capabilities of its configuration as attributes.
+    """
+
+    method_name: str = "?"
+    Config = NoConfig
+
+    # -- what the tools know of the method ------------------------------------------
+    #: one line: the generated configs' header, ``make_configs --help``, the docs
+    description: str = ""
+    #: the ``method_conf`` every recipe's config gives it (``adapters.bin.make_configs``; a
+    #: base config's ``method_conf_overrides`` adds to it)
+    recipe_conf: Mapping[str, Any] = {}
+    #: the recipes train it at their base config's learning rate times this
+    recipe_lr_scale: float = 1.0
+    #: options that only shape training (initialisation, training-loss terms, learning rates,
+    #: where the weights were first read from): a checkpoint loads under other values of them
+    training_only_options: Tuple[str, ...] = ()
+
+    # -- capabilities (``Capabilities``) ---------------------------------------------
+    trains_backbone: bool = Capabilities.trains_backbone
+    has_layer_summary: bool = Capabilities.has_layer_summary
+    needs_several_tasks: bool = Capabilities.needs_several_tasks
+    #: True when the method routes utterances by task id (multi-task heads).
+    routes_tasks: bool = Capabilities.routes_tasks
+    lowest_adapted: Optional[int] = Capabilities.lowest_adapted
+    cache_cut: str = Capabilities.cache_cut
+    identity_at_init: bool = Capabilities.identity_at_init
+    #: name of the ``nn.ModuleDict`` (keyed by task) holding the per-task parts, if any
+    task_modules: str = ""
+    #: the width of ``layer_summary``'s features (with ``has_layer_summary``)
+    summary_dim: Optional[int] = None
+
+    @classmethod
+    def make_config(cls, conf: Optional[Mapping[str, Any]] = None):
+        """``Config`` from a ``method_conf`` mapping (unknown or bad options: ValueError)."""
+        return parse_config(cls.Config, dict(conf or {}))
+
+    @classmethod
+    def capabilities_for(cls, config) -> Capabilities:
+        """The capabilities of the method configured by ``config``: the class attributes; a
+        method whose capabilities depend on its configuration overrides this."""
+        return Capabilities(**{name: getattr(cls, name) for name in CAPABILITIES})
 
     def __init__(self, backbone: Backbone, config, tasks: TaskSet):
         super().__init__()
         self.config = config
         self.tasks = tasks
+        # this configuration's capabilities, as attributes (method.cache_cut, method.routes_tasks ...)
+        self.caps = type(self).capabilities_for(config)
+        for name in CAPABILITIES:
+            setattr(self, name, getattr(self.caps, name))
         # a list, so the upstream is not registered as a child module of the method
         self._backbone = [backbone]
         self._handles: List = []

@@ -9,6 +9,9 @@ from adapters.registry import register
 
 @register("bitfit")
 class BitFit(AdapterMethod):
+    description = "BitFit: the transformer's biases"
+    lowest_adapted = 0  # the positional convolution's and the encoder LayerNorm's biases too
+
     def _named(self):
         up = self.backbone.upstream
         ids = {

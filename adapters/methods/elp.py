@@ -15,6 +15,7 @@ class; set it to 1.0 for the paper's plain LayerNorm initialisation.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional, List
 
@@ -91,6 +92,30 @@ class PAdapter(nn.Module):
 @register("elp")
 class ELP(AdapterMethod):
     Config = ELPConfig
+    description = "ELP: E-adapters (layers 0..L-2), L-adapters summed as the features, P-adapter prefix"
+    recipe_conf = {"e_bottleneck": 64, "l_adapter": True, "p_length": 8, "p_position": "prefix",
+                   "p_reparam": "linear"}
+    training_only_options = ("e_ln_init",)
+
+    @classmethod
+    def capabilities_for(cls, config):
+        c = config
+        if c.p_adapter:  # the pseudo frames reach every hidden state through the positional convolution
+            lowest = 0
+        elif c.e_adapter and (c.e_layers is None or c.e_layers):  # the default starts at layer 0
+            lowest = min(c.e_layers or [0]) + 1
+        else:
+            lowest = None
+        return dataclasses.replace(
+            super().capabilities_for(config),
+            has_layer_summary=c.l_adapter,
+            lowest_adapted=lowest,
+            # L-adapters only read the layer outputs: with neither E- nor P-adapters on,
+            # nothing inside the upstream needs a gradient
+            cache_cut="encoder" if (c.e_adapter or c.p_adapter) else "hidden_states",
+            # the E-adapter's LayerNorm gain starts at e_ln_init; the P-adapter's frames are random
+            identity_at_init=not c.p_adapter and (not c.e_adapter or c.e_ln_init == 0.0),
+        )
 
     def __init__(self, backbone, config, tasks):
         super().__init__(backbone, config, tasks)
@@ -105,19 +130,12 @@ class ELP(AdapterMethod):
                 {str(i): EAdapter(d, c.e_bottleneck, c.e_ln_init) for i in self.e_layers}
             )
         if c.l_adapter:
-            self.l_dim = c.l_dim or d
+            self.l_dim = self.summary_dim = c.l_dim or d
             self.l_adapters = nn.ModuleList(LAdapter(d, self.l_dim) for _ in range(L))
             self.l_weights = nn.Parameter(torch.zeros(L))
         if c.p_adapter:
             self.p_adapter = PAdapter(d, c.p_length, c.p_reparam, c.p_embed_dim or d, c.p_hidden or d)
         self._valid_len: Optional[int] = None
-
-    @property
-    def cache_cut(self) -> str:
-        # L-adapters only read the layer outputs: with neither E- nor P-adapters on,
-        # nothing inside the upstream needs a gradient
-        c = self.config
-        return "encoder" if (c.e_adapter or c.p_adapter) else "hidden_states"
 
     # -- P-adapter ----------------------------------------------------------
     def _join_pseudo(self, module, args, kwargs):

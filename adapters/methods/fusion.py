@@ -32,6 +32,7 @@ a test checks it against the equation written out directly.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import List, Optional
@@ -109,13 +110,25 @@ class LayerFusion(nn.Module):
 @register("fusion")
 class AudioAdapterFusion(AdapterMethod):
     Config = FusionConfig
+    description = ("Audio-AdapterFusion: one bottleneck adapter per task and layer (mode single: task-id "
+                   "routing), or a fusion of the single-task adapters that needs no task id")
+    recipe_conf = {"bottleneck": 64}
+    training_only_options = ("train_adapters", "adapter_paths", "own_adapter_dropout", "value_regularization",
+                             "fusion_lr_scale")
     task_modules = "adapters"
+
+    @classmethod
+    def capabilities_for(cls, config):
+        # mode single routes by task id; the compositions fuse the adapters of several tasks,
+        # read from their stage-1 files (not the frozen model at the start)
+        single = config.mode == "single"
+        return dataclasses.replace(super().capabilities_for(config), routes_tasks=single,
+                                   needs_several_tasks=not single, identity_at_init=single)
 
     def __init__(self, backbone, config, tasks):
         if config.adapter_paths:
             tasks = self._tasks_from_checkpoints(backbone, config, tasks)
         super().__init__(backbone, config, tasks)
-        self.routes_tasks = config.mode == "single"
         L, d, K = backbone.num_layers, backbone.dim, len(self.tasks)
         self.adapters = nn.ModuleDict({t: self.new_task_module() for t in self.tasks})
         if config.adapter_paths:
@@ -161,10 +174,12 @@ class AudioAdapterFusion(AdapterMethod):
         return TaskSet(names)
 
     def _load_adapters(self, paths):
-        from adapters.adapter_file import read_checkpoint
+        from adapters.adapter_file import lazy_backbone_sha256, read_checkpoint
 
+        # each file's shape, and its backbone weights hash (a BackboneWeightsWarning naming it)
+        weights = lazy_backbone_sha256(self.backbone.upstream, self)
         for p in paths:
-            man, state = read_checkpoint(p, expect_shape=self.backbone.shape)
+            man, state = read_checkpoint(p, expect_shape=self.backbone.shape, backbone_sha256=weights)
             for t in man["tasks"]:
                 prefix = f"adapters.{t}."
                 sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}

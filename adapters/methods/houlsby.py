@@ -37,6 +37,8 @@ class HoulsbyTask(nn.Module):
 @register("houlsby")
 class Houlsby(AdapterMethod):
     Config = HoulsbyConfig
+    description = "Houlsby adapters after attention and FFN in every layer"
+    recipe_conf = {"bottleneck": 64}
     routes_tasks = True
     task_modules = "adapters"
 

@@ -10,6 +10,7 @@ the frozen one at step 0.  Per-task cost is the head alone (C*d for linear).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -112,8 +113,17 @@ class FFNHead(nn.Module):
 @register("hra")
 class HRA(AdapterMethod):
     Config = HRAConfig
+    description = "HRA: shared IndRNN controller + a head per task (linear unless the base overrides it)"
+    recipe_conf = {"controller": "indrnn", "controller_dim": 256, "head": "linear"}
     routes_tasks = True
     task_modules = "heads"
+
+    @classmethod
+    def capabilities_for(cls, config):
+        caps = super().capabilities_for(config)
+        if config.layers is None:
+            return caps
+        return dataclasses.replace(caps, lowest_adapted=min(config.layers) + 1 if config.layers else None)
 
     def __init__(self, backbone, config, tasks):
         super().__init__(backbone, config, tasks)

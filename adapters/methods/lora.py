@@ -53,6 +53,8 @@ class LowRankDelta(nn.Module):
 @register("lora")
 class LoRA(AdapterMethod):
     Config = LoRAConfig
+    description = "LoRA on the query and value projections"
+    recipe_conf = {"rank": 8, "alpha": 16, "targets": ["q", "v"]}
 
     def __init__(self, backbone, config, tasks):
         super().__init__(backbone, config, tasks)

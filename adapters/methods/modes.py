@@ -11,6 +11,8 @@ from adapters.registry import register
 class Frozen(AdapterMethod):
     """Nothing trains in the upstream; the downstream reads a weighted sum (SUPERB)."""
 
+    description = "SUPERB baseline: frozen upstream, learnable weighted sum of all layers"
+    lowest_adapted = None  # changes nothing
     cache_cut = "hidden_states"
 
 
@@ -19,6 +21,10 @@ class FineTune(AdapterMethod):
     """The transformer (and the feature projection) trains; the CNN feature
     encoder stays frozen, as in the wav2vec2 / HuBERT fine-tuning recipes."""
 
+    description = "full fine-tuning of the transformer (CNN feature encoder frozen)"
+    recipe_lr_scale = 0.1
+    trains_backbone = True
+    lowest_adapted = 0
     cache_cut = "cnn"  # the feature LayerNorm and projection train
 
     def _named(self):

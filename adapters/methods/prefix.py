@@ -101,6 +101,10 @@ def attention_with_prefix(
 @register("prefix")
 class PrefixTuning(AdapterMethod):
     Config = PrefixConfig
+    description = "prefix tuning: 16 learnable keys/values per layer"
+    recipe_conf = {"length": 16}
+    training_only_options = ("init_std",)
+    identity_at_init = False  # random prefixes change every attention from the start
 
     def __init__(self, backbone, config, tasks):
         super().__init__(backbone, config, tasks)

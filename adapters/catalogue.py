@@ -1,0 +1,265 @@
+"""The catalogue: every adapter method, every named run of one, and what the tools ask of them.
+
+A method says what it is in its own file (``adapters/methods/<name>.py``): the class it
+registers with ``@register(name)`` declares a one-line ``description``, the ``method_conf``
+the recipes give it (``recipe_conf``), their learning-rate scale for it
+(``recipe_lr_scale``) and its capabilities (``adapters.methods.base.Capabilities``:
+trains the backbone, needs gradients inside the upstream, has its own layer summary,
+needs several tasks, routes by task id, the lowest hidden state it changes, where its
+frozen part ends, identity at initialisation).
+
+A *run* is what ``--methods`` names, a config ``<prefix>_<run>.yaml`` holds, an exp dir
+and a table row stand for: a registered method with its recipe defaults (the run of
+its name), or one of the ``VARIANTS`` below, a method plus overrides (A-AF's stages and
+compositions, HRA's add-a-task run).  A variant may take a method's own name: the run
+``fusion`` is the paper's A-AF (attention), while the method ``fusion`` defaults to
+stage 1's single-task adapters.
+
+The tools (``adapters.bin.make_configs``, ``benchmark``/``benchmark_plan``, ``superb``,
+``bench_methods``, ``param_growth``, the ESPnet frontend, the feature cache) and the
+generic tests read this module; none keeps a list of methods of its own, and they ask
+capabilities, never names.  Adding a method is its file plus one import line in
+``adapters/methods/__init__.py``: every tool picks it up from here.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
+from adapters.methods.base import Capabilities
+from adapters.registry import get_method, registered
+
+#: the frozen upstream (SUPERB's weighted sum of its layers): the frontend's default method,
+#: the row the tables test the others against, the inference-time reference
+BASELINE = "frozen"
+
+
+@dataclass(frozen=True, eq=False)
+class Variant:
+    """A named run: the registered ``method`` with ``overrides`` over its ``recipe_conf``."""
+
+    name: str
+    method: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    #: one line; "" for the method's own
+    description: str = ""
+    #: the recipes' learning-rate scale for it; None for the method's ``recipe_lr_scale``
+    lr_scale: Optional[float] = None
+    #: training options over the recipe's base config (outside ``frontend_conf``)
+    train_overrides: Mapping[str, Any] = field(default_factory=dict)
+    #: the table row its results are filed under (results.json ``row``); None: its method's
+    row: Optional[str] = None
+    #: the runs whose trained model or adapters it starts from (a recipe trains them first)
+    after: Tuple[str, ...] = ()
+    #: trains only tasks added to the trained run it starts from (``frontend_conf train_tasks``)
+    adds_tasks: bool = False
+    #: its row in the method benchmark (``adapters.bin.bench_methods``); None: its name
+    bench_name: Optional[str] = None
+
+    @property
+    def cls(self):
+        return get_method(self.method)
+
+    @property
+    def summary(self) -> str:
+        """The one-line description: the variant's, else its method's."""
+        return self.description or self.cls.description or self.method
+
+    @property
+    def learning_rate_scale(self) -> float:
+        return self.cls.recipe_lr_scale if self.lr_scale is None else self.lr_scale
+
+    @property
+    def filed_under(self) -> str:
+        """The table row of its results."""
+        return self.row or self.method
+
+    def method_conf(self) -> dict:
+        """The ``method_conf`` the recipes give this run (a fresh copy): the variant's options,
+        then its method's recipe defaults it does not override."""
+        conf = copy.deepcopy(dict(self.overrides))
+        for k, v in dict(self.cls.recipe_conf).items():
+            conf.setdefault(k, copy.deepcopy(v))
+        return conf
+
+    def config(self):
+        return self.cls.make_config(self.method_conf())
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.cls.capabilities_for(self.config())
+
+
+_A_AF = "A-AF stage 2"
+#: the named runs that are a method plus overrides (a name here that is also a method's
+#: takes the place of that method's plain run)
+VARIANTS: Tuple[Variant, ...] = (
+    Variant("extract", "fusion", {"mode": "single"},
+            "A-AF stage 1 (knowledge extraction): one bottleneck adapter per task and layer on the frozen "
+            "run's model, each utterance through its task's (also the task-id routing baseline)",
+            row="fusion_routing", after=("frozen",)),
+    Variant("aaf_avg", "fusion", {"mode": "avg"},
+            f"{_A_AF}, Avg: the mean of the frozen single-task adapters, LayerNorm",
+            row="fusion_avg", after=("extract",)),
+    Variant("aaf_wavg", "fusion", {"mode": "wavg"},
+            f"{_A_AF}, WAvg: a learned softmax weight per layer and adapter, LayerNorm",
+            row="fusion_wavg", after=("extract",)),
+    Variant("fusion", "fusion", {"mode": "attention"},
+            f"{_A_AF} (the paper's A-AF): attention over the frozen single-task adapters, LayerNorm",
+            after=("extract",), bench_name="fusion_att4"),
+    Variant("aaf_attention_noln", "fusion", {"mode": "attention", "layernorm": False},
+            f"{_A_AF} ablation: attention fusion without the LayerNorm",
+            row="fusion_noln", after=("extract",)),
+    Variant("aaf_attention_update", "fusion", {"mode": "attention", "train_adapters": True},
+            f"{_A_AF} ablation: attention fusion, the adapters updated too",
+            row="fusion_update", after=("extract",)),
+    Variant("aaf_attention_ownout", "fusion", {"mode": "attention", "own_adapter_dropout": 0.5},
+            f"{_A_AF}, ours: attention fusion trained with each utterance's own adapter hidden half the "
+            "time (as on an unseen task), LayerNorm",
+            row="fusion_ownout", after=("extract",)),
+    Variant("aaf_attention_vreg", "fusion", {"mode": "attention", "value_regularization": 0.01},
+            f"{_A_AF} with AdapterFusion's value regulariser: attention fusion, 0.01 ||I - W_value||^2 per "
+            "layer added to the training loss, LayerNorm",
+            row="fusion_vreg", after=("extract",)),
+    # adding a task keeps its one best checkpoint: ESPnet averages checkpoints as (a + a + a) / 3,
+    # which moves about one frozen weight in seven by an ulp, and the old tasks must stay bit-identical
+    Variant("hra_addtask", "hra", {},
+            "HRA, a task added later: only the new task's head trains (controller, other heads and "
+            "downstream frozen)",
+            train_overrides={"keep_nbest_models": 1}, row="hra_addtask", after=("hra",), adds_tasks=True),
+)
+
+
+# ---------------------------------------------------------------- the methods
+
+
+def methods() -> List[str]:
+    """The registered methods, in the catalogue's order (``adapters/methods/__init__.py``)."""
+    return list(registered())
+
+
+def method_capabilities(method: str, conf: Optional[Mapping[str, Any]] = None) -> Capabilities:
+    """The capabilities of ``method`` configured by ``conf`` (default: its ``Config`` defaults)."""
+    cls = get_method(method)
+    return cls.capabilities_for(cls.make_config(conf))
+
+
+def has_options(method: str) -> bool:
+    """Whether ``method`` takes any ``method_conf`` option."""
+    cfg = get_method(method).Config
+    return dataclasses.is_dataclass(cfg) and bool(dataclasses.fields(cfg))
+
+
+def cache_cut(method: str, conf: Optional[Mapping[str, Any]] = None) -> str:
+    """Where ``method``'s frozen part ends under ``conf``, from the configuration alone (no upstream)."""
+    return method_capabilities(method, conf).cache_cut
+
+
+# ---------------------------------------------------------------- the runs
+
+
+def variants() -> List[Variant]:
+    """Every run: each method's (its plain run, or the variant of its name), then the other variants."""
+    table = {v.name: v for v in VARIANTS}
+    ms = methods()
+    return [table.get(m) or Variant(m, m) for m in ms] + [v for v in VARIANTS if v.name not in ms]
+
+
+def names() -> List[str]:
+    return [v.name for v in variants()]
+
+
+def find(name: str) -> Optional[Variant]:
+    """The run called ``name``, or None."""
+    return next((v for v in variants() if v.name == name), None)
+
+
+def variant(name: str) -> Variant:
+    """The run called ``name`` (ValueError naming the known ones)."""
+    v = find(name)
+    if v is None:
+        raise ValueError(f"unknown method {name!r} (known: {', '.join(names())})")
+    return v
+
+
+def single_task_runs() -> List[str]:
+    """The methods' runs that need no more than one task: what every recipe trains (the
+    configs ``adapters.bin.make_configs`` writes by default)."""
+    return [v.name for v in variants()[: len(methods())] if not v.capabilities.needs_several_tasks]
+
+
+def multi_task_runs() -> List[str]:
+    """The other runs: those of the multi-task recipe (``egs/euphonia/asr1``), the table's order."""
+    single = set(single_task_runs())
+    table = [v.name for v in VARIANTS if v.name not in single]
+    return table + [n for n in names() if n not in single and n not in table]
+
+
+def for_row(row: str) -> Optional[Variant]:
+    """The run whose results are filed under the table row ``row`` (results.json ``row``, else
+    the method), or None."""
+    for v in VARIANTS:
+        if v.row == row:
+            return v
+    v = find(row)
+    return v if v is not None and v.row is None else None
+
+
+def needs_several_tasks(name: str) -> bool:
+    """Whether the run ``name`` (a run or a row; unknown: False) needs the adapters of several tasks."""
+    v = find(name) or for_row(name)
+    return v is not None and v.capabilities.needs_several_tasks
+
+
+def trains_backbone(name: str) -> bool:
+    """Whether the run ``name`` (a run or a row; unknown: False) fine-tunes the backbone itself."""
+    v = find(name) or for_row(name)
+    return v is not None and v.capabilities.trains_backbone
+
+
+def prerequisites(runs: Iterable[str]) -> List[str]:
+    """The runs that ``runs`` start from (``Variant.after``, transitively), each before the runs
+    that need it: ``fusion`` -> ``frozen``, ``extract``.  Unknown names have none."""
+    out: List[str] = []
+
+    def visit(name, seen):
+        v = find(name)
+        for a in v.after if v is not None else ():
+            if a not in seen:
+                visit(a, seen | {a})
+                if a not in out:
+                    out.append(a)
+
+    for r in runs:
+        visit(r, {r})
+    return out
+
+
+def task_adding_runs(runs: Iterable[str]) -> List[str]:
+    """The runs that add a task to one of ``runs`` (``Variant.adds_tasks``): ``hra`` -> ``hra_addtask``."""
+    runs = list(runs)
+    return [v.name for r in runs for v in VARIANTS if v.adds_tasks and r in v.after]
+
+
+def companion_runs(name: str) -> List[str]:
+    """The runs a recipe trains because ``name`` is asked for: what it starts from and the
+    runs that add a task to it."""
+    return prerequisites([name]) + task_adding_runs([name])
+
+
+def capability_table() -> Dict[str, Dict[str, Any]]:
+    """{run: its description, method, learning-rate scale and capabilities} (for the docs and tests)."""
+    out = {}
+    for v in variants():
+        caps = v.capabilities
+        out[v.name] = {"method": v.method, "description": v.summary, "lr_scale": v.learning_rate_scale,
+                       **dataclasses.asdict(caps), "upstream_grad": caps.upstream_grad}
+    return out
+
+
+__all__ = ["BASELINE", "Variant", "VARIANTS", "Capabilities", "methods", "method_capabilities",
+           "has_options", "cache_cut", "variants", "names", "find", "variant", "single_task_runs",
+           "multi_task_runs", "for_row", "needs_several_tasks", "trains_backbone", "prerequisites",
+           "task_adding_runs", "companion_runs", "capability_table"]
