@@ -26,7 +26,7 @@ cd "$(dirname "$0")"
 
 stage=1
 stop_stage=17
-methods="frozen finetune houlsby hra fusion"
+methods="frozen finetune houlsby hra elp fusion"
 aaf_methods="aaf_avg"   # compared with fusion; also: aaf_wavg aaf_attention_noln aaf_attention_update aaf_attention_ownout aaf_attention_vreg
 new_task=true        # stage 16
 train_jobs=3
@@ -160,6 +160,8 @@ if [ "$stage" -le 17 ] && [ "$stop_stage" -ge 17 ]; then
   done
   [ ${#args[@]} -gt 0 ] || die "stage 17: no trained run under $expdir"
   spawn $PYTHON -m adapters.bin.score_multitask --data "$dumpdir/raw" --decode decode_decode_ctc --out "$expdir/multitask" "${args[@]}"
+  # the papers' claims (HRA vs per-task adapters, A-AF vs task-id routing, ELP vs fine-tuning) with their intervals
+  spawn $PYTHON -m adapters.bin.claims --spec conf/claims.yaml --exp "$expdir" --out "$expdir/multitask/claims.md"
   if [ -s "$expdir/asr_ctc_fusion/results.json" ]; then
     # where the attention fusion looks, per layer, on seen and on held-out speakers
     spawn $PYTHON -m adapters.bin.fusion_weights "$expdir/asr_ctc_fusion" --data "$dumpdir/raw/test" "$dumpdir/raw/test_zeroshot" \
