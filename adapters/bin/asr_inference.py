@@ -16,32 +16,16 @@ The model's method and parameter counts go to ``<exp>/model_info.json`` (the
 scorer reads them there instead of building the model again).
 """
 import sys
-from itertools import groupby
 from pathlib import Path
 
 from adapters.espnet.register import register_asr
 
 
 def _greedy_speech2text():
-    import torch
-    from espnet.nets.beam_search import Hypothesis
-    from espnet2.bin import asr_inference
+    # one implementation, shared with serving (adapters.serving: adapters.bin.infer)
+    from adapters.serving import greedy_ctc_speech2text
 
-    class GreedyCTCSpeech2Text(asr_inference.Speech2Text):
-        def _decode_single_sample(self, enc):
-            model = self.asr_model
-            if model.ctc is None or model.use_transducer_decoder:
-                raise ValueError("--ctc_greedy true needs a CTC model (no transducer decoder)")
-            best = model.ctc.argmax(enc.unsqueeze(0))[0].tolist()
-            tokens = [t for t, _ in groupby(best) if t != model.blank_id]
-            # sos + tokens + eos: the layout ESPnet's post-processing strips
-            yseq = torch.tensor([model.sos] + tokens + [model.eos])
-            hyp = Hypothesis(yseq=yseq, score=0.0)
-            token = self.converter.ids2tokens(tokens)
-            text = self.tokenizer.tokens2text(token) if self.tokenizer is not None else None
-            return [(text, token, tokens, hyp)]
-
-    return GreedyCTCSpeech2Text
+    return greedy_ctc_speech2text()
 
 
 def _task_routed(base, task_list, fallback):
