@@ -123,6 +123,21 @@ VARIANTS: Tuple[Variant, ...] = (
             f"{_A_AF} with AdapterFusion's value regulariser: attention fusion, 0.01 ||I - W_value||^2 per "
             "layer added to the training loss, LayerNorm",
             row="fusion_vreg", after=("extract",)),
+    Variant("aaf_avg_update", "fusion", {"mode": "avg", "train_adapters": True},
+            f"{_A_AF}, Avg with the paper's second learning algorithm: the mean of the single-task "
+            "adapters, the adapters updated too, LayerNorm",
+            row="fusion_avg_update", after=("extract",)),
+    Variant("aaf_wavg_update", "fusion", {"mode": "wavg", "train_adapters": True},
+            f"{_A_AF}, WAvg with the paper's second learning algorithm: a learned softmax weight per layer "
+            "and adapter, the adapters updated too, LayerNorm",
+            row="fusion_wavg_update", after=("extract",)),
+    # the ELP authors' predecessor code's configuration (adapters/methods/elp.py): 9.13 M trainable
+    # parameters on WavLM Base (E 4,353,536 + L 4,737,036 + the backbone's LayerNorms 39,424)
+    Variant("elp_wavlm_paper", "elp",
+            {"e_bottleneck": 256, "l_adapter": True, "l_dim": 512, "p_adapter": False, "train_layernorms": True},
+            "ELP as the authors' predecessor code counts it: E-adapters (bottleneck 256, layers 0..L-2), "
+            "L-adapters of width 512, the backbone's LayerNorms trained, no P-adapter (9.13 M on WavLM Base)",
+            row="elp_wavlm_paper"),
     # adding a task keeps its one best checkpoint: ESPnet averages checkpoints as (a + a + a) / 3,
     # which moves about one frozen weight in seven by an ulp, and the old tasks must stay bit-identical
     Variant("hra_addtask", "hra", {},
@@ -191,10 +206,16 @@ def single_task_runs() -> List[str]:
 
 
 def multi_task_runs() -> List[str]:
-    """The other runs: those of the multi-task recipe (``egs/euphonia/asr1``), the table's order."""
+    """The runs of the multi-task recipe (``egs/euphonia/asr1``) beyond the methods' own, the
+    table's order: those that need several tasks, start from another run or add tasks (a
+    variant that is only a method with other options, ``elp_wavlm_paper``, is none of them)."""
     single = set(single_task_runs())
-    table = [v.name for v in VARIANTS if v.name not in single]
-    return table + [n for n in names() if n not in single and n not in table]
+
+    def multi(v):
+        return v.name not in single and bool(v.after or v.adds_tasks or v.capabilities.needs_several_tasks)
+
+    table = [v.name for v in VARIANTS if multi(v)]
+    return table + [v.name for v in variants() if multi(v) and v.name not in table]
 
 
 def for_row(row: str) -> Optional[Variant]:
@@ -250,11 +271,13 @@ def companion_runs(name: str) -> List[str]:
 
 
 def capability_table() -> Dict[str, Dict[str, Any]]:
-    """{run: its description, method, learning-rate scale and capabilities} (for the docs and tests)."""
+    """{run: its description, method, learning-rate scale, the options scaling its components'
+    rates and capabilities} (for the docs and tests)."""
     out = {}
     for v in variants():
         caps = v.capabilities
         out[v.name] = {"method": v.method, "description": v.summary, "lr_scale": v.learning_rate_scale,
+                       "lr_scale_options": dict(v.cls.lr_scale_options),
                        **dataclasses.asdict(caps), "upstream_grad": caps.upstream_grad}
     return out
 

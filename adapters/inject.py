@@ -137,4 +137,5 @@ def attach(
         p.requires_grad_(False)
     m.install()
     m.configure_trainable()
+    m.apply_lr_scales()
     return AdaptedUpstream(upstream, m)

@@ -46,6 +46,9 @@ def check_declarations(make_up, method, **conf):
     assert cls.recipe_lr_scale > 0
     config_fields = set(cls.make_config({}).__dict__)
     assert set(cls.training_only_options) <= config_fields, f"{method}: training-only options it does not take"
+    # learning-rate scales per component: options of its own, training-only ones
+    assert set(cls.lr_scale_options.values()) <= config_fields & set(cls.training_only_options), (
+        f"{method}: lr_scale_options must name training-only options it takes")
     a = adapters.attach(make_up(), method, **conf)
     assert a.method.caps == c and a.cache_cut == c.cache_cut and a.method.routes_tasks == c.routes_tasks
     if c.has_layer_summary:

@@ -47,6 +47,12 @@ def set_lr_scale(params, scale: float) -> None:
         setattr(p, LR_SCALE_ATTR, float(scale))
 
 
+def check_lr_scale(name: str, value) -> None:
+    """A learning-rate scale option: a number > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+
+
 @dataclasses.dataclass
 class NoConfig:
     pass
@@ -113,6 +119,11 @@ class AdapterMethod(nn.Module):
     #: options that only shape training (initialisation, training-loss terms, learning rates,
     #: where the weights were first read from): a checkpoint loads under other values of them
     training_only_options: Tuple[str, ...] = ()
+    #: {component: the ``Config`` option holding its learning-rate scale}: the parts of what the
+    #: method trains that may learn at a rate of their own (``lr_components`` gives their
+    #: parameters; ``apply_lr_scales`` marks them, and ESPnet's optimizer gives each scale a
+    #: parameter group, ``adapters.espnet.optim_groups``).  The options are training-only.
+    lr_scale_options: Mapping[str, str] = {}
 
     # -- capabilities (``Capabilities``) ---------------------------------------------
     trains_backbone: bool = Capabilities.trains_backbone
@@ -173,6 +184,28 @@ class AdapterMethod(nn.Module):
     def upstream_trainable_names(self) -> List[str]:
         """Names (in the upstream) of backbone parameters the method trains."""
         return []
+
+    # -- learning-rate scales per component (``lr_scale_options``) -----------
+    def lr_components(self) -> Dict[str, List[nn.Parameter]]:
+        """{component of ``lr_scale_options``: its parameters} (backbone ones included, where
+        the method trains them); a component absent here has none in this configuration."""
+        return {}
+
+    def lr_scales(self) -> Dict[str, float]:
+        """{component: the learning-rate scale its option holds in this configuration}."""
+        return {comp: float(getattr(self.config, opt)) for comp, opt in self.lr_scale_options.items()}
+
+    def apply_lr_scales(self) -> None:
+        """Mark the parameters of every component whose scale is not 1 with it
+        (``set_lr_scale``); called by ``attach`` after ``configure_trainable``.  With every
+        scale 1 nothing is marked, and ESPnet builds its single parameter group as ever."""
+        comps = self.lr_components()
+        unknown = sorted(set(comps) - set(self.lr_scale_options))
+        if unknown:
+            raise ValueError(f"{self.method_name}: lr_components names {unknown}, which no option scales")
+        for comp, scale in self.lr_scales().items():
+            if scale != 1.0:
+                set_lr_scale(comps.get(comp, ()), scale)
 
     def hook(self, module: nn.Module, fn) -> None:
         self._handles.append(module.register_forward_hook(fn))

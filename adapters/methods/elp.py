@@ -12,6 +12,23 @@ P-adapter: K_p pseudo frames joined to the CNN features before the transformer,
 The E-adapter's LayerNorm gain starts at ``e_ln_init`` (0 by default): the block
 is then exactly the frozen one at step 0 while keeping the paper's function
 class; set it to 1.0 for the paper's plain LayerNorm initialisation.
+
+``train_layernorms: true`` trains the backbone's own LayerNorms beside the adapters
+(every ``nn.LayerNorm`` from the feature LayerNorm on: the one over the CNN features,
+the encoder's and the two of each layer; the CNN's GroupNorm stays frozen), as the
+ELP authors' predecessor code does; they are stored with the adapter, like BitFit's
+biases.  Learning rates per component: ``adapter_lr_scale`` (the E-, L- and
+P-adapters and the layer weights) and ``layernorm_lr_scale`` (the backbone's
+LayerNorms) multiply the optimizer's rate, each a parameter group of its own
+(``lr_scale_options``; 1 by default: one group, as without them).
+
+The catalogue's ``elp_wavlm_paper`` is that predecessor configuration: E-adapters of
+bottleneck 256 in layers 0..L-2, L-adapters of width 512, no P-adapter, the
+LayerNorms trained; on WavLM Base (L = 12, d = 768) it trains
+    E   11 x (768*256 + 256 + 256*768 + 768 + 2*768)  = 4,353,536
+    L   12 x (768*512 + 512 + 2*512) + 12 weights      = 4,737,036
+    LN  2*768 per LayerNorm x (2 x 12 + 1) + 2*512      =    39,424
+    total                                               = 9,129,996  (9.13 M)
 """
 from __future__ import annotations
 
@@ -23,7 +40,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from adapters.methods.base import AdapterMethod, check_choice, check_positive
+from adapters.methods.base import AdapterMethod, check_choice, check_lr_scale, check_positive
 from adapters.registry import register
 
 
@@ -41,9 +58,16 @@ class ELPConfig:
     p_reparam: str = "linear"  # linear | nonlinear
     p_embed_dim: Optional[int] = None  # width of E (default: the model width)
     p_hidden: Optional[int] = None  # nonlinear reparametrisation width (default: model width)
+    train_layernorms: bool = False  # the backbone's LayerNorms train too (the predecessor code's)
+    adapter_lr_scale: float = 1.0  # the adapters learn at the optimizer's rate times this
+    layernorm_lr_scale: float = 1.0  # the backbone's LayerNorms (train_layernorms) at rate times this
 
     def __post_init__(self):
         check_positive("e_bottleneck", self.e_bottleneck)
+        check_lr_scale("adapter_lr_scale", self.adapter_lr_scale)
+        check_lr_scale("layernorm_lr_scale", self.layernorm_lr_scale)
+        if self.layernorm_lr_scale != 1.0 and not self.train_layernorms:
+            raise ValueError("layernorm_lr_scale needs train_layernorms: true (the backbone's LayerNorms are frozen)")
         check_positive("p_length", self.p_length)
         check_choice("p_position", self.p_position, ("prefix", "suffix"))
         check_choice("p_reparam", self.p_reparam, ("linear", "nonlinear"))
@@ -95,12 +119,15 @@ class ELP(AdapterMethod):
     description = "ELP: E-adapters (layers 0..L-2), L-adapters summed as the features, P-adapter prefix"
     recipe_conf = {"e_bottleneck": 64, "l_adapter": True, "p_length": 8, "p_position": "prefix",
                    "p_reparam": "linear"}
-    training_only_options = ("e_ln_init",)
+    training_only_options = ("e_ln_init", "adapter_lr_scale", "layernorm_lr_scale")
+    lr_scale_options = {"adapters": "adapter_lr_scale", "layernorms": "layernorm_lr_scale"}
 
     @classmethod
     def capabilities_for(cls, config):
         c = config
-        if c.p_adapter:  # the pseudo frames reach every hidden state through the positional convolution
+        if c.p_adapter or c.train_layernorms:
+            # the pseudo frames reach every hidden state through the positional convolution;
+            # the feature and encoder LayerNorms act before the first layer
             lowest = 0
         elif c.e_adapter and (c.e_layers is None or c.e_layers):  # the default starts at layer 0
             lowest = min(c.e_layers or [0]) + 1
@@ -112,7 +139,9 @@ class ELP(AdapterMethod):
             lowest_adapted=lowest,
             # L-adapters only read the layer outputs: with neither E- nor P-adapters on,
             # nothing inside the upstream needs a gradient
-            cache_cut="encoder" if (c.e_adapter or c.p_adapter) else "hidden_states",
+            # the feature LayerNorm (train_layernorms) reads the CNN's output
+            cache_cut=("cnn" if c.train_layernorms else
+                       "encoder" if (c.e_adapter or c.p_adapter) else "hidden_states"),
             # the E-adapter's LayerNorm gain starts at e_ln_init; the P-adapter's frames are random
             identity_at_init=not c.p_adapter and (not c.e_adapter or c.e_ln_init == 0.0),
         )
@@ -136,6 +165,31 @@ class ELP(AdapterMethod):
         if c.p_adapter:
             self.p_adapter = PAdapter(d, c.p_length, c.p_reparam, c.p_embed_dim or d, c.p_hidden or d)
         self._valid_len: Optional[int] = None
+
+    # -- what trains --------------------------------------------------------
+    def _layernorms(self):
+        """(name in the upstream, parameter) of the backbone's LayerNorms, from the feature
+        LayerNorm on (``train_layernorms``); none otherwise."""
+        if not self.config.train_layernorms:
+            return []
+        bb = self.backbone
+        ids = {id(p) for top in bb.transformer_modules() for m in top.modules()
+               if isinstance(m, nn.LayerNorm) for p in m.parameters(recurse=False)}
+        return [(n, p) for n, p in bb.upstream.named_parameters() if id(p) in ids]
+
+    def configure_trainable(self) -> None:
+        super().configure_trainable()
+        for _, p in self._layernorms():
+            p.requires_grad_(True)
+
+    def upstream_trainable_names(self) -> List[str]:
+        return [n for n, _ in self._layernorms()]
+
+    def lr_components(self):
+        comps = {"adapters": list(self.parameters())}
+        if self.config.train_layernorms:
+            comps["layernorms"] = [p for _, p in self._layernorms()]
+        return comps
 
     # -- P-adapter ----------------------------------------------------------
     def _join_pseudo(self, module, args, kwargs):

@@ -46,7 +46,6 @@ from adapters.methods.base import (
     check_choice,
     check_positive,
     routed_bottleneck,
-    set_lr_scale,
 )
 from adapters.methods.blocks import Bottleneck
 from adapters.registry import register
@@ -115,6 +114,7 @@ class AudioAdapterFusion(AdapterMethod):
     recipe_conf = {"bottleneck": 64}
     training_only_options = ("train_adapters", "adapter_paths", "own_adapter_dropout", "value_regularization",
                              "fusion_lr_scale")
+    lr_scale_options = {"fusion": "fusion_lr_scale"}
     task_modules = "adapters"
 
     @classmethod
@@ -192,8 +192,9 @@ class AudioAdapterFusion(AdapterMethod):
         if self.config.mode != "single" and not self.config.train_adapters:
             for p in self.adapters.parameters():
                 p.requires_grad_(False)
-        if self.config.mode != "single" and self.config.fusion_lr_scale != 1.0:
-            set_lr_scale(self.fusion.parameters(), self.config.fusion_lr_scale)
+
+    def lr_components(self):
+        return {"fusion": list(self.fusion.parameters())} if self.config.mode != "single" else {}
 
     def regularization_loss(self) -> Optional[torch.Tensor]:
         lam = self.config.value_regularization
