@@ -3,12 +3,22 @@
 A batch carries one task per utterance, given as task names or as indices into
 the adapter's task list.  Methods receive a LongTensor of indices; methods that
 need no task id (fusion) ignore it.
+
+A recipe's data carry task ids too (``utt2task_id``, the ESPnet data file ``task``):
+indices into the recipe's task list (a file of names, one a line: ``TaskSet.load``),
+written from ``utt2task`` by :func:`write_task_ids` (``adapters.bin.task_ids``).  The
+model reads them through the same list (``TaskSet.names_of``: the frontend's
+``data_tasks``, decoding's ``--task_list``), so an id always means the task the list
+names, whatever the order of the list and of the adapter's own tasks.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Union
 
 import torch
+
+from adapters.fileio import atomic_write, unique_tmp
 
 TaskSpec = Union[None, str, int, Sequence[Union[str, int]], torch.Tensor]
 
@@ -42,6 +52,28 @@ class TaskSet:
 
     def __contains__(self, name):
         return name in self._index
+
+    @classmethod
+    def load(cls, path) -> "TaskSet":
+        """The task list in the file ``path`` (one name a line; blank lines skipped)."""
+        text = Path(path).read_text(encoding="utf-8")
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+        if not names:
+            raise ValueError(f"{path}: no task names (one a line)")
+        return cls(names)
+
+    def names_of(self, ids) -> List[str]:
+        """The names of task indices into this list (a tensor or a sequence of ints)."""
+        if isinstance(ids, torch.Tensor):
+            ids = ids.flatten().tolist()
+        out = []
+        for i in ids:
+            i = int(i)
+            if not 0 <= i < len(self.names):
+                raise UnknownTaskError(
+                    f"task id {i} is out of range of the task list {self.names} ({len(self)} tasks)")
+            out.append(self.names[i])
+        return out
 
     def index(self, name: str) -> int:
         try:
@@ -81,3 +113,36 @@ class TaskSet:
                 f"task id {bad} is out of range; this adapter knows {len(self)} tasks {self.names}"
             )
         return ids.to(device) if device is not None else ids
+
+
+def task_id_lines(utt2task, tasks: TaskSet, where: str = "utt2task") -> List[str]:
+    """``utt2task``'s lines (``<utt> <task name>``) as ``<utt> <index in tasks>`` lines."""
+    out = []
+    for n, line in enumerate(utt2task, 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise ValueError(f"{where}:{n}: expected '<utterance> <task>', got {line.rstrip()!r}")
+        utt, task = parts
+        if task not in tasks:
+            raise UnknownTaskError(f"{where}:{n}: utterance {utt}: task {task!r} is not in the task list {tasks.names}")
+        out.append(f"{utt} {tasks.index(task)}")
+    return out
+
+
+def write_task_ids(data_dir, tasks: TaskSet) -> bool:
+    """``data_dir/utt2task_id`` from ``data_dir/utt2task``: each utterance's index in ``tasks``.
+    Written aside and renamed; left alone (its mtime too) when it already says this.
+    Returns whether it was written."""
+    d = Path(data_dir)
+    src = d / "utt2task"
+    if not src.is_file() or src.stat().st_size == 0:
+        raise FileNotFoundError(f"{src} missing: multi-task data name each utterance's task")
+    with open(src, encoding="utf-8") as f:
+        text = "".join(f"{line}\n" for line in task_id_lines(f, tasks, str(src)))
+    dst = d / "utt2task_id"
+    if dst.is_file() and dst.read_text(encoding="utf-8") == text:
+        return False
+    atomic_write(dst, text, tmp=unique_tmp(dst), encoding="utf-8")
+    return True

@@ -17,6 +17,8 @@ BASES = [  # (recipe conf dir, base, prefix)
     ("egs/iemocap/er1/conf", "base.yaml", "train"),
     ("egs/voxceleb/spk1/conf", "base_sid.yaml", "train_sid"),
     ("egs/voxceleb/spk1/conf", "base_asv.yaml", "train_asv"),
+    ("egs/librispeech/asr1/conf", "base_ctc.yaml", "train_ctc"),
+    ("egs/librispeech/asr1/conf", "base_rnnt.yaml", "train_rnnt"),
 ]
 
 

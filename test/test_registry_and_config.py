@@ -97,11 +97,11 @@ def test_every_run_of_the_catalogue_is_a_valid_configuration():
 
 
 def test_the_multitask_recipe_files_its_runs_under_the_catalogues_rows():
-    """egs/euphonia/asr1/run.sh's stage-17 table (run|label|row) against the catalogue's rows."""
+    """The multi-task template's stage-17 table (run|label|row) against the catalogue's rows."""
     import re
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "egs/euphonia/asr1/run.sh").read_text()
+    text = (Path(__file__).resolve().parents[1] / "egs/TEMPLATE/asr1/multitask.sh").read_text()
     table = re.search(r"\n\s*runs=\((.*?)\)\n", text, re.S).group(1)
     entries = re.findall(r'"([^"|]+)\|[^"|]*\|([^"|]*)"', table)
     assert len(entries) >= 10

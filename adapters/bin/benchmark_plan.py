@@ -42,7 +42,9 @@ TEMPLATES = ("asr.sh", "cls.sh", "spk.sh")
 TRAIN_ARGS = ("asr_args", "cls_args", "spk_args")
 _ASSIGN = re.compile(r"""^([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|[^\s#;]*)""")
 _CASE_OPTS = re.compile(r"^\s*((?:--[A-Za-z0-9_-]+\|?)+)\)")
-_TEMPLATE_CALL = re.compile(r"\./(asr|cls|spk)\.sh\b")
+_TEMPLATE_CALL = re.compile(r"\./(asr|cls|spk|multitask)\.sh\b")
+# the line of a template that sets the options every template has (egs/TEMPLATE/common/lib.sh)
+_TEMPLATE_OPTIONS = re.compile(r"^\s*template_options\b")
 
 
 def _code_lines(path: Path) -> List[str]:
@@ -63,13 +65,34 @@ def assignments(path: Path) -> Dict[str, str]:
     return out
 
 
+def template_options(path: Path) -> Dict[str, str]:
+    """The options (with defaults) that lib.sh's ``template_options`` sets for a template at
+    ``path`` (egs/TEMPLATE/<dir>/<template>.sh, or a recipe's link to it)."""
+    lib = Path(path).resolve().parents[1] / "common" / "lib.sh"
+    out, inside = {}, False
+    for ln in _code_lines(lib) if lib.is_file() else []:
+        if re.match(r"^template_options\(\)\s*\{", ln):
+            inside = True
+        elif inside and ln.startswith("}"):
+            break
+        elif inside:
+            m = _ASSIGN.match(ln.strip())
+            if m:
+                out.setdefault(m.group(1), _unquote(m.group(2)))
+    return out
+
+
 def parse_options_vars(path: Path) -> Optional[Dict[str, str]]:
     """The options of a script that sources tools/parse_options.sh (the variables it sets
-    before that line, with their defaults); None when it does not source it."""
-    out = {}
+    before that line, with their defaults; a template's ``template_options`` line stands for
+    lib.sh's, which its own assignments override); None when it does not source it."""
+    out, shared = {}, {}
     for ln in _code_lines(path):
         if "parse_options.sh" in ln:
-            return out
+            return {**shared, **out}
+        if _TEMPLATE_OPTIONS.match(ln):
+            shared = template_options(path)
+            continue
         m = _ASSIGN.match(ln)
         if m:
             out.setdefault(m.group(1), _unquote(m.group(2)))

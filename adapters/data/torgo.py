@@ -29,8 +29,9 @@ utterances of every task and whole tasks held out:
     train_new, dev_new, test_new   the ``--new`` tasks, for adding a task to a trained model later
 
 ``data/tasks`` lists the seen tasks (``typical`` first), ``data/tasks_all`` the seen,
-new and zero-shot tasks in that order: task indices (``utt2task_id``) index it, so a
-model trained on the seen tasks and one that added the new tasks agree on them.  The same code prepares the real corpus and the synthetic one.
+new and zero-shot tasks: the recipe's task list (``adapters.tasks.TaskSet``), which task
+ids (``utt2task_id``) index and training and decoding read them through, by name (its
+order is free: a model trained on the seen tasks and one that added the new tasks agree).  The same code prepares the real corpus and the synthetic one.
 """
 from __future__ import annotations
 

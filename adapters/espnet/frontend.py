@@ -14,6 +14,8 @@ attached, reduced to one feature sequence for ESPnet's encoder or head.
                                         # configuration must be these (adapters.checkpoint)
         train_tasks: null               # train only these tasks' parts (adding a task to a
                                         # trained multi-task adapter; the rest stays frozen)
+        data_tasks: null                # the task list the data's ids index (utt2task_id;
+                                        # asr_train --task_list FILE sets it from the file)
 
 The input is either waveforms (batch, samples) or the upstream's frozen part read
 from a feature cache (batch, frames, dim; ``adapters.feature_cache``): the part
@@ -24,7 +26,9 @@ so the two give the same numbers and no utterance depends on its batch.
 (the capability ``has_layer_summary``: ELP with its L-adapters on; ``features:
 l_adapter`` asks for it), else the SUPERB weighted sum.  The frontend asks the method's
 capabilities (``adapters.catalogue``), never its name.  Task ids reach the adapter
-through ``set_tasks`` (the model passes each batch's ``utt2task``).
+through ``set_tasks`` (the model passes each batch's ``utt2task_id``).  With ``data_tasks``
+those ids index that list (a recipe's task list, ``adapters.tasks.TaskSet``) and are read
+as names, so the adapter's ``tasks`` may be in any order; without it they index ``tasks``.
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ from typeguard import typechecked
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 
 from adapters.catalogue import BASELINE
+from adapters.tasks import TaskSet
 
 FEATURES = ("auto", "weighted_sum", "last", "layer", "l_adapter")
 
@@ -59,6 +64,7 @@ class S3prlAdapterFrontend(AbsFrontend):
         adapter_init: Optional[str] = None,
         upstream_conf: Optional[dict] = None,
         train_tasks: Optional[List[str]] = None,
+        data_tasks: Optional[List[str]] = None,
     ):
         super().__init__()
         from s3prl.nn import Featurizer, S3PRLUpstream
@@ -122,6 +128,7 @@ class S3prlAdapterFrontend(AbsFrontend):
             self.featurizer = None
             self._size = self.adapted.hidden_sizes[-1]
         self._tasks = None
+        self.data_tasks = TaskSet(data_tasks) if data_tasks else None
         # a training penalty of the method's (AdapterFusion's value regulariser) is added to the
         # loss by the ASR model; any other model would silently train without it
         self._has_penalty = self.adapted.method.regularization_loss() is not None
@@ -140,7 +147,11 @@ class S3prlAdapterFrontend(AbsFrontend):
         return self._size
 
     def set_tasks(self, tasks):
-        """Task ids (names, or indices into ``tasks``) for the next forward; None for the default."""
+        """Task ids for the next forward: names, or indices (into ``data_tasks`` when it is
+        given, else into ``tasks``); None for the default."""
+        if self.data_tasks is not None and tasks is not None and not isinstance(tasks, str):
+            if isinstance(tasks, torch.Tensor) or any(not isinstance(t, str) for t in tasks):
+                tasks = self.data_tasks.names_of(tasks)
         self._tasks = tasks
 
     def regularization_loss(self) -> Optional[torch.Tensor]:

@@ -10,28 +10,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../TEMPLATE/common/lib.sh"
 
-# General
-stage=1
-stop_stage=13
-ngpu=0               # ESPnet --ngpu
-nj=2                 # parallel jobs for format and decoding
-train_jobs=1         # runs (methods) trained at the same time, sharing the cores
-dumpdir=dump
-expdir=exp
-python=${PYTHON:-python3}
-fs=16000
-audio_format=flac
-skip_bad=false       # format: drop unreadable utterances instead of stopping
-min_wav_duration=0.1
-max_wav_duration=30
-use_cache=true       # stage 9: compute the upstream's frozen part once (adapters.feature_cache)
-cache_dtype=float32  # float32: bit-for-bit the on-the-fly inputs; float16 halves the disk it takes
-
-# Data
-train_set=
-valid_set=
-test_sets=
-local_data_opts=
+template_options     # stage, nj, sets, methods, upstream ... (lib.sh)
 
 # Tokens
 token_type=bpe       # bpe | char | word
@@ -41,19 +20,16 @@ bpe_train_text=      # default: the training set's text
 
 # Model
 decoder=ctc          # ctc | rnnt: picks conf/train_<decoder>_<method>.yaml
-methods=frozen       # one or more adapter methods, each a run
 asr_config=          # one explicit config (overrides decoder/methods)
 asr_tag=
 asr_args=            # extra arguments for asr_train
 stats_config=        # config for collect_stats (default: the first run's config)
 stats_args=          # extra arguments for collect_stats
 stats_dir=           # default: ${expdir}/asr_stats_<token tag>
-task_list=           # multi-task data: file of task names; utt2task -> utt2task_id (indices into it),
-                     # passed to training and decoding so each utterance reaches its task's adapter
+task_list=           # multi-task data: file of task names (adapters.tasks.TaskSet); utt2task -> utt2task_id
+                     # (indices into it), read through it in training and decoding: each utterance
+                     # reaches its task's adapter, whatever the order of the list
 fallback_task=       # decoding: the task whose adapter decodes tasks the model does not know (zero-shot)
-upstream_ckpt=       # local upstream checkpoint the configs name; built when missing
-upstream_family=hubert
-upstream_size=pretrained  # pretrained (adapters.bin.pretrain_upstream) | tiny | small | base (random init)
 
 # Decoding
 inference_config=    # default: conf/decode_<decoder>.yaml
@@ -62,15 +38,9 @@ inference_model=valid.loss.ave.pth
 
 . "$(dirname "${BASH_SOURCE[0]}")/../../../tools/parse_options.sh"
 [ $# -eq 0 ] || die "unexpected arguments: $*"
-require_stages
-require_int ngpu fs nbpe
-require_pos_int nj train_jobs
-require_num min_wav_duration max_wav_duration
-require_bool skip_bad use_cache
+check_template_options
+require_int nbpe
 
-[ -n "$train_set" ] || die "--train_set is required"
-[ -n "$valid_set" ] || die "--valid_set is required"
-[ -n "$test_sets" ] || die "--test_sets is required"
 case "$token_type" in bpe|char|word) ;; *) die "--token_type must be bpe, char or word, got $token_type" ;; esac
 
 if [ "$token_type" = bpe ]; then
@@ -83,19 +53,11 @@ token_list=${token_dir}/tokens.txt
 bpemodel=${token_dir}/bpe.model
 stats_dir=${stats_dir:-${expdir}/asr_stats_${token_tag}}
 
-# task_ids DIR: DIR/utt2task_id (each utterance's index in --task_list) from DIR/utt2task
+# task_ids DIR...: each DIR/utt2task_id (its utterances' indices in --task_list) from DIR/utt2task,
+# written by the TaskSet that training (asr_train --task_list) and decoding read them with
 task_ids() {
-  local d=$1
   [ -s "$task_list" ] || die "--task_list $task_list: missing or empty"
-  [ -s "$d/utt2task" ] || die "$d/utt2task missing: multi-task data (--task_list) names each utterance's task"
-  [ -s "$d/utt2task_id" ] && [ "$d/utt2task_id" -nt "$d/utt2task" ] && [ "$d/utt2task_id" -nt "$task_list" ] && return 0
-  local tmp
-  tmp=$(mktemp "$d/utt2task_id.XXXXXX")
-  awk 'NR == FNR { id[$1] = FNR - 1; next }
-       !($2 in id) { printf "utterance %s: task %s is not in %s\n", $1, $2, list > "/dev/stderr"; bad = 1; exit 1 }
-       { print $1, id[$2] }' list="$task_list" "$task_list" "$d/utt2task" > "$tmp" \
-    || { rm -f "$tmp"; die "$d/utt2task names a task outside --task_list"; }
-  mv "$tmp" "$d/utt2task_id"
+  spawn $python -m adapters.bin.task_ids --task_list "$task_list" "$@" || die "could not write the task ids of $*"
 }
 # task_data_args PREFIX DIR...: the data options that feed each batch's task ids (run
 # task_ids on each DIR first: a failure inside $(...) would not stop the pipeline)
@@ -121,7 +83,7 @@ decode_sets() {
     speech="$out/wav.scp,speech,sound"
   fi
   if [ -n "$task_list" ]; then
-    for s in "$@"; do task_ids "${dumpdir}/raw/$s"; done
+    task_ids "${@/#/${dumpdir}/raw/}"
     for s in "$@"; do cat "${dumpdir}/raw/$s/utt2task_id"; done > "$out/utt2task_id"
     task_opts="$(task_data_args "" "$out") --task_list $task_list ${fallback_task:+--fallback_task $fallback_task}"
   fi
@@ -158,52 +120,13 @@ dec_record() {
 
 # run name -> config
 declare -a runs=() configs=()
-if [ -n "$asr_config" ]; then
-  runs+=("${asr_tag:-$(basename "${asr_config%.*}")}"); configs+=("$asr_config")
-else
-  for m in $methods; do
-    c=conf/train_${decoder}_${m}.yaml
-    [ -f "$c" ] || die "no config $c for method '$m' (available: $(ls conf/train_${decoder}_*.yaml 2>/dev/null | sed "s|conf/train_${decoder}_||; s|.yaml||" | tr '\n' ' '))"
-    runs+=("${asr_tag:+${asr_tag}_}${decoder}_${m}"); configs+=("$c")
-  done
-fi
+method_runs "train_${decoder}" "${asr_tag:+${asr_tag}_}${decoder}_" "$asr_config" "${asr_tag:-$(basename "${asr_config%.*}")}"
 [ -n "$inference_config" ] || inference_config=conf/decode_${decoder}.yaml
 
-if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
-  log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
-  # shellcheck disable=SC2086
-  spawn local/data.sh ${local_data_opts}
-  for s in $train_set $valid_set $test_sets; do
-    spawn $python -m adapters.data.kaldi data/$s --no_audio || die "data/$s is not a valid data directory"
-  done
-fi
-
-if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  log "Stage 3: format and dump audio (${fs} Hz ${audio_format}) to ${dumpdir}/raw"
-  for s in $train_set $valid_set $test_sets; do
-    if [ "$s" = "$train_set" ] || [ "$s" = "$valid_set" ]; then out=${dumpdir}/raw/org/$s; else out=${dumpdir}/raw/$s; fi
-    rec=$(record data "$(data_sig "data/$s")" fs "$fs" audio_format "$audio_format" skip_bad "$skip_bad")
-    if stage_done "$s" "$out/.done" "$rec" test "$out/.done" -nt "data/$s/wav.scp"; then log "  $s: done"; continue; fi
-    rm -f "$out/.done"
-    spawn $python -m adapters.data.format format data/$s "$out" --dump_dir "${dumpdir}/audio/$s" \
-      --fs "$fs" --audio_format "$audio_format" --nj "$nj" --skip_bad "$skip_bad"
-    spawn $python -m adapters.data.kaldi "$out" --fs "$fs" --no_audio
-    stamp_write "$out/.done" "$rec"
-  done
-fi
-
-if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
-  log "Stage 4: keep ${min_wav_duration}-${max_wav_duration} s utterances with a transcript"
-  for s in $train_set $valid_set; do
-    out=${dumpdir}/raw/$s
-    rec=$(record data "$(data_sig "${dumpdir}/raw/org/$s")" fs "$fs" min_sec "$min_wav_duration" max_sec "$max_wav_duration")
-    if stage_done "$s" "$out/.done" "$rec"; then log "  $s: done"; continue; fi
-    rm -f "$out/.done"
-    spawn $python -m adapters.data.format filter ${dumpdir}/raw/org/$s "$out" \
-      --fs "$fs" --min_sec "$min_wav_duration" --max_sec "$max_wav_duration"
-    stamp_write "$out/.done" "$rec"
-  done
-fi
+[ "$stage" -gt 1 ] || [ "$stop_stage" -lt 1 ] || data_stage
+check_dump() { spawn $python -m adapters.data.kaldi "$2" --fs "$fs" --no_audio; }  # SET OUT
+[ "$stage" -gt 3 ] || [ "$stop_stage" -lt 3 ] || format_stage "$train_set $valid_set" check_dump
+[ "$stage" -gt 4 ] || [ "$stop_stage" -lt 4 ] || filter_stage "utterances with a transcript" "$train_set $valid_set"
 
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   log "Stage 5: token list ($token_tag)"
@@ -235,13 +158,8 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   fi
 fi
 
-if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
-  ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
-  cache_args=()
-  for i in "${!runs[@]}"; do cache_args+=("asr_${runs[$i]}" "${configs[$i]}"); done
-  # shellcheck disable=SC2086
-  feature_cache_stage "${asr_args}" "${cache_args[@]}" -- $train_set $valid_set $test_sets
-fi
+# shellcheck disable=SC2086
+[ "$stage" -gt 9 ] || [ "$stop_stage" -lt 9 ] || cache_stage asr "${asr_args}" $train_set $valid_set $test_sets
 
 tok_args() {
   echo "--token_type $token_type --token_list $token_list $([ "$token_type" = bpe ] && echo "--bpemodel $bpemodel")"
@@ -278,50 +196,33 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   fi
 fi
 
-train_run() {  # $1: index into runs
-  local run=${runs[$1]} config=${configs[$1]} dir=${expdir}/asr_${runs[$1]} start cache
-  local rec verdict
-  rec=$(record train_data "$(data_sig "${dumpdir}/raw/${train_set}")" valid_data "$(data_sig "${dumpdir}/raw/${valid_set}")" \
-    token_list "$(file_sig "$token_list")" task_list "$([ -z "$task_list" ] || file_sig "$task_list")")
-  verdict=$(train_state "$dir" "$config" "$rec")
-  case "$verdict" in
-    trained) log "Stage 11: $run: trained"; return 0 ;;
-    refuse:*) log "ERROR: Stage 11: $run: ${verdict#refuse: }" >&2; return 1 ;;
-  esac
-  cache=$(run_cache "asr_$run")
-  log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)${cache:+; frozen part from $cache}"
-  mkdir -p "$dir"
-  rm -f "$dir/.done"
-  stamp_write "$dir/.inputs" "$rec"
-  echo "$cache" > "$dir/feature_cache"
-  start=$(date +%s)
+# asr_launch CONFIG DIR CACHE: the training command (train_one, lib.sh)
+asr_launch() {
   # shellcheck disable=SC2046,SC2086
-  $python -m adapters.bin.asr_train --config "$config" --use_preprocessor true $(tok_args) \
+  $python -m adapters.bin.asr_train --config "$1" --use_preprocessor true $(tok_args) \
     --ngpu "$ngpu" --resume true \
-    --train_data_path_and_name_and_type "$(speech_data "$cache" "$train_set")" \
+    --train_data_path_and_name_and_type "$(speech_data "$3" "$train_set")" \
     --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/text,text,text" \
-    --valid_data_path_and_name_and_type "$(speech_data "$cache" "$valid_set")" \
+    --valid_data_path_and_name_and_type "$(speech_data "$3" "$valid_set")" \
     --valid_data_path_and_name_and_type "${dumpdir}/raw/${valid_set}/text,text,text" \
     --train_shape_file "${stats_dir}/train/speech_shape" \
     --train_shape_file "${stats_dir}/train/text_shape.${token_type}" \
     --valid_shape_file "${stats_dir}/valid/speech_shape" \
     --valid_shape_file "${stats_dir}/valid/text_shape.${token_type}" \
     $(task_data_args train_ "${dumpdir}/raw/${train_set}") \
-    $(task_data_args valid_ "${dumpdir}/raw/${valid_set}" | grep -v allow_variable) \
-    --output_dir "$dir" ${asr_args} > "$dir/train.log" 2>&1 &
-  watch_training $! "$dir" "$run" 'cer_ctc=[^,]*' \
-    || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
-  echo $(( $(date +%s) - start + $(cat "$dir/train_time_s" 2>/dev/null || echo 0) )) > "$dir/train_time_s"
-  stamp_write "$dir/.done" "$rec"
-  log "Stage 11: $run trained in $(cat "$dir/train_time_s") s; $(grep -o 'valid\] loss[^,]*, cer[^,]*' "$dir/train.log" | tail -n 1)"
+    $(task_data_args valid_ "${dumpdir}/raw/${valid_set}" | grep -v allow_variable) ${task_list:+--task_list $task_list} \
+    --output_dir "$2" ${asr_args}
+}
+train_run() {  # $1: index into runs
+  train_one asr "${runs[$1]}" "${configs[$1]}" "$(record train_data "$(data_sig "${dumpdir}/raw/${train_set}")" \
+    valid_data "$(data_sig "${dumpdir}/raw/${valid_set}")" token_list "$(file_sig "$token_list")" \
+    task_list "$([ -z "$task_list" ] || file_sig "$task_list")")" 'cer_ctc=[^,]*' 'valid\] loss[^,]*, cer[^,]*' asr_launch
 }
 
 if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ]; then
-  ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
   # once, before the parallel runs: each of them reads these files
-  [ -z "$task_list" ] || { task_ids "${dumpdir}/raw/${train_set}"; task_ids "${dumpdir}/raw/${valid_set}"; }
-  share_cores "$train_jobs"
-  run_parallel "$train_jobs" train_run "${!runs[@]}" || die "training failed (see the logs named above)"
+  [ -z "$task_list" ] || task_ids "${dumpdir}/raw/${train_set}" "${dumpdir}/raw/${valid_set}"
+  train_stage
 fi
 
 for i in "${!runs[@]}"; do

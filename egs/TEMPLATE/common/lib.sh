@@ -110,6 +110,163 @@ speech_data() {
   if [ -n "$1" ]; then echo "$1/$2/feats.scp,speech,kaldi_ark"; else echo "${dumpdir}/raw/$2/wav.scp,speech,sound"; fi
 }
 
+# ---------------------------------------------------------------- the templates' shared stages
+# The options every template (asr.sh, cls.sh, spk.sh) has, with their defaults; a template sets
+# its own after this (and may change a default), then parses the command line.
+template_options() {
+  # General
+  stage=1
+  stop_stage=13
+  ngpu=0               # ESPnet --ngpu
+  nj=2                 # parallel jobs for format (and decoding)
+  train_jobs=1         # runs (methods) trained at the same time, sharing the cores
+  dumpdir=dump
+  expdir=exp
+  python=${PYTHON:-python3}
+  fs=16000
+  audio_format=flac
+  skip_bad=false       # format: drop unreadable utterances instead of stopping
+  min_wav_duration=0.1
+  max_wav_duration=30
+  use_cache=true       # stage 9: compute the upstream's frozen part once (adapters.feature_cache)
+  cache_dtype=float32  # float32: bit-for-bit the on-the-fly inputs; float16 halves the disk it takes
+  # Data
+  train_set=
+  valid_set=
+  test_sets=
+  local_data_opts=
+  skip_data_prep=false # stage 1: data/ was prepared by the caller (e.g. once for all folds)
+  # Model
+  methods=frozen       # one or more adapter methods, each a run
+  upstream_ckpt=       # local upstream checkpoint the configs name; built when missing
+  upstream_family=hubert
+  upstream_size=pretrained  # pretrained (adapters.bin.pretrain_upstream) | tiny | small | base (random init)
+}
+
+# check_template_options: the values of template_options' options (after parse_options.sh)
+check_template_options() {
+  require_stages
+  require_int ngpu fs
+  require_pos_int nj train_jobs
+  require_num min_wav_duration max_wav_duration
+  require_bool skip_bad use_cache skip_data_prep
+  [ -n "$train_set" ] || die "--train_set is required"
+  [ -n "$valid_set" ] || die "--valid_set is required"
+  [ -n "$test_sets" ] || die "--test_sets is required"
+}
+
+# method_runs CONF_PREFIX RUN_PREFIX CONFIG CONFIG_RUN: the runs of stages 11-13 in the arrays
+# runs (names) and configs: the run CONFIG_RUN of the one config CONFIG when it is given, else
+# the run <RUN_PREFIX><method> of conf/<CONF_PREFIX>_<method>.yaml for each method in --methods
+method_runs() {
+  local prefix=$1 run_prefix=$2 config=$3 config_run=$4 m c
+  runs=(); configs=()
+  if [ -n "$config" ]; then
+    runs+=("$config_run"); configs+=("$config")
+    return 0
+  fi
+  for m in $methods; do
+    c=conf/${prefix}_${m}.yaml
+    [ -f "$c" ] || die "no config $c for method '$m' (available: $(ls conf/${prefix}_*.yaml 2>/dev/null | sed "s|conf/${prefix}_||; s|.yaml||" | tr '\n' ' '))"
+    runs+=("${run_prefix}${m}"); configs+=("$c")
+  done
+}
+
+# data_stage KALDI_ARG...: stage 1, local/data.sh (unless --skip_data_prep true), then each set's
+# data dir checked (adapters.data.kaldi DIR KALDI_ARG... --no_audio)
+data_stage() {
+  local s
+  if [ "$skip_data_prep" = true ]; then
+    log "Stage 1: data prepared by the caller"
+  else
+    log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
+    # shellcheck disable=SC2086
+    spawn local/data.sh ${local_data_opts}
+  fi
+  for s in $train_set $valid_set $test_sets; do
+    spawn $python -m adapters.data.kaldi "data/$s" "$@" --no_audio || die "data/$s is not a valid data directory"
+  done
+}
+
+# format_stage "ORG_SET..." [AFTER]: stage 3, every set formatted and dumped to dumpdir/raw (the
+# ORG_SETs to dumpdir/raw/org, which stage 4 filters); AFTER SET OUT runs after each set's format
+format_stage() {
+  local org=" $1 " after=${2:-} s out rec
+  log "Stage 3: format and dump audio (${fs} Hz ${audio_format}) to ${dumpdir}/raw"
+  for s in $train_set $valid_set $test_sets; do
+    if [[ "$org" == *" $s "* ]]; then out=${dumpdir}/raw/org/$s; else out=${dumpdir}/raw/$s; fi
+    rec=$(record data "$(data_sig "data/$s")" fs "$fs" audio_format "$audio_format" skip_bad "$skip_bad")
+    if stage_done "$s" "$out/.done" "$rec" test "$out/.done" -nt "data/$s/wav.scp"; then log "  $s: done"; continue; fi
+    rm -f "$out/.done"
+    spawn $python -m adapters.data.format format "data/$s" "$out" --dump_dir "${dumpdir}/audio/$s" \
+      --fs "$fs" --audio_format "$audio_format" --nj "$nj" --skip_bad "$skip_bad"
+    [ -z "$after" ] || "$after" "$s" "$out"
+    stamp_write "$out/.done" "$rec"
+  done
+}
+
+# filter_stage WHAT "SET..." FILTER_ARG...: stage 4, the SETs' utterances of the allowed
+# durations (and whatever FILTER_ARGs ask) from dumpdir/raw/org/SET to dumpdir/raw/SET
+filter_stage() {
+  local what=$1 sets=$2 s out rec; shift 2
+  log "Stage 4: keep ${min_wav_duration}-${max_wav_duration} s $what"
+  for s in $sets; do
+    out=${dumpdir}/raw/$s
+    rec=$(record data "$(data_sig "${dumpdir}/raw/org/$s")" fs "$fs" min_sec "$min_wav_duration" max_sec "$max_wav_duration")
+    if stage_done "$s" "$out/.done" "$rec"; then log "  $s: done"; continue; fi
+    rm -f "$out/.done"
+    spawn $python -m adapters.data.format filter "${dumpdir}/raw/org/$s" "$out" \
+      --fs "$fs" --min_sec "$min_wav_duration" --max_sec "$max_wav_duration" "$@"
+    stamp_write "$out/.done" "$rec"
+  done
+}
+
+# cache_stage KIND TRAIN_ARGS SET...: stage 9 (feature_cache_stage) for every run (exp dir KIND_<run>)
+cache_stage() {
+  local kind=$1 train_args=$2 i; shift 2
+  local -a cache_args=()
+  ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
+  for i in "${!runs[@]}"; do cache_args+=("${kind}_${runs[$i]}" "${configs[$i]}"); done
+  feature_cache_stage "$train_args" "${cache_args[@]}" -- "$@"
+}
+
+# train_one KIND RUN CONFIG RECORD METRIC SUMMARY LAUNCH [SAVE_CACHE]: stage 11 for one run, in
+# exp dir KIND_RUN: skipped when trained on RECORD, refused when trained on other inputs
+# (train_state); else LAUNCH CONFIG DIR CACHE (the template's training command, CACHE its
+# feature cache or nothing) writes DIR/train.log, with a progress line per epoch (METRIC, the
+# regex of the epoch's metric) and a last line with SUMMARY (a regex of the log).  With
+# SAVE_CACHE true (the default), DIR/feature_cache names the cache for inference.
+train_one() {
+  local kind=$1 run=$2 config=$3 rec=$4 metric=$5 summary=$6 launch=$7 save_cache=${8:-true}
+  local dir=${expdir}/${kind}_$2 verdict cache start
+  verdict=$(train_state "$dir" "$config" "$rec")
+  case "$verdict" in
+    trained) log "Stage 11: $run: trained"; return 0 ;;
+    refuse:*) log "ERROR: Stage 11: $run: ${verdict#refuse: }" >&2; return 1 ;;
+  esac
+  cache=$(run_cache "${kind}_$run")
+  log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)${cache:+; frozen part from $cache}"
+  mkdir -p "$dir"
+  rm -f "$dir/.done"
+  stamp_write "$dir/.inputs" "$rec"
+  [ "$save_cache" != true ] || echo "$cache" > "$dir/feature_cache"
+  start=$(date +%s)
+  "$launch" "$config" "$dir" "$cache" > "$dir/train.log" 2>&1 &
+  watch_training $! "$dir" "$run" "$metric" \
+    || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
+  echo $(( $(date +%s) - start + $(cat "$dir/train_time_s" 2>/dev/null || echo 0) )) > "$dir/train_time_s"
+  stamp_write "$dir/.done" "$rec"
+  log "Stage 11: $run trained in $(cat "$dir/train_time_s") s; $(grep -o "$summary" "$dir/train.log" | tail -n 1)"
+}
+
+# train_stage: stage 11, train_run (the template's: train_one with its record) for every run,
+# --train_jobs at a time
+train_stage() {
+  ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
+  share_cores "$train_jobs"
+  run_parallel "$train_jobs" train_run "${!runs[@]}" || die "training failed (see the logs named above)"
+}
+
 # ---------------------------------------------------------------- option values
 # Kaldi's parse_options.sh checks that an option exists and has a value; these check its type.
 # Each names the option, what it expected and what it got, and exits non-zero.

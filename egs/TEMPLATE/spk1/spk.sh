@@ -13,40 +13,17 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../TEMPLATE/common/lib.sh"
 
-# General
-stage=1
-stop_stage=13
-ngpu=0
-nj=2
-train_jobs=1
-dumpdir=dump
-expdir=exp
-python=${PYTHON:-python3}
-fs=16000
-audio_format=flac
-skip_bad=false
+template_options     # stage, nj, sets, methods, upstream ... (lib.sh)
 min_wav_duration=0.5
 max_wav_duration=60
-use_cache=true       # stage 9: compute the upstream's frozen part once (adapters.feature_cache)
-cache_dtype=float32
-
-# Data
-train_set=
-valid_set=           # with a trials file (ESPnet's validation EER)
-test_sets=           # each with a trials file
-local_data_opts=
-skip_data_prep=false
+# valid_set and test_sets each with a trials file (ESPnet's validation EER; the tests' scoring)
 
 # Model
-methods=frozen
-conf_prefix=train
-spk_config=
-run_prefix=
-spk_args=
-task_name=asv
-upstream_ckpt=
-upstream_family=hubert
-upstream_size=pretrained
+conf_prefix=train    # run config: conf/<conf_prefix>_<method>.yaml
+spk_config=          # one explicit config (overrides methods)
+run_prefix=          # run names: <run_prefix><method>, exp dirs: exp/spk_<run>
+spk_args=            # extra arguments for spk_train
+task_name=asv        # the metric's task name in results.json
 
 # Scoring
 inference_model=valid.eer.best.pth
@@ -54,79 +31,24 @@ inference_batch_sec=120
 
 . "$(dirname "${BASH_SOURCE[0]}")/../../../tools/parse_options.sh"
 [ $# -eq 0 ] || die "unexpected arguments: $*"
-require_stages
-require_int ngpu fs
-require_pos_int nj train_jobs
-require_num min_wav_duration max_wav_duration inference_batch_sec
-require_bool skip_bad use_cache skip_data_prep
-
-[ -n "$train_set" ] || die "--train_set is required"
-[ -n "$valid_set" ] || die "--valid_set is required"
-[ -n "$test_sets" ] || die "--test_sets is required"
+check_template_options
+require_num inference_batch_sec
 
 stats_dir=${expdir}/spk_stats_$(echo "$train_set" | tr / _)
 
 declare -a runs=() configs=()
-if [ -n "$spk_config" ]; then
-  runs+=("${run_prefix}$(basename "${spk_config%.*}")"); configs+=("$spk_config")
-else
-  for m in $methods; do
-    c=conf/${conf_prefix}_${m}.yaml
-    [ -f "$c" ] || die "no config $c for method '$m' (available: $(ls conf/${conf_prefix}_*.yaml 2>/dev/null | sed "s|conf/${conf_prefix}_||; s|.yaml||" | tr '\n' ' '))"
-    runs+=("${run_prefix}${m}"); configs+=("$c")
-  done
-fi
+method_runs "$conf_prefix" "$run_prefix" "$spk_config" "${run_prefix}$(basename "${spk_config%.*}")"
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
-  if [ "$skip_data_prep" = true ]; then
-    log "Stage 1: data prepared by the caller"
-  else
-    log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
-    # shellcheck disable=SC2086
-    spawn local/data.sh ${local_data_opts}
-  fi
-  for s in $train_set $valid_set $test_sets; do
-    spawn $python -m adapters.data.kaldi "data/$s" --label label --no_audio || die "data/$s is not a valid data directory"
-  done
+  data_stage --label label
   for s in $valid_set $test_sets; do
     spawn $python -m adapters.data.trials "data/$s" || die "data/$s/trials is not a valid trial list"
   done
 fi
-
-if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  log "Stage 3: format and dump audio (${fs} Hz ${audio_format}) to ${dumpdir}/raw"
-  for s in $train_set $valid_set $test_sets; do
-    if [ "$s" = "$train_set" ]; then out=${dumpdir}/raw/org/$s; else out=${dumpdir}/raw/$s; fi
-    rec=$(record data "$(data_sig "data/$s")" fs "$fs" audio_format "$audio_format" skip_bad "$skip_bad")
-    if stage_done "$s" "$out/.done" "$rec" test "$out/.done" -nt "data/$s/wav.scp"; then log "  $s: done"; continue; fi
-    rm -f "$out/.done"
-    spawn $python -m adapters.data.format format "data/$s" "$out" --dump_dir "${dumpdir}/audio/$s" \
-      --fs "$fs" --audio_format "$audio_format" --nj "$nj" --skip_bad "$skip_bad"
-    [ ! -f "data/$s/trials" ] || cp "data/$s/trials" "$out/trials"
-    stamp_write "$out/.done" "$rec"
-  done
-fi
-
-if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
-  log "Stage 4: keep ${min_wav_duration}-${max_wav_duration} s training utterances"
-  out=${dumpdir}/raw/$train_set
-  rec=$(record data "$(data_sig "${dumpdir}/raw/org/$train_set")" fs "$fs" min_sec "$min_wav_duration" max_sec "$max_wav_duration")
-  if stage_done "$train_set" "$out/.done" "$rec"; then
-    log "  $train_set: done"
-  else
-    rm -f "$out/.done"
-    spawn $python -m adapters.data.format filter "${dumpdir}/raw/org/$train_set" "$out" \
-      --fs "$fs" --min_sec "$min_wav_duration" --max_sec "$max_wav_duration" --label label
-    stamp_write "$out/.done" "$rec"
-  fi
-fi
-
-if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
-  ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
-  cache_args=()
-  for i in "${!runs[@]}"; do cache_args+=("spk_${runs[$i]}" "${configs[$i]}"); done
-  feature_cache_stage "${spk_args}" "${cache_args[@]}" -- "$train_set"
-fi
+copy_trials() { [ ! -f "data/$1/trials" ] || cp "data/$1/trials" "$2/trials"; }  # SET OUT
+[ "$stage" -gt 3 ] || [ "$stop_stage" -lt 3 ] || format_stage "$train_set" copy_trials
+[ "$stage" -gt 4 ] || [ "$stop_stage" -lt 4 ] || filter_stage "training utterances" "$train_set" --label label
+[ "$stage" -gt 9 ] || [ "$stop_stage" -lt 9 ] || cache_stage spk "${spk_args}" "$train_set"
 
 if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   log "Stage 10: shape and trial files -> $stats_dir"
@@ -141,45 +63,27 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   rm -rf "$stats_dir/valid.tmp"
 fi
 
-train_run() {  # $1: index into runs
-  local run=${runs[$1]} config=${configs[$1]} dir=${expdir}/spk_${runs[$1]} start cache
-  local rec verdict
-  rec=$(record train_data "$(data_sig "${dumpdir}/raw/${train_set}")" \
-    valid_trials "$(file_sig "${stats_dir}/valid/trial.scp" "${stats_dir}/valid/trial2.scp" "${stats_dir}/valid/trial_label")")
-  verdict=$(train_state "$dir" "$config" "$rec")
-  case "$verdict" in
-    trained) log "Stage 11: $run: trained"; return 0 ;;
-    refuse:*) log "ERROR: Stage 11: $run: ${verdict#refuse: }" >&2; return 1 ;;
-  esac
-  cache=$(run_cache "spk_$run")  # validation trials always read the audio: the frontend takes either
-  log "Stage 11: training $run ($config) -> $dir (log: $dir/train.log)${cache:+; frozen part from $cache}"
-  mkdir -p "$dir"
-  rm -f "$dir/.done"
-  stamp_write "$dir/.inputs" "$rec"
-  start=$(date +%s)
+# spk_launch CONFIG DIR CACHE: the training command (train_one, lib.sh); validation trials
+# always read the audio: the frontend takes either
+spk_launch() {
   # shellcheck disable=SC2086
-  $python -m adapters.bin.spk_train --config "$config" --use_preprocessor true --ngpu "$ngpu" --resume true \
+  $python -m adapters.bin.spk_train --config "$1" --use_preprocessor true --ngpu "$ngpu" --resume true \
     --spk2utt "${dumpdir}/raw/${train_set}/spk2utt" --spk_num "$(wc -l < "${dumpdir}/raw/${train_set}/spk2utt")" \
-    --train_data_path_and_name_and_type "$(speech_data "$cache" "$train_set")" \
+    --train_data_path_and_name_and_type "$(speech_data "$3" "$train_set")" \
     --train_data_path_and_name_and_type "${dumpdir}/raw/${train_set}/utt2spk,spk_labels,text" \
     --valid_data_path_and_name_and_type "${stats_dir}/valid/trial.scp,speech,sound" \
     --valid_data_path_and_name_and_type "${stats_dir}/valid/trial2.scp,speech2,sound" \
     --valid_data_path_and_name_and_type "${stats_dir}/valid/trial_label,spk_labels,text" \
     --train_shape_file "${stats_dir}/train/speech_shape" \
     --valid_shape_file "${stats_dir}/valid/speech_shape" \
-    --output_dir "$dir" ${spk_args} > "$dir/train.log" 2>&1 &
-  watch_training $! "$dir" "$run" 'mindcf=[^,]*' \
-    || { log "ERROR: training $run failed; see $dir/train.log (rerun resumes from the last epoch)"; return 1; }
-  echo $(( $(date +%s) - start + $(cat "$dir/train_time_s" 2>/dev/null || echo 0) )) > "$dir/train_time_s"
-  stamp_write "$dir/.done" "$rec"
-  log "Stage 11: $run trained in $(cat "$dir/train_time_s") s; $(grep -o 'valid\] eer[^,]*' "$dir/train.log" | tail -n 1)"
+    --output_dir "$2" ${spk_args}
 }
-
-if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ]; then
-  ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
-  share_cores "$train_jobs"
-  run_parallel "$train_jobs" train_run "${!runs[@]}" || die "training failed (see the logs named above)"
-fi
+train_run() {  # $1: index into runs
+  train_one spk "${runs[$1]}" "${configs[$1]}" "$(record train_data "$(data_sig "${dumpdir}/raw/${train_set}")" \
+    valid_trials "$(file_sig "${stats_dir}/valid/trial.scp" "${stats_dir}/valid/trial2.scp" "${stats_dir}/valid/trial_label")")" \
+    'mindcf=[^,]*' 'valid\] eer[^,]*' spk_launch false
+}
+[ "$stage" -gt 11 ] || [ "$stop_stage" -lt 11 ] || train_stage
 
 if [ "$stage" -le 12 ] && [ "$stop_stage" -ge 12 ]; then
   # shellcheck disable=SC2207

@@ -4,168 +4,28 @@
 #                                              # for zero-shot, 1 added later), everything below
 #   ./run.sh --local_data_opts "--synth_impaired 128"
 #   TORGO=/data/TORGO ./run.sh --local_data_opts "--zeroshot M05 --new F04"
-# Stages (ESPnet's numbers, see ../../TEMPLATE/asr1/asr.sh): 1-10 data, tokens, stats; then
-#   11-13 the multi-task runs (--methods): frozen, finetune, per-task houlsby, hra (shared
-#         controller + a head per task, mixed-task batches), lora / bitfit / elp (one
-#         adapter shared by all tasks, no task id); with fusion in --methods, after
-#         them, extract (A-AF stage 1: one adapter per task on the frozen run's ASR model,
-#         which stays frozen, so each adapter learns from its own task alone; decoded
-#         with task ids it is the task-id routing baseline);
-#   14    adapter-only files: exp/asr_ctc_extract/adapters/<task>.pt, exp/asr_ctc_hra/adapters/adapter.pt;
-#   15    A-AF stage 2 (fusion in --methods): `fusion` (attention fusion + LayerNorm, the paper's
-#         A-AF) and the --aaf_methods compositions of the stage-1 files, no task id at
-#         decoding, downstream started from stage 1's;
-#   16    HRA adds the new task(s) (hra in --methods, --new_task true): only their heads train,
-#         everything else frozen; checks that the old tasks' decodings are unchanged;
-#   17    the multi-task table over every trained run: exp/multitask/RESULTS.md and results.json;
-#         and where the attention fusion looks (exp/multitask/fusion_weights.md, adapters.bin.fusion_weights).
+# Stages (ESPnet's numbers): 1-13 data, tokens, stats and the multi-task runs (--methods;
+# ../../TEMPLATE/asr1/asr.sh), 14 adapter-only files, 15 A-AF's compositions (fusion and
+# --aaf_methods), 16 HRA adds the new task, 17 the multi-task table and the claims
+# (conf/claims.yaml): see ../../TEMPLATE/asr1/multitask.sh, whose options can be given here.
+# Data (local/data.sh): data/tasks (the seen tasks), data/tasks_all (seen, new, zero-shot:
+# the task list); train/dev/test, test_zeroshot, train_new/dev_new/test_new.
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
-. ../../TEMPLATE/common/lib.sh
 
-stage=1
-stop_stage=17
-methods="frozen finetune houlsby hra elp fusion"
-aaf_methods="aaf_avg"   # compared with fusion; also: aaf_wavg aaf_attention_noln aaf_attention_update aaf_attention_ownout aaf_attention_vreg
-new_task=true        # stage 16
-train_jobs=3
-nj=2
-token_type=word      # TORGO-like prompts: a closed word list (char and bpe work too)
-expdir=exp
-dumpdir=dump
-asr_args=
-local_data_opts=
-use_cache=true       # the upstream's frozen part computed once (asr.sh stage 9)
-cache_dtype=float32
-python=$PYTHON
-. ../../../tools/parse_options.sh
-[ $# -eq 0 ] || die "unexpected arguments: $*"
-require_stages
-require_pos_int nj train_jobs
-require_bool new_task use_cache
-
-common=(--python "$PYTHON" --expdir "$expdir" --dumpdir "$dumpdir" --nj "$nj" --train_jobs "$train_jobs"
-        --use_cache "$use_cache" --cache_dtype "$cache_dtype"
-        --token_type "$token_type" --decoder ctc --stats_config conf/collect_stats.yaml
-        --task_list data/tasks_all --fallback_task typical
-        --upstream_ckpt ../../upstream/hubert_pretrained_small.pt --upstream_family hubert --upstream_size pretrained
-        --min_wav_duration 0.3 --max_wav_duration 20)
-main_sets=(--train_set train --valid_set dev --test_sets "test test_zeroshot")
-list() { paste -sd, "$1"; }
-has() { [[ " $methods " == *" $1 "* ]]; }
-# the runs of stages 11-13.  fusion stands for its first stage there (extract), which adapts
-# the frozen run's ASR model: that run is trained first, asked for or not
-main_runs=$(for m in $methods; do [ "$m" = fusion ] || echo "$m"; done | paste -sd' ')
-if has fusion && ! has frozen; then main_runs="frozen${main_runs:+ $main_runs}"; fi
-aaf_runs=$(has fusion && echo "fusion $aaf_methods" || true)
-model=valid.loss.ave.pth
-# downstream (projection, encoder, CTC, layer weights) of a trained run, for --init_param
-init_downstream() {
-  local m=$1/$model k
-  for k in encoder ctc frontend.featurizer; do printf -- "%s:%s:%s " "$m" "$k" "$k"; done
-}
-
-if [ "$stage" -le 10 ]; then
-  spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$stage" --stop_stage $(( stop_stage < 10 ? stop_stage : 10 )) \
-    --methods "$main_runs$(has fusion && echo ' extract' || true)" --local_data_opts "$local_data_opts"
-fi
-[ "$stop_stage" -ge 11 ] || exit 0
-[ -s data/tasks ] || die "data/tasks missing: run stage 1 first"
-tasks=$(list data/tasks)
-# in data/tasks_all's order: task ids index that file
-new_tasks=$( (grep -Fxf <(cut -d' ' -f2 data/train_new/utt2task 2>/dev/null | sort -u) data/tasks_all || true) | paste -sd,)
-log "seen tasks: $tasks; new: ${new_tasks:-none}; zero-shot: $(cut -d' ' -f2 data/test_zeroshot/utt2task | sort -u | paste -sd,)"
-
-s11=$(( stage > 11 ? stage : 11 ))
-if [ "$stage" -le 13 ] && [ -n "$main_runs" ]; then
-  spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage $(( stop_stage < 13 ? stop_stage : 13 )) \
-    --methods "$main_runs" --asr_args "--frontend_conf tasks=[$tasks] $asr_args"
-fi
-# A-AF stage 1: the single-task adapters learn on the frozen run's ASR model (upstream,
-# downstream, CTC and layer weights all frozen), as the paper trains them on its frozen base
-# model: one routed run is then exactly one adapter trained per task, from that task's
-# utterances alone.  With the downstream trained beside them (as until 2026-12-03) every
-# adapter fitted a downstream shared with the other tasks and routing was worse than the
-# frozen model itself (70.3 against 69.1 mean WER on the default)
-if [ "$stage" -le 13 ] && has fusion; then
-  base=$expdir/asr_ctc_frozen
-  [ -s "$base/$model" ] || die "A-AF extraction adapts the frozen run's ASR model: $base/$model is missing (train frozen, stages 11-13)"
-  spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage $(( stop_stage < 13 ? stop_stage : 13 )) \
-    --methods extract --asr_args "--frontend_conf tasks=[$tasks] --init_param $(init_downstream "$base") \
-      --freeze_param encoder ctc frontend.featurizer $asr_args"
-fi
-
-if [ "$stage" -le 14 ] && [ "$stop_stage" -ge 14 ]; then
-  for run in extract hra; do
-    dir=$expdir/asr_ctc_$run
-    { [ $run = extract ] && has fusion || has $run; } && [ -s "$dir/$model" ] || continue
-    if [ -s "$dir/adapters/adapters.json" ] && [ "$dir/adapters/adapters.json" -nt "$dir/$model" ]; then
-      log "Stage 14: $dir/adapters: done"; continue
-    fi
-    log "Stage 14: adapter-only files of $run -> $dir/adapters"
-    spawn $PYTHON -m adapters.bin.export_adapters --config "$dir/config.yaml" --model "$dir/$model" \
-      --out "$dir/adapters" --per_task "$([ $run = extract ] && echo true || echo false)"
-  done
-fi
-
-if [ "$stage" -le 15 ] && [ "$stop_stage" -ge 15 ] && [ -n "$aaf_runs" ]; then
-  ext=$expdir/asr_ctc_extract
-  [ -s "$ext/adapters/adapters.json" ] || die "stage 15 needs the stage-1 adapters of $ext: run stages 11-14 with fusion in --methods"
-  paths=$(for t in $(cat data/tasks); do echo "$ext/adapters/$t.pt"; done | paste -sd,)
-  # from stage 9 (their feature cache: the extraction run's, built already) on; asr.sh skips
-  # what is done
-  spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage 9 --stop_stage 13 --methods "$aaf_runs" \
-    --asr_args "--frontend_conf method_conf.adapter_paths=[$paths] --init_param $(init_downstream "$ext") $asr_args"
-fi
-
-if [ "$stage" -le 16 ] && [ "$stop_stage" -ge 16 ] && [ "$new_task" = true ] && has hra; then
-  hra=$expdir/asr_ctc_hra
-  [ -n "$new_tasks" ] || die "stage 16: no new task in data/train_new (local/data.sh --new names it; --new_task false skips the stage)"
-  [ -s "$hra/adapters/adapter.pt" ] || die "stage 16 needs the trained HRA run: --methods hra (stages 11-14)"
-  # the new task's data goes through stages 3-4 and its own shape statistics (always from
-  # stage 3: a run started at stage 11 has not formatted them; done stages are skipped);
-  # the token list stays
-  spawn ./asr.sh "${common[@]}" --train_set train_new --valid_set dev_new --test_sets "test_new test" \
-    --stage 3 --stop_stage 13 --methods hra_addtask \
-    --stats_dir "$expdir/asr_stats_${token_type}_new" --bpe_train_text "$dumpdir/raw/train/text" \
-    --asr_args "--freeze_param encoder ctc frontend.featurizer --init_param $(init_downstream "$hra") \
-      --frontend_conf tasks=[$tasks,$new_tasks] --frontend_conf train_tasks=[$new_tasks] \
-      --frontend_conf adapter_init=$hra/adapters/adapter.pt $asr_args"
-  if cmp -s "$hra/decode_decode_ctc/test/text" "$expdir/asr_ctc_hra_addtask/decode_decode_ctc/test/text"; then
-    log "Stage 16: the seen tasks' decodings are identical before and after adding ${new_tasks}"
-  else
-    die "Stage 16: adding ${new_tasks} changed the seen tasks' decodings (diff $hra/decode_decode_ctc/test/text $expdir/asr_ctc_hra_addtask/decode_decode_ctc/test/text)"
-  fi
-fi
-
-if [ "$stage" -le 17 ] && [ "$stop_stage" -ge 17 ]; then
-  log "Stage 17: the multi-task table -> $expdir/multitask"
-  # label and SUPERB row of every run this recipe knows (a row only where it differs from the method)
-  runs=(
-    "frozen|frozen + weighted sum|" "finetune|full fine-tuning|" "houlsby|per-task Houlsby (task id)|"
-    "hra|HRA (task id)|" "lora|LoRA (shared by all tasks)|" "bitfit|BitFit (shared by all tasks)|"
-    "elp|ELP (shared by all tasks)|" "extract|single-task adapters, task-id routing|fusion_routing"
-    "aaf_avg|A-AF Avg (no task id)|fusion_avg" "aaf_wavg|A-AF WAvg (no task id)|fusion_wavg"
-    "fusion|A-AF attention + LayerNorm (no task id)|"
-    "aaf_attention_noln|A-AF attention, no LayerNorm|fusion_noln"
-    "aaf_attention_update|A-AF attention, adapters updated|fusion_update"
-    "aaf_attention_ownout|A-AF attention, own adapter hidden in training (ours)|fusion_ownout"
-    "aaf_attention_vreg|A-AF attention + AdapterFusion's value regulariser|fusion_vreg"
-    "hra_addtask|HRA + new task head|hra_addtask")
-  args=()
-  for r in "${runs[@]}"; do
-    IFS='|' read -r run label row <<< "$r"
-    [ -s "$expdir/asr_ctc_$run/results.json" ] && args+=(--run "$label" "${row:--}" "$expdir/asr_ctc_$run")
-  done
-  [ ${#args[@]} -gt 0 ] || die "stage 17: no trained run under $expdir"
-  spawn $PYTHON -m adapters.bin.score_multitask --data "$dumpdir/raw" --decode decode_decode_ctc --out "$expdir/multitask" "${args[@]}"
-  # the papers' claims (HRA vs per-task adapters, A-AF vs task-id routing, ELP vs fine-tuning) with their intervals
-  spawn $PYTHON -m adapters.bin.claims --spec conf/claims.yaml --exp "$expdir" --out "$expdir/multitask/claims.md"
-  if [ -s "$expdir/asr_ctc_fusion/results.json" ]; then
-    # where the attention fusion looks, per layer, on seen and on held-out speakers
-    spawn $PYTHON -m adapters.bin.fusion_weights "$expdir/asr_ctc_fusion" --data "$dumpdir/raw/test" "$dumpdir/raw/test_zeroshot" \
-      --model_file "$model" --out "$expdir/multitask/fusion_weights"
-  fi
-fi
-log "Successfully finished"
+# exec: multitask.sh takes this process's place, so a TERM or INT sent to run.sh reaches the pipeline
+exec ./multitask.sh \
+  --python "$PYTHON" \
+  --methods "frozen finetune houlsby hra elp fusion" \
+  --aaf_methods "aaf_avg" \
+  --train_jobs 3 \
+  --token_type word \
+  --train_set train --valid_set dev --test_set test --zeroshot_set test_zeroshot \
+  --new_sets "train_new dev_new test_new" \
+  --seen_tasks data/tasks --task_list data/tasks_all --fallback_task typical \
+  --stats_config conf/collect_stats.yaml \
+  --upstream_ckpt ../../upstream/hubert_pretrained_small.pt \
+  --upstream_family hubert --upstream_size pretrained \
+  --min_wav_duration 0.3 --max_wav_duration 20 \
+  "$@"

@@ -15,9 +15,7 @@ methods="frozen hra elp"
 expdir=exp
 args=()
 while [ $# -gt 0 ]; do  # take our options; hand the rest to cls.sh (which checks them)
-  case "$1" in
-    --folds|--methods|--expdir) [ $# -ge 2 ] || die "option $1 needs a value" ;;
-  esac
+  case "$1" in --folds|--methods|--expdir) [ $# -ge 2 ] || die "option $1 needs a value" ;; esac
   case "$1" in
     --folds) folds=$2; shift 2 ;;
     --methods) methods=$2; shift 2 ;;
@@ -26,26 +24,17 @@ while [ $# -gt 0 ]; do  # take our options; hand the rest to cls.sh (which check
   esac
 done
 [ -n "$(echo $folds)" ] || die "--folds expects one or more of 1 2 3 4 5, got nothing"
-for k in $folds; do
-  case "$k" in 1|2|3|4|5) ;; *) die "--folds expects folds among 1 2 3 4 5 (IEMOCAP's sessions), got '$k'" ;; esac
-done
+for k in $folds; do [[ "$k" =~ ^[1-5]$ ]] || die "--folds expects folds among 1 2 3 4 5 (IEMOCAP's sessions), got '$k'"; done
 [ "$(echo $folds | tr ' ' '\n' | sort | uniq -d)" = "" ] || die "--folds names a fold twice: '$folds'"
 [ -n "$(echo $methods)" ] || die "--methods expects one or more methods, got nothing"
 
 first=true
 for k in $folds; do
-  spawn ./cls.sh \
-    --python "$PYTHON" \
-    --task_name er \
-    --train_set "fold$k/train" --valid_set "fold$k/dev" --test_sets "fold$k/test" \
-    --run_prefix "fold${k}_" \
-    --skip_data_prep "$([ "$first" = true ] && echo false || echo true)" \
-    --methods "$methods" \
-    --train_jobs 3 \
-    --upstream_ckpt ../../upstream/hubert_pretrained_small.pt \
-    --upstream_family hubert --upstream_size pretrained \
-    --min_wav_duration 0.3 --max_wav_duration 15 \
-    "${args[@]}"
+  spawn ./cls.sh --python "$PYTHON" --task_name er \
+    --train_set "fold$k/train" --valid_set "fold$k/dev" --test_sets "fold$k/test" --run_prefix "fold${k}_" \
+    --skip_data_prep "$([ "$first" = true ] && echo false || echo true)" --methods "$methods" --train_jobs 3 \
+    --upstream_ckpt ../../upstream/hubert_pretrained_small.pt --upstream_family hubert --upstream_size pretrained \
+    --min_wav_duration 0.3 --max_wav_duration 15 "${args[@]}"
   first=false
 done
 
