@@ -8,6 +8,10 @@
 __usage() {
   echo "Usage: $0 [options]"
   echo "Options (defaults, as set at the top of $0):"
+  # the options every template shares (lib.sh's template_options), when the script declares them
+  if [ -n "${__template_lib:-}" ] && grep -q '^template_options' "$0"; then
+    sed -n '/^template_options()/,/^}/ s/^ *\([a-z_][a-z0-9_]*\)=\(.*\)$/  --\1=\2/p' "$__template_lib"
+  fi
   # the name=value lines before this file is sourced, with their comments
   sed -n '/parse_options.sh/q; s/^\([a-z_][a-z0-9_]*\)=\(.*\)$/  --\1=\2/p' "$0"
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Shell helpers shared by the staged pipelines (asr.sh, cls.sh, spk.sh); sourced, not run.
+__template_lib=${BASH_SOURCE[0]}  # read by parse_options.sh --help
 
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0")) $*"; }
 die() { log "ERROR: $*" >&2; exit 1; }
