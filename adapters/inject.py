@@ -1,10 +1,12 @@
 """attach(upstream, method, **conf) -> the adapted upstream."""
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Optional
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from adapters import upstream_cut
 from adapters.backbones import Backbone
@@ -96,10 +98,60 @@ class AdaptedUpstream(nn.Module):
         own = {id(p) for p in self.method.parameters()}
         return sum(p.numel() for p in self.upstream.parameters() if id(p) not in own)
 
+    # -- memory ------------------------------------------------------------
+    @property
+    def gradient_checkpointing(self) -> bool:
+        return bool(getattr(self, "_checkpointed", None))
+
+    def set_gradient_checkpointing(self, on: bool = True) -> "AdaptedUpstream":
+        """Recompute each transformer layer in the backward pass instead of keeping what its
+        backward needs (``torch.utils.checkpoint``, non-reentrant): training keeps one layer's
+        activations at a time, for one more forward through the layers.  Only where gradients
+        are on; the numbers are the same either way.
+
+        What runs inside a layer is recomputed with it (LoRA's merged weights, Houlsby's and
+        ELP's adapters, prefix tuning's attention) under the forward's task ids and routing
+        (``AdapterMethod.per_forward_state``), and the random state of its dropout; what hooks
+        onto a layer's output (HRA, fusion, s3prl's hidden-state hooks) runs once, outside."""
+        layers = list(self.backbone.layers)
+        if on and not self.gradient_checkpointing:
+            self._checkpointed = []
+            for layer in layers:
+                own = layer.__dict__.get("forward")  # an instance forward already there, if any
+                layer.forward = functools.partial(_checkpointed_layer, layer, own, self.method)
+                self._checkpointed.append((layer, own))
+        elif not on and self.gradient_checkpointing:
+            for layer, own in self._checkpointed:
+                if own is None:
+                    del layer.forward
+                else:
+                    layer.forward = own
+            self._checkpointed = []
+        return self
+
     def detach_method(self) -> nn.Module:
         """Remove the adapter's hooks and give the plain upstream back."""
+        self.set_gradient_checkpointing(False)
         self.method.uninstall()
         return self.upstream
+
+
+def _checkpointed_layer(layer: nn.Module, own, method, *args, **kwargs):
+    """``layer``'s forward under ``torch.utils.checkpoint`` (see ``set_gradient_checkpointing``)."""
+    forward = own if own is not None else functools.partial(type(layer).forward, layer)
+    if not torch.is_grad_enabled():
+        return forward(*args, **kwargs)
+    saved = {}
+
+    def run(*a, **k):
+        if saved:  # the recomputation in the backward pass, after the forward's end
+            with method.restored_forward_state(saved["state"]):
+                return forward(*a, **k)
+        out = forward(*a, **k)
+        saved["state"] = method.forward_state()
+        return out
+
+    return checkpoint(run, *args, use_reentrant=False, **kwargs)
 
 
 def attach(

@@ -9,6 +9,14 @@ Sizes (``SIZES``):
   tiny  -- 2 layers, width 96: about a quarter million parameters, for tests
   small -- 4 layers, width 256: ~4 M parameters, the offline recipe default
   base  -- the published base configuration (12 layers, width 768, ~95 M)
+  large -- the published Large configuration (24 layers, width 1024, FFN 4096, 16 heads,
+           pre-LayerNorm, the CNN's layer_norm mode, normalised waveforms; ~316 M): wav2vec2
+           Large (LV-60), HuBERT Large, WavLM Large.  The file is ~1.2 GB; ``num_parameters``
+           counts one without building its weights.
+
+A size's table entry may set the architecture's style as well as its widths (``STYLE``:
+the CNN's normalisation, LayerNorm first, waveform normalisation); the Large models take
+wav2vec2's conv bias (``_CONV_BIAS``), HuBERT and WavLM none, as released.
 """
 from __future__ import annotations
 
@@ -59,19 +67,48 @@ SIZES = {
         num_buckets=320,
         max_distance=800,
     ),
+    # wav2vec2 Large (LV-60), HuBERT Large (LL-60k), WavLM Large as released
+    "large": dict(
+        encoder_layers=24,
+        encoder_embed_dim=1024,
+        encoder_ffn_embed_dim=4096,
+        encoder_attention_heads=16,
+        conv_feature_layers=_BASE_CNN,
+        conv_pos=128,
+        conv_pos_groups=16,
+        final_dim=768,
+        num_buckets=320,
+        max_distance=800,
+        extractor_mode="layer_norm",
+        layer_norm_first=True,
+        normalize=True,
+    ),
 }
+
+#: the architecture's style, where a size's entry does not set it: the Base models'
+STYLE = dict(extractor_mode="default", layer_norm_first=False, normalize=False)
+#: the CNN's convolutions with biases (family, size): wav2vec2 Large only, as released
+_CONV_BIAS = {("wav2vec2", "large"): True}
+
+
+def _split(family: str, size: str):
+    """(the size's widths, its style with ``conv_bias``)."""
+    s = dict(SIZES[size])
+    style = {k: s.pop(k, v) for k, v in STYLE.items()}
+    style["conv_bias"] = _CONV_BIAS.get((family, size), False)
+    return s, style
 
 
 def _fairseq_model_cfg(family: str, size: str) -> dict:
-    s = dict(SIZES[size])
+    s, style = _split(family, size)
     # WavLM-only keys are dropped for the fairseq-style families
     s.pop("num_buckets")
     s.pop("max_distance")
     cfg = dict(
-        extractor_mode="default",
+        extractor_mode=style["extractor_mode"],
         activation_fn="gelu",
-        layer_norm_first=False,
-        conv_bias=False,
+        layer_norm_first=style["layer_norm_first"],
+        conv_bias=style["conv_bias"],
         dropout=0.1,
         attention_dropout=0.1,
         activation_dropout=0.0,
@@ -92,7 +129,7 @@ def build_hubert(size: str, num_clusters: int = 100, overrides: dict | None = No
     from s3prl.upstream.utils import merge_with_parent
 
     model_cfg = {**_fairseq_model_cfg("hubert", size), **(overrides or {})}
-    task_cfg = dict(label_rate=50.0, sample_rate=16000, normalize=False)
+    task_cfg = dict(label_rate=50.0, sample_rate=16000, normalize=_split("hubert", size)[1]["normalize"])
     symbols = [[str(i) for i in range(num_clusters)]]
     model = HubertModel(
         merge_with_parent(HubertConfig, model_cfg),
@@ -102,40 +139,36 @@ def build_hubert(size: str, num_clusters: int = 100, overrides: dict | None = No
     return model, task_cfg, model_cfg, symbols
 
 
-def _build_fairseq_family(family: str, size: str, num_clusters: int) -> dict:
+def _build_fairseq_family(family: str, size: str, num_clusters: int):
+    """(the model, the checkpoint dict without its weights, the weights' key)."""
     from s3prl.upstream.utils import merge_with_parent
 
     model_cfg = _fairseq_model_cfg(family, size)
     if family == "hubert":
         model, task_cfg, model_cfg, symbols = build_hubert(size, num_clusters)
-        return dict(
-            task_cfg=task_cfg,
-            model_cfg=model_cfg,
-            model_weight=model.state_dict(),
-            dictionaries_symbols=symbols,
-        )
+        return model, dict(task_cfg=task_cfg, model_cfg=model_cfg, dictionaries_symbols=symbols), "model_weight"
     from s3prl.upstream.wav2vec2.wav2vec2_model import (
         Wav2Vec2Config,
         Wav2Vec2Model,
     )
 
-    task_cfg = dict(sample_rate=16000, normalize=False)
+    task_cfg = dict(sample_rate=16000, normalize=_split(family, size)[1]["normalize"])
     model = Wav2Vec2Model(merge_with_parent(Wav2Vec2Config, model_cfg))
-    return dict(task_cfg=task_cfg, model_cfg=model_cfg, model_weight=model.state_dict())
+    return model, dict(task_cfg=task_cfg, model_cfg=model_cfg), "model_weight"
 
 
-def _build_wavlm(size: str) -> dict:
+def _build_wavlm(size: str):
     from s3prl.upstream.wavlm.WavLM import WavLM, WavLMConfig
 
-    s = dict(SIZES[size])
+    s, style = _split("wavlm", size)
     s.pop("final_dim")
     # WavLM Base+ settings: gated relative position bias shared by all layers
     cfg = dict(
-        extractor_mode="default",
+        extractor_mode=style["extractor_mode"],
         activation_fn="gelu",
-        layer_norm_first=False,
-        conv_bias=False,
-        normalize=False,
+        layer_norm_first=style["layer_norm_first"],
+        conv_bias=style["conv_bias"],
+        normalize=style["normalize"],
         dropout=0.1,
         attention_dropout=0.1,
         activation_dropout=0.0,
@@ -148,19 +181,49 @@ def _build_wavlm(size: str) -> dict:
         **s,
     )
     model = WavLM(WavLMConfig(cfg))
-    return dict(cfg=cfg, model=model.state_dict())
+    return model, dict(cfg=cfg), "model"
 
 
-def build_state(family: str, size: str = "tiny", seed: int = 0, num_clusters: int = 100) -> dict:
-    """The checkpoint dict for ``family``/``size``, randomly initialised with ``seed``."""
+def _check(family: str, size: str) -> None:
     if family not in FAMILIES:
         raise ValueError(f"unknown upstream family {family!r}; choose one of {FAMILIES}")
     if size not in SIZES:
         raise ValueError(f"unknown upstream size {size!r}; choose one of {tuple(SIZES)}")
-    torch.manual_seed(seed)
+
+
+def build_model(family: str, size: str = "tiny", num_clusters: int = 100):
+    """(the s3prl model of ``family``/``size``, its checkpoint dict without the weights, the
+    weights' key in it), initialised from torch's current random state (or on the ``meta``
+    device, inside ``with torch.device('meta')``)."""
+    _check(family, size)
     if family == "wavlm":
         return _build_wavlm(size)
     return _build_fairseq_family(family, size, num_clusters)
+
+
+def build_state(family: str, size: str = "tiny", seed: int = 0, num_clusters: int = 100) -> dict:
+    """The checkpoint dict for ``family``/``size``, randomly initialised with ``seed``."""
+    _check(family, size)
+    torch.manual_seed(seed)
+    model, state, key = build_model(family, size, num_clusters)
+    state[key] = model.state_dict()
+    return state
+
+
+def num_parameters(family: str, size: str = "tiny", num_clusters: int = 100) -> int:
+    """The parameters of the checkpoint ``make_upstream`` writes for ``family``/``size``, counted
+    on the meta device: no weights are built (a Large model in well under a second)."""
+    import contextlib
+    from unittest import mock
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.device("meta"))
+        if family == "wavlm":  # its BERT initialisation draws on the CPU and copies back: skipped
+            import s3prl.upstream.wavlm.WavLM as wavlm_module
+
+            stack.enter_context(mock.patch.object(wavlm_module, "init_bert_params", lambda m: None))
+        model, _, _ = build_model(family, size, num_clusters)
+    return sum(v.numel() for v in model.state_dict().values())
 
 
 def make_upstream(family: str, size: str, out: str | Path, seed: int = 0) -> Path:

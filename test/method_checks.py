@@ -147,3 +147,88 @@ def check_mixed_task_batch(up, same_len_wavs, method, **conf):
     with torch.no_grad():
         outs = [a(wav[:1], lens[:1], task=t)[0][-1] for t in "abc"]
     assert (outs[0] - outs[1]).abs().max() > 1e-4
+
+
+# ---------------------------------------------------------------- precision and memory
+
+#: the task ids of a batch of three for a run that routes by task or fuses several tasks
+MIXED_TASKS = ["b", "a", "c"]
+
+
+def _attached(make_up, family, run, tasks_needed):
+    """The run's method attached to a fresh upstream, its trainable parameters moved away from
+    their initialisation (so an identity-at-init adapter is not trivially exact)."""
+    v = catalogue.variant(run)
+    a = adapters.attach(make_up(family), v.method, tasks=["a", "b", "c"] if tasks_needed else None,
+                        **v.method_conf())
+    perturb_trainable(a, std=0.05)
+    return a
+
+
+def needs_task_ids(run) -> bool:
+    c = catalogue.variant(run).capabilities
+    return c.routes_tasks or c.needs_several_tasks
+
+
+def task_loss(a, wavs, task=None, seed=0):
+    """A frame-classification loss on the run's features (its layer summary, else a fixed
+    weighted sum of the layers), against fixed random labels through a fixed random head."""
+    torch.manual_seed(seed)
+    hs, lens = a(*wavs, task=task)
+    summary = a.layer_summary(hs, lens)
+    if summary is not None:
+        x = summary[0]
+    else:
+        w = torch.linspace(1.0, 2.0, len(hs))
+        x = sum(wi * h for wi, h in zip(w / w.sum(), hs))
+    g = torch.Generator().manual_seed(7)
+    head = torch.randn(x.size(-1), 16, generator=g) / x.size(-1) ** 0.5
+    labels = torch.randint(0, 16, x.shape[:2], generator=g)
+    logits = x.float() @ head
+    return torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels)
+
+
+def check_bf16_autocast(make_up, wavs, run, family="hubert", rtol=0.01):
+    """Training under CPU bf16 autocast: the loss and every gradient are finite and the loss is
+    within ``rtol`` (relative) of float32's.  Returns (float32 loss, bf16 loss)."""
+    task = MIXED_TASKS if needs_task_ids(run) else None
+    a = _attached(make_up, family, run, task is not None)
+    a.train()
+    a.upstream.eval()  # the backbone's dropout off, as the frontend has it for adapters
+    ref = task_loss(a, wavs, task)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = task_loss(a, wavs, task)
+    assert torch.isfinite(got), f"{run}: bf16 loss {got}"
+    if got.requires_grad:  # the frozen upstream trains nothing of its own
+        got.backward()
+    params = a.trainable_parameters()
+    for p in params:
+        assert p.grad is None or torch.isfinite(p.grad).all(), f"{run}: a non-finite bf16 gradient"
+    if params:
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params), f"{run}: no gradient"
+    assert abs(got.item() - ref.item()) <= rtol * abs(ref.item()), (
+        f"{run}: bf16 loss {got.item():.6f} vs float32 {ref.item():.6f}")
+    return ref.item(), got.item()
+
+
+def check_gradient_checkpointing(make_up, wavs, run, family="hubert", tol=1e-6):
+    """With the layers recomputed in the backward pass the loss and every gradient (the
+    trainable parameters' and the input's) are those without, to ``tol``; dropout on."""
+    task = MIXED_TASKS if needs_task_ids(run) else None
+    outs = []
+    for on in (False, True):
+        a = _attached(make_up, family, run, task is not None)
+        a.set_gradient_checkpointing(on)
+        assert a.gradient_checkpointing == on
+        a.train()  # the backbone's dropout too: the recomputation must draw the same masks
+        loss = task_loss(a, wavs, task)
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in a.named_parameters() if p.requires_grad and p.grad is not None}
+        outs.append((loss.detach(), grads))
+        a.set_gradient_checkpointing(False)
+        assert "forward" not in a.backbone.layers[0].__dict__
+    (l0, g0), (l1, g1) = outs
+    assert g0 and g0.keys() == g1.keys(), f"{run}: gradients differ in which parameters get one"
+    torch.testing.assert_close(l1, l0, atol=tol, rtol=tol)
+    for n in g0:
+        torch.testing.assert_close(g1[n], g0[n], atol=tol, rtol=tol, msg=lambda m: f"{run} {n}: {m}")

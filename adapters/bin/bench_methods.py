@@ -14,10 +14,24 @@ ratios' reference.
 Peak memory: on CUDA, torch.cuda.max_memory_allocated around one training step.
 On CPU there is no allocator statistic, so it is the bytes autograd saves for
 the backward pass plus gradients and AdamW's two moments of the trainable
-parameters (labelled "saved+optimizer" in the output).
+parameters (labelled "saved+optimizer" in the output); with
+``--gradient_checkpointing`` the layers' saved tensors are not kept but recomputed
+one layer at a time in the backward pass, so it is the bytes saved outside the
+layers plus the most one layer saves ("saved+recompute+optimizer").
+
+The floor: a frozen backbone whose transformer input requires grad, training the same
+downstream, so its step is the forward plus the input-gradient half of the backward
+through every layer: what any method with adapters inside every layer must at least
+do.  ``step/floor`` is each method's step time against it.
+
+``--amp bf16`` (or ``fp16``, CUDA) measures every row under ``torch.autocast``;
+``--gradient_checkpointing`` recomputes the transformer layers in the backward pass
+(``AdaptedUpstream.set_gradient_checkpointing``, the frontend's ``gradient_checkpointing``)
+for every row; ``--size large`` the published Large configuration (~316 M parameters).
 
     python -m adapters.bin.bench_methods --family hubert --size base --device cuda --json bench.json
     python -m adapters.bin.bench_methods --size tiny --methods lora hra --repeat 1
+    python -m adapters.bin.bench_methods --size large --device cuda --amp bf16 --gradient_checkpointing
 """
 from __future__ import annotations
 
@@ -34,9 +48,11 @@ from torch import nn
 
 import adapters
 from adapters import catalogue
-from adapters.upstreams import make_upstream
+from adapters.upstreams import SIZES, make_upstream
 
 FUSION_ADAPTERS = 4  # the tasks of a run that needs several
+AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
+FLOOR = "floor"  # the row of the frozen backbone with its transformer input requiring grad
 # the run measured with a mixed-task batch against single-task batches (``hra_mixed``)
 MIXED_TASK_RUN = "hra"
 
@@ -104,11 +120,55 @@ def _count_saved_bytes(counter: list):
         yield
 
 
-def build(upstream_path, family, method, conf, tasks, device):
+def build(upstream_path, family, method, conf, tasks, device, checkpointing=False):
     from s3prl.nn import S3PRLUpstream
 
     up = S3PRLUpstream(f"{family}_local", path_or_url=str(upstream_path))
-    return adapters.attach(up, method, tasks=tasks, **conf).to(device)
+    return adapters.attach(up, method, tasks=tasks, **conf).to(device).set_gradient_checkpointing(checkpointing)
+
+
+def build_floor(upstream_path, family, device, checkpointing=False):
+    """The frozen backbone with the transformer's input requiring grad (``FLOOR``)."""
+    base = catalogue.variant(catalogue.BASELINE)
+    a = build(upstream_path, family, base.method, base.method_conf(), None, device, checkpointing)
+
+    def input_requires_grad(mod, args):
+        if torch.is_grad_enabled():  # a copy: the encoder zeroes the padding in place
+            return (args[0].detach().requires_grad_().clone(),) + tuple(args[1:])
+
+    a.backbone.encoder.register_forward_pre_hook(input_requires_grad)
+    return a
+
+
+@contextlib.contextmanager
+def _count_saved_bytes_per_layer(a, counts: list):
+    """counts[i] += the bytes autograd saves inside layer i's forward (its hooks' included,
+    the hooks on its output not), each storage once per layer."""
+    current, seen = [None], [set()]
+    handles = []
+    for i, layer in enumerate(a.backbone.layers):
+        def enter(mod, args, _i=i):
+            current[0], seen[0] = _i, set()
+
+        def leave(mod, args, out):
+            current[0] = None
+
+        handles.append(layer.register_forward_pre_hook(enter))
+        handles.append(layer.register_forward_hook(leave, prepend=True))
+
+    def pack(t):
+        key = (t.untyped_storage().data_ptr(), t.device)
+        if current[0] is not None and key not in seen[0]:
+            seen[0].add(key)
+            counts[current[0]] += t.untyped_storage().nbytes()
+        return t
+
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            yield
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def _time_pair(fn, ref_fn, device, repeat: int, warmup: int = 2):
@@ -127,8 +187,9 @@ def _time_pair(fn, ref_fn, device, repeat: int, warmup: int = 2):
     return statistics.median(ts), statistics.median(rs)
 
 
-def measure(a, batch, device, repeat, task=None, ref=None):
+def measure(a, batch, device, repeat, task=None, ref=None, amp=None):
     wavs, lens = batch
+    autocast = (lambda: torch.autocast(device.type, dtype=AMP[amp])) if amp else contextlib.nullcontext
     ds = Downstream(a.num_layers, a.hidden_sizes[-1]).to(device)
     params = a.trainable_parameters() + list(ds.parameters())
     opt = torch.optim.AdamW(params, lr=1e-4)
@@ -136,12 +197,20 @@ def measure(a, batch, device, repeat, task=None, ref=None):
     labels = torch.randint(0, 32, (wavs.size(0), T), device=device)
     loss_fn = nn.CrossEntropyLoss()
 
+    scaler = torch.amp.GradScaler(device.type) if amp == "fp16" else None
+
     def train_step():
-        hs, _ = a(wavs, lens, task=task)
-        loss = loss_fn(ds(hs).transpose(1, 2), labels)
+        with autocast():
+            hs, _ = a(wavs, lens, task=task)
+            loss = loss_fn(ds(hs).transpose(1, 2), labels)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
 
     a.train()
     ds.train()
@@ -157,7 +226,7 @@ def measure(a, batch, device, repeat, task=None, ref=None):
         mem_kind = "cuda peak"
     else:
         saved = [0]
-        with _count_saved_bytes(saved):
+        with _count_saved_bytes(saved), autocast():
             hs, _ = a(wavs, lens, task=task)
             loss = loss_fn(ds(hs).transpose(1, 2), labels)
         loss.backward()
@@ -165,12 +234,27 @@ def measure(a, batch, device, repeat, task=None, ref=None):
         train_bytes = sum(p.numel() * p.element_size() for p in params)
         peak = saved[0] + 3 * train_bytes
         mem_kind = "saved+optimizer"
+        if a.gradient_checkpointing:
+            # what the checkpoints keep is counted above (the layers' own saved tensors are not:
+            # checkpointing's hooks take them); the backward pass recomputes one layer at a time
+            # and holds what it saves until that layer's backward is done: the largest of them
+            per_layer = [0] * a.num_layers
+            a.set_gradient_checkpointing(False)
+            try:
+                with _count_saved_bytes_per_layer(a, per_layer), autocast():
+                    hs, _ = a(wavs, lens, task=task)
+                    loss = loss_fn(ds(hs).transpose(1, 2), labels)
+                del hs, loss
+            finally:
+                a.set_gradient_checkpointing(True)
+            peak += max(per_layer)
+            mem_kind = "saved+recompute+optimizer"
 
     a.eval()
 
     @torch.no_grad()
     def infer():
-        with a.inference():
+        with a.inference(), autocast():
             a(wavs, lens, task=task)
 
     if ref is None:
@@ -180,14 +264,18 @@ def measure(a, batch, device, repeat, task=None, ref=None):
 
         @torch.no_grad()
         def infer_ref():
-            ref(wavs, lens)
+            with autocast():
+                ref(wavs, lens)
 
         inf, ref_inf = _time_pair(infer, infer_ref, device, repeat)
     return dict(step_s=step, infer_s=inf, frozen_infer_s=ref_inf, peak_bytes=int(peak), memory_kind=mem_kind)
 
 
-def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None, methods=None):
+def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None, methods=None,
+        amp=None, checkpointing=False):
     device = torch.device(device)
+    if amp is not None and amp not in AMP:
+        raise ValueError(f"amp must be one of {tuple(AMP)} or None, got {amp!r}")
     plan = plan_rows(methods)
     torch.manual_seed(seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -200,27 +288,37 @@ def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None
         base = catalogue.variant(catalogue.BASELINE)
         ref = build(path, family, base.method, base.method_conf(), None, device)
         for name, v, tasks in plan:
-            a = build(path, family, v.method, v.method_conf(), tasks, device)
-            r = measure(a, (wavs, lens), device, repeat, ref=ref)
+            a = build(path, family, v.method, v.method_conf(), tasks, device, checkpointing)
+            r = measure(a, (wavs, lens), device, repeat, ref=ref, amp=amp)
             r.update(name=name, method=v.method, trainable=a.num_trainable(), backbone=a.num_backbone())
             rows.append(r)
             print(f"  measured {name}: step {r['step_s'] * 1e3:.1f} ms, inference {r['infer_s'] * 1e3:.1f} ms", flush=True)
             del a
+        # the floor after the methods: measured first, it paid for the process's warm-up
+        floor_a = build_floor(path, family, device, checkpointing)
+        floor = measure(floor_a, (wavs, lens), device, repeat, ref=ref, amp=amp)
+        floor.update(name=FLOOR)
+        print(f"  measured {FLOOR}: step {floor['step_s'] * 1e3:.1f} ms", flush=True)
+        del floor_a
         # HRA with 4 task heads: a mixed-task batch against a single-task batch of the same size
         tasks = [f"task{i}" for i in range(4)]
         mixed_run = catalogue.variant(MIXED_TASK_RUN)
-        a = build(path, family, mixed_run.method, mixed_run.method_conf(), tasks, device)
-        single = measure(a, (wavs, lens), device, repeat, task="task0")
-        mixed = measure(a, (wavs, lens), device, repeat, task=[tasks[i % 4] for i in range(batch_size)])
+        a = build(path, family, mixed_run.method, mixed_run.method_conf(), tasks, device, checkpointing)
+        single = measure(a, (wavs, lens), device, repeat, task="task0", amp=amp)
+        mixed = measure(a, (wavs, lens), device, repeat, task=[tasks[i % 4] for i in range(batch_size)], amp=amp)
     ft = next(r for r, (_, v, _) in zip(rows, plan) if v.capabilities.trains_backbone)
     for r in rows:
         r["share"] = r["trainable"] / r["backbone"]
         r["step_ratio_vs_finetune"] = r["step_s"] / ft["step_s"]
         r["memory_ratio_vs_finetune"] = r["peak_bytes"] / ft["peak_bytes"]
         r["inference_ratio_vs_frozen"] = r["infer_s"] / r["frozen_infer_s"]
+        r["step_ratio_vs_floor"] = r["step_s"] / floor["step_s"]
+    floor["step_ratio_vs_finetune"] = floor["step_s"] / ft["step_s"]
+    floor["memory_ratio_vs_finetune"] = floor["peak_bytes"] / ft["peak_bytes"]
     return dict(
         family=family, size=size, device=str(device), batch_size=batch_size, seconds=seconds,
-        repeat=repeat, torch=torch.__version__, rows=rows,
+        repeat=repeat, torch=torch.__version__, amp=amp, gradient_checkpointing=checkpointing,
+        rows=rows, floor=floor,
         hra_mixed=dict(
             single_step_s=single["step_s"], mixed_step_s=mixed["step_s"],
             single_infer_s=single["infer_s"], mixed_infer_s=mixed["infer_s"],
@@ -231,15 +329,26 @@ def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None
 
 
 def format_table(res) -> str:
+    floor = res.get("floor")  # results from before the floor row have none
+    extras = [s for s in (f"autocast {res['amp']}" if res.get("amp") else "",
+                          "gradient checkpointing" if res.get("gradient_checkpointing") else "") if s]
     lines = [
         f"method benchmark: {res['family']} {res['size']} on {res['device']}, batch {res['batch_size']} x "
-        f"{res['seconds']} s, median of {res['repeat']} (memory: {res['rows'][0]['memory_kind']})",
-        f"{'method':<12} {'trainable':>11} {'share':>8} {'step/ft':>8} {'mem/ft':>7} {'infer/frozen':>13}",
+        f"{res['seconds']} s, median of {res['repeat']} (memory: {res['rows'][0]['memory_kind']})"
+        + "".join(f", {s}" for s in extras),
+        f"{'method':<12} {'trainable':>11} {'share':>8} {'step/ft':>8} {'mem/ft':>7} {'infer/frozen':>13}"
+        + (f" {'step/floor':>10}" if floor else ""),
     ]
     for r in res["rows"]:
         lines.append(
             f"{r['name']:<12} {r['trainable']:>11,} {100 * r['share']:>7.2f}% {r['step_ratio_vs_finetune']:>8.3f} "
             f"{r['memory_ratio_vs_finetune']:>7.3f} {r['inference_ratio_vs_frozen']:>13.3f}"
+            + (f" {r['step_ratio_vs_floor']:>10.3f}" if floor else "")
+        )
+    if floor:
+        lines.append(
+            f"{FLOOR:<12} {0:>11,} {0:>7.2f}% {floor['step_ratio_vs_finetune']:>8.3f} "
+            f"{floor['memory_ratio_vs_finetune']:>7.3f} {'':>13} {1:>10.3f}"
         )
     m = res["hra_mixed"]
     lines.append(
@@ -252,7 +361,7 @@ def format_table(res) -> str:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--family", choices=("wav2vec2", "hubert", "wavlm"), default="hubert")
-    p.add_argument("--size", choices=("tiny", "small", "base"), default="tiny")
+    p.add_argument("--size", choices=tuple(SIZES), default="tiny")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--seconds", type=float, default=None, help="audio length per utterance")
@@ -260,12 +369,19 @@ def main(argv=None):
     p.add_argument("--upstream", default=None, help="an existing checkpoint instead of a random one")
     p.add_argument("--methods", nargs="+", default=None,
                    help="these runs (adapters.catalogue; default: every method's)")
+    p.add_argument("--amp", choices=tuple(AMP), default=None,
+                   help="measure every row under torch.autocast with this dtype (fp16: CUDA)")
+    p.add_argument("--gradient_checkpointing", action="store_true",
+                   help="recompute the transformer layers in the backward pass (every row)")
     p.add_argument("--json", default=None, help="write the results here")
     a = p.parse_args(argv)
+    if a.amp == "fp16" and not a.device.startswith("cuda"):
+        p.error("--amp fp16 needs a CUDA device (CPU autocast: --amp bf16)")
     gpu = a.device.startswith("cuda")
     bs = a.batch_size or (8 if gpu else 4)
     sec = a.seconds or (8.0 if gpu else 2.0)
-    res = run(a.family, a.size, a.device, bs, sec, a.repeat, upstream=a.upstream, methods=a.methods)
+    res = run(a.family, a.size, a.device, bs, sec, a.repeat, upstream=a.upstream, methods=a.methods,
+              amp=a.amp, checkpointing=a.gradient_checkpointing)
     print(format_table(res))
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,12 @@ For each entry of the profile (a recipe, a column hint, extra ``run.sh``
 arguments, methods): the data stages once (``./run.sh ARGS --methods "M..."
 --stop_stage 10``, entries one after another), then each (entry, method) as
 its own run (``./run.sh ARGS --stage 11 --methods M --train_jobs 1``), up to
-``--jobs`` at a time with ``OMP_NUM_THREADS`` = cores // jobs.  Logs go to
+``--jobs`` at a time with ``OMP_NUM_THREADS`` = cores // jobs.  Where
+``torch.cuda.is_available()``, each run trains and decodes on one GPU of its own
+(``--ngpu 1``, and ``--inference_args "... --ngpu 1"`` for the recipes that take it,
+added to the entry's arguments; ``CUDA_VISIBLE_DEVICES`` names the GPU) and ``--jobs``
+defaults to, and is capped at, the number of GPUs; on the CPU nothing of this applies
+(``--jobs`` defaults to 3).  Logs go to
 ``<out>/logs/<entry>_<method>.log`` (``<entry>_prep.log`` for the data
 stages), the state of every run to ``<out>/state.json`` (written atomically
 after each change), the plan to ``<out>/plan.json`` (``adapters.bin.superb``'s
@@ -531,6 +536,8 @@ class Driver:
     state: dict
     children: dict = field(default_factory=dict)
     stop: int = 0  # the signal that asked us to stop
+    gpus: int = 0  # > 0: each run on a GPU of its own (CUDA_VISIBLE_DEVICES), at most this many at a time
+    gpu_of: dict = field(default_factory=dict)  # run key -> the GPU it holds
 
     @property
     def state_path(self) -> Path:
@@ -570,6 +577,7 @@ class Driver:
     def reap(self, child: Child) -> float:
         child.logf.close()
         self.children.pop(child.key, None)
+        self.gpu_of.pop(child.key, None)
         return time.time() - child.start
 
     def prepare(self, entry: Entry, jobs) -> bool:
@@ -599,8 +607,12 @@ class Driver:
 
     def start(self, job: Job) -> None:
         rec = self.state["runs"][job.key]
-        self.spawn(job.key, job.entry, job.entry.run_command(job.method), rec["log"],
-                   {"OMP_NUM_THREADS": str(self.threads)})
+        env = {"OMP_NUM_THREADS": str(self.threads)}
+        if self.gpus:  # a GPU no running run holds (run_all starts at most self.gpus at a time)
+            gpu = min(set(range(self.gpus)) - set(self.gpu_of.values()))
+            self.gpu_of[job.key] = gpu
+            env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+        self.spawn(job.key, job.entry, job.entry.run_command(job.method), rec["log"], env)
         rec.update(status="running", start=now(), end=None, duration_s=None, returncode=None)
         rec.pop("reason", None)
         self.save()
@@ -678,6 +690,30 @@ def shell_line(cwd: Path, env: dict, command) -> str:
     """The command as one would type it: cd DIR && VAR=value ./run.sh ..."""
     assigns = "".join(f"{k}={shlex.quote(str(v))} " for k, v in env.items())
     return f"cd {shlex.quote(str(cwd))} && {assigns}{shlex.join(command)}"
+
+
+def gpu_count() -> int:
+    """The GPUs the runs may use: ``torch.cuda.device_count()`` where CUDA is available, else 0."""
+    try:
+        import torch
+    except ImportError:
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def on_gpu(entry: Entry, egs: Path) -> Entry:
+    """The entry's runs on one GPU each: ``--ngpu 1`` for training and, where the recipe takes
+    ``--inference_args`` (the ASR templates, which decode with ``--ngpu 0`` unless told), for
+    decoding; an option the recipe does not take is left out (the plan check would reject it)."""
+    from adapters.bin.benchmark_plan import Recipe
+
+    recipe = Recipe.read(egs / entry.recipe)
+    args = list(entry.args)
+    if recipe.takes("ngpu"):
+        args = set_arg(args, "--ngpu", "1")
+    if recipe.takes("inference_args"):
+        args = set_arg(args, "--inference_args", f"{arg_value(args, '--inference_args')} --ngpu 1".strip())
+    return dataclasses.replace(entry, args=args)
 
 
 def cpu_count() -> int:
@@ -792,7 +828,7 @@ def dry_run(driver: Driver, entries, jobs, todo) -> None:
             print(f"# {e.label} ({e.recipe}): data preparation" + (f" for {e.expdir}" if e.seed else ""))
             print(f"{shell_line(driver.egs / e.recipe, e.env, e.prep_command())} "
                   f"> {driver.out / 'logs' / f'{e.id}_prep.log'} 2>&1")
-    print(f"# runs, {driver.jobs} at a time")
+    print(f"# runs, {driver.jobs} at a time" + (", one GPU each" if driver.gpus else ""))
     for j in todo:
         env = {**j.entry.env, "OMP_NUM_THREADS": driver.threads}
         print(f"{shell_line(driver.egs / j.entry.recipe, env, j.entry.run_command(j.method))} "
@@ -823,7 +859,9 @@ def main(argv=None) -> int:
     ap.add_argument("--profile_file", default=None, help="a JSON profile instead (a list of entries)")
     ap.add_argument("--egs", default="egs")
     ap.add_argument("--out", default=None, help="default: superb (full), superb_<profile> otherwise")
-    ap.add_argument("--jobs", type=int, default=3, help="runs at the same time")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="runs at the same time (default: 3 on the CPU; with CUDA the number of GPUs, "
+                         "which also caps it)")
     ap.add_argument("--only", nargs="+", default=None, metavar="RECIPE",
                     help="entries by recipe (iemocap/er1), corpus (voxceleb) or name (ASV)")
     ap.add_argument("--methods", nargs="+", default=None, help="instead of the profile's methods")
@@ -839,7 +877,7 @@ def main(argv=None) -> int:
     ap.add_argument("--use_cache", default="true", choices=["true", "false"],
                     help="the recipes' stage 9 feature cache (the upstream's frozen part computed once)")
     a = ap.parse_args(argv)
-    if a.jobs < 1:
+    if a.jobs is not None and a.jobs < 1:
         ap.error("--jobs must be at least 1")
     if a.seeds < 1 and a.collect_only:  # else the plan check names it
         ap.error(f"--seeds {a.seeds}: the number of seeds per run must be a positive integer")
@@ -850,9 +888,13 @@ def main(argv=None) -> int:
             e.args = [*e.args, "--use_cache", "false"]
     egs = Path(a.egs)
     out = Path(a.out or DEFAULT_OUT.get(profile, f"superb_{profile}"))
+    gpus = gpu_count()
+    if gpus:  # only then: the CPU's commands stay those already run
+        entries = [on_gpu(e, egs) if (egs / e.recipe).is_dir() else e for e in entries]
     entries = seeded(entries, a.seeds, egs)
     jobs = [Job(e, m) for e in entries for m in e.methods]
-    driver = Driver(egs, out, a.jobs, load_state(out / "state.json", profile))
+    n_jobs = min(a.jobs or gpus, gpus) if gpus else (a.jobs or 3)
+    driver = Driver(egs, out, n_jobs, load_state(out / "state.json", profile), gpus=gpus)
 
     if not a.collect_only:  # a bad plan fails here, in seconds, not after the other runs
         if not egs.is_dir():

@@ -9,6 +9,13 @@ Sizes:
   tiny  -- 2 layers, width 96: about a quarter million parameters, for tests
   small -- 4 layers, width 256: ~4 M parameters, the offline recipe default
   base  -- the published base configuration (12 layers, width 768, ~95 M)
+  large -- the published Large configuration (24 layers, width 1024, FFN 4096, 16 heads,
+           pre-LayerNorm; ~316 M): wav2vec2 Large (LV-60), HuBERT Large, WavLM Large.
+           The file is about 1.2 GB.
+
+Released weights need no file from here: a config names them, e.g.
+``frontend_conf: {upstream: wavlm_large}`` or ``{upstream: hubert_large_ll60k}``
+(s3prl downloads them on first use).
 """
 from __future__ import annotations
 

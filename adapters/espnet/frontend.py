@@ -16,6 +16,9 @@ attached, reduced to one feature sequence for ESPnet's encoder or head.
                                         # trained multi-task adapter; the rest stays frozen)
         data_tasks: null                # the task list the data's ids index (utt2task_id;
                                         # asr_train --task_list FILE sets it from the file)
+        gradient_checkpointing: false   # recompute the transformer layers in the backward pass
+                                        # (less training memory, one more forward through them;
+                                        # the same numbers: AdaptedUpstream.set_gradient_checkpointing)
 
 The input is either waveforms (batch, samples) or the upstream's frozen part read
 from a feature cache (batch, frames, dim; ``adapters.feature_cache``): the part
@@ -65,6 +68,7 @@ class S3prlAdapterFrontend(AbsFrontend):
         upstream_conf: Optional[dict] = None,
         train_tasks: Optional[List[str]] = None,
         data_tasks: Optional[List[str]] = None,
+        gradient_checkpointing: bool = False,
     ):
         super().__init__()
         from s3prl.nn import Featurizer, S3PRLUpstream
@@ -105,6 +109,7 @@ class S3prlAdapterFrontend(AbsFrontend):
                 raise CheckpointError(f"frontend_conf adapter_init: {e}") from None
         if train_tasks:
             self.adapted.method.train_only_tasks(list(train_tasks))
+        self.adapted.set_gradient_checkpointing(gradient_checkpointing)
         self.method = method
         own_summary = self.adapted.method.has_layer_summary
         if features == "auto":

@@ -214,6 +214,27 @@ class AdapterMethod(nn.Module):
         self._handles.append(module.register_forward_pre_hook(fn, with_kwargs=with_kwargs))
 
     # -- per forward --------------------------------------------------------
+    #: the attributes holding one forward's state that hooks inside the layers read (task ids,
+    #: the routing plan): gradient checkpointing (``AdaptedUpstream.set_gradient_checkpointing``)
+    #: puts them back while it recomputes a layer in the backward pass, after ``end``
+    per_forward_state: Tuple[str, ...] = ("_task_ids", "_plan")
+
+    def forward_state(self) -> Dict[str, Any]:
+        """This forward's state (``per_forward_state``), as hooks inside a layer see it now."""
+        return {k: getattr(self, k, None) for k in self.per_forward_state}
+
+    @contextlib.contextmanager
+    def restored_forward_state(self, state: Mapping[str, Any]):
+        """Within: the per-forward state ``state`` (a ``forward_state``); after: what it was."""
+        before = self.forward_state()
+        for k, v in state.items():
+            setattr(self, k, v)
+        try:
+            yield
+        finally:
+            for k, v in before.items():
+                setattr(self, k, v)
+
     def begin(self, task_ids: Optional[torch.Tensor]) -> None:
         self._task_ids = task_ids
         self._plan = None

@@ -116,6 +116,8 @@ class AudioAdapterFusion(AdapterMethod):
                              "fusion_lr_scale")
     lr_scale_options = {"fusion": "fusion_lr_scale"}
     task_modules = "adapters"
+    # this forward's own_adapter_dropout draw too
+    per_forward_state = AdapterMethod.per_forward_state + ("_hidden",)
 
     @classmethod
     def capabilities_for(cls, config):
@@ -261,15 +263,20 @@ class AudioAdapterFusion(AdapterMethod):
             # sum_k w_k (g_k Wu_k^T + bu_k) as one matmul over the stacked bottlenecks
             return (g * w[..., None]).flatten(-2) @ Wu.permute(0, 2, 1).reshape(K * b, -1) + w @ bu
         # attention, via the bottleneck (see the module docstring)
-        q = fz.query(x)  # (..., d_f)
+        # q scaled by 1/sqrt(d_f) before the products (not the scores after them): under fp16
+        # autocast the sums over d_f stay far from fp16's range (65504) on a Large upstream
+        q = fz.query(x) / math.sqrt(fz.query.out_features)  # (..., d_f)
         A = torch.einsum("kdb,df->kbf", Wu, fz.key.weight.t())  # (K, b, d_f)
         e = bu @ fz.key.weight.t() + fz.key.bias  # (K, d_f)
         scores = torch.einsum("...f,kbf->...kb", q, A)
         scores = (scores * g).sum(-1) + q @ e.t()  # (..., K)
         if hidden is not None:
             scores = scores.masked_fill(hidden, float("-inf"))
-        s = torch.softmax(scores / math.sqrt(q.size(-1)), dim=-1)
+        # the softmax in float32 at least (autocast leaves it in bf16 on the CPU), the weights
+        # back in the adapters' precision for the sum
+        s = torch.softmax(scores.to(torch.promote_types(scores.dtype, torch.float32)), dim=-1)
         self.last_scores[layer] = s.detach()
+        s = s.to(g.dtype)
         B = torch.einsum("kdb,de->kbe", Wu, fz.value.weight.t())  # (K, b, d)
         c = bu @ fz.value.weight.t()  # (K, d)
         f = (g * s.unsqueeze(-1)).flatten(-2) @ B.reshape(K * b, -1)

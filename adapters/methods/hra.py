@@ -154,7 +154,10 @@ class HRA(AdapterMethod):
 
     def step(self, x: torch.Tensor, h_prev: Optional[torch.Tensor]):
         """One layer: returns (x + o_l, h_l)."""
-        h = self.controller(x, h_prev)
+        # the recurrence over depth carries its state in the residual stream's precision:
+        # under autocast the cells' matmuls give bf16 / fp16, and a state rounded to it layer
+        # after layer (IndRNN's ReLU is unbounded) would drift and could overflow fp16
+        h = self.controller(x, h_prev).to(x.dtype)
         return x + self.head_output(h), h
 
     # -- hooks ------------------------------------------------------------

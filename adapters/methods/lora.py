@@ -47,7 +47,11 @@ class LowRankDelta(nn.Module):
         self.scale = scale
 
     def forward(self, W: torch.Tensor) -> torch.Tensor:
-        return W + self.scale * (self.B @ self.A)
+        # the merged weight in the frozen weight's precision, autocast or not (autocast would run
+        # B @ A in bf16 / fp16 and round the update before the sum); the attention's own matmul
+        # then casts the merged weight as it casts W alone, so LoRA adds one rounding, not two
+        with torch.autocast(W.device.type, enabled=False):
+            return W + self.scale * (self.B.to(W.dtype) @ self.A.to(W.dtype))
 
 
 @register("lora")

@@ -1,0 +1,79 @@
+"""Gradient checkpointing (``AdaptedUpstream.set_gradient_checkpointing``, the frontend's
+``gradient_checkpointing: true``): the layers recomputed in the backward pass give the same
+loss and gradients, to 1e-6, for every run with gradients inside the upstream."""
+import pytest
+import torch
+
+import adapters
+from adapters import catalogue
+from conftest import FAMILIES
+from method_checks import check_gradient_checkpointing
+
+RUNS = [n for n in catalogue.names() if catalogue.variant(n).capabilities.upstream_grad]
+
+
+def test_the_runs_with_gradients_inside_the_upstream():
+    assert {"finetune", "bitfit", "houlsby", "lora", "prefix", "hra", "elp"} <= set(RUNS)
+    assert "frozen" not in RUNS
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("run", RUNS)
+def test_checkpointing_gives_the_same_loss_and_gradients(make_up, wavs, family, run):
+    check_gradient_checkpointing(make_up, wavs, run, family)
+
+
+def test_checkpointing_recomputes_the_layers(make_up, wavs):
+    """The layers run again in the backward pass, and only with gradients on."""
+    a = adapters.attach(make_up(), "houlsby", tasks=["a", "b", "c"]).set_gradient_checkpointing()
+    calls = []
+    a.backbone.layers[0].fc2.register_forward_hook(lambda *_: calls.append(torch.is_grad_enabled()))
+    hs, _ = a(*wavs, task=["b", "a", "c"])
+    assert len(calls) == 1
+    hs[-1].pow(2).mean().backward()  # task ids are gone by now: the recomputation restores them
+    assert len(calls) == 2
+    with torch.no_grad():
+        a(*wavs, task="a")
+    assert len(calls) == 3
+
+
+def test_checkpointing_keeps_less_for_the_backward_pass(make_up, wavs):
+    saved = []
+    for on in (False, True):
+        a = adapters.attach(make_up(), "lora").set_gradient_checkpointing(on)
+        n = [0]
+
+        def pack(t):
+            n[0] += t.numel() * t.element_size()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            hs, _ = a(*wavs)
+        saved.append(n[0])
+    assert saved[1] < 0.5 * saved[0]
+
+
+def test_frontend_option(ckpt_dir, wavs):
+    """``frontend_conf: {gradient_checkpointing: true}``: the same loss and gradients through the
+    ESPnet frontend (waveforms in, the frozen part below the cut computed without gradients)."""
+    pytest.importorskip("espnet2")
+    from adapters.espnet.frontend import S3prlAdapterFrontend
+
+    outs = []
+    for on in (False, True):
+        torch.manual_seed(0)
+        fe = S3prlAdapterFrontend(upstream="hubert_local", path_or_url=str(ckpt_dir / "hubert.pt"),
+                                  method="houlsby", method_conf={"bottleneck": 8}, tasks=["a", "b", "c"],
+                                  gradient_checkpointing=on).train()
+        assert fe.adapted.gradient_checkpointing == on
+        with torch.no_grad():
+            for p in fe.adapted.trainable_parameters():
+                p.add_(0.05)
+        fe.set_tasks(["b", "a", "c"])
+        feats, _ = fe(*wavs)
+        loss = feats.pow(2).mean()
+        loss.backward()
+        outs.append((loss.detach(), [p.grad.clone() for p in fe.parameters() if p.requires_grad]))
+    torch.testing.assert_close(outs[1][0], outs[0][0], atol=1e-6, rtol=1e-6)
+    for a, b in zip(outs[0][1], outs[1][1]):
+        torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-6)
