@@ -4,18 +4,20 @@ on a small machine, so one failed run must not cost the others, an
 interruption must not cost the finished runs, and the operator must see what
 is running and how long is left.
 
-    python -m adapters.bin.benchmark [--profile full|quick] [--jobs 3] [--only iemocap/er1 KS] [--seeds 3]
+    python -m adapters.bin.benchmark [--profile full|quick|gpu] [--jobs 3] [--only iemocap/er1 KS] [--seeds 3]
 
 For each entry of the profile (a recipe, a column hint, extra ``run.sh``
 arguments, methods): the data stages once (``./run.sh ARGS --methods "M..."
 --stop_stage 10``, entries one after another), then each (entry, method) as
 its own run (``./run.sh ARGS --stage 11 --methods M --train_jobs 1``), up to
 ``--jobs`` at a time with ``OMP_NUM_THREADS`` = cores // jobs.  Where
-``torch.cuda.is_available()``, each run trains and decodes on one GPU of its own
-(``--ngpu 1``, and ``--inference_args "... --ngpu 1"`` for the recipes that take it,
-added to the entry's arguments; ``CUDA_VISIBLE_DEVICES`` names the GPU) and ``--jobs``
-defaults to, and is capped at, the number of GPUs; on the CPU nothing of this applies
-(``--jobs`` defaults to 3).  Logs go to
+``torch.cuda.is_available()``, each run trains and decodes on one GPU
+(``--ngpu 1`` added to the entry's arguments: the templates train and run stage 12 on
+it; ``CUDA_VISIBLE_DEVICES`` names the GPU) and ``--jobs`` defaults to, and is capped
+at, the number of GPUs times ``--runs_per_gpu`` (default 1: a GPU of its own; the
+``gpu`` profile's default 4: its small runs share one GPU, each run going to the GPU
+the fewest running runs hold); on the CPU nothing of this applies (``--jobs``
+defaults to 3).  Logs go to
 ``<out>/logs/<entry>_<method>.log`` (``<entry>_prep.log`` for the data
 stages), the state of every run to ``<out>/state.json`` (written atomically
 after each change), the plan to ``<out>/plan.json`` (``adapters.bin.superb``'s
@@ -48,13 +50,13 @@ SIGTERM stops launching, terminates the runs (their process groups), marks
 them pending and saves the state.  One driver at a time per recipe: the
 driver holds ``<recipe>/data/.benchmark.lock``.
 
-The profiles keep apart what the recipes let them keep apart: the full and
-quick profiles have their own ``--expdir exp_<profile> --dumpdir
+The profiles keep apart what the recipes let them keep apart: the full, quick
+and gpu profiles have their own ``--expdir exp_<profile> --dumpdir
 dump_<profile>``, synthesize into ``SYNTH_CACHE=downloads_<profile>`` and
-report to ``superb`` and ``superb_quick``; ``recipes`` uses each recipe's
-defaults (``exp``, ``dump``, ``downloads``).  The
+report to ``superb``, ``superb_quick`` and ``superb_gpu``; ``recipes`` uses each
+recipe's defaults (``exp``, ``dump``, ``downloads``).  The
 recipes' ``data/`` is fixed (``cls.sh``/``asr.sh``/``spk.sh`` read
-``data/<set>``), so the two profiles share it: the driver stamps
+``data/<set>``), so the profiles share it: the driver stamps
 ``<recipe>/data/.benchmark_data`` with the data options (``SYNTH_CACHE``,
 ``--local_data_opts``; no stamp = a plain ``./run.sh``'s defaults) and, when
 they change, deletes the ``.done`` stamps under ``data/`` so that stage 1
@@ -113,6 +115,27 @@ SIZES = {
                   vox="--synth_speakers 12 --synth_test_speakers 5 --dev_trials 24", vox_epochs=3,
                   mt="--synth_impaired 5 --synth_typical 1 --zeroshot_count 2", mt_epochs=6, mt_warmup=30, aaf=""),
 }
+# The gpu profile: every method of the full profile on every column, with larger corpora (about
+# 1.3-1.7x the full profile's) and more epochs (1.5-1.7x), for one GPU (H100 class) with 16 cores: 4
+# runs share the GPU at a time (RUNS_PER_GPU), data preparation and stage 3 with --nj 8.
+# UNMEASURED: no GPU was available when it was sized; ci/gpu_check.sh runs it and records its
+# wall time.  Sized from the CPU timings (README, egs/superb_demo/RESULTS.md) to finish in
+# <= 30 min: on 2 cores the full profile's 50 runs took 58.8 min 3 at a time, ~140 core-seconds
+# a run, of which ~50 are the run's fixed start-up (ESPnet's imports and model building for
+# training, stage 12 and scoring: stages 12-13 alone took ~35 s of a quick KS or ER run's 80-95 s)
+# and the rest its epochs.  On the GPU machine the start-up stays (~60 s with CUDA's) and the
+# epochs, ~2.3x the work, take ~30 s on the GPU: ~90 s a run, 50 runs 4 at a time ~19 min (one
+# at a time ~75 min: start-up, not the GPU, is the limit), plus ~4 min of data stages on 16 cores
+# (their feature cache on the CPU) and ~1 min for the table: ~24 min.
+GPU_SIZE = dict(ls="--synth_scale 0.5 --nj 8", ls_epochs=3, ks="--synth_speakers 60 --nj 8", ks_epochs=5,
+                er="--synth_utts_per_actor 24 --nj 8", er_folds=1, er_epochs=6,
+                vox="--synth_speakers 32 --synth_test_speakers 8 --dev_trials 60 --nj 8", vox_epochs=6,
+                mt="--synth_impaired 8 --synth_typical 2 --zeroshot_count 2 --nj 8", mt_epochs=15, mt_warmup=60,
+                aaf="aaf_avg", run_args=["--nj", "8"])
+SIZES["gpu"] = GPU_SIZE
+# runs sharing one GPU at a time, per profile (default 1; --runs_per_gpu); the gpu profile's runs
+# each use a small part of the GPU (a 3 M-parameter upstream) and a core for their start-up
+RUNS_PER_GPU = {"gpu": 4}
 # the quick MT-ASR corpus: 5 impaired speakers, 2 held out for zero-shot (the recipe's default of 4
 # needs more speakers than that), 1 added later by HRA, so typical + 2 speakers are the seen tasks
 # (the tasks the quick profile trained on before the recipe held out 4); `--dry_run` checks every
@@ -123,7 +146,7 @@ SIZES = {
 
 def sized_profile(size: str, methods: str, mt_methods: str) -> list:
     z = SIZES[size]
-    dirs = ["--expdir", f"exp_{size}", "--dumpdir", f"dump_{size}"]
+    dirs = ["--expdir", f"exp_{size}", "--dumpdir", f"dump_{size}", *z.get("run_args", [])]
     env = {"SYNTH_CACHE": f"downloads_{size}"}
     vox = ["--local_data_opts", z["vox"]]
     entries = [
@@ -164,6 +187,7 @@ def sized_profile(size: str, methods: str, mt_methods: str) -> list:
 PROFILES = {
     "full": sized_profile("full", FULL_METHODS, EUPHONIA_METHODS),
     "quick": sized_profile("quick", QUICK_METHODS, EUPHONIA_QUICK_METHODS),
+    "gpu": sized_profile("gpu", FULL_METHODS, EUPHONIA_METHODS),
     "recipes": [
         dict(recipe="librispeech/asr1", name="ASR-CTC", args=["--decoder", "ctc"], methods=FULL_METHODS,
              results="{expdir}/asr_ctc_{method}/results.json"),
@@ -536,8 +560,9 @@ class Driver:
     state: dict
     children: dict = field(default_factory=dict)
     stop: int = 0  # the signal that asked us to stop
-    gpus: int = 0  # > 0: each run on a GPU of its own (CUDA_VISIBLE_DEVICES), at most this many at a time
+    gpus: int = 0  # > 0: each run on one GPU (CUDA_VISIBLE_DEVICES), at most runs_per_gpu on each at a time
     gpu_of: dict = field(default_factory=dict)  # run key -> the GPU it holds
+    runs_per_gpu: int = 1
 
     @property
     def state_path(self) -> Path:
@@ -608,8 +633,9 @@ class Driver:
     def start(self, job: Job) -> None:
         rec = self.state["runs"][job.key]
         env = {"OMP_NUM_THREADS": str(self.threads)}
-        if self.gpus:  # a GPU no running run holds (run_all starts at most self.gpus at a time)
-            gpu = min(set(range(self.gpus)) - set(self.gpu_of.values()))
+        if self.gpus:  # the GPU the fewest running runs hold (run_all starts at most gpus x runs_per_gpu)
+            held = list(self.gpu_of.values())
+            gpu = min(range(self.gpus), key=lambda g: (held.count(g), g))
             self.gpu_of[job.key] = gpu
             env["CUDA_VISIBLE_DEVICES"] = str(gpu)
         self.spawn(job.key, job.entry, job.entry.run_command(job.method), rec["log"], env)
@@ -702,18 +728,14 @@ def gpu_count() -> int:
 
 
 def on_gpu(entry: Entry, egs: Path) -> Entry:
-    """The entry's runs on one GPU each: ``--ngpu 1`` for training and, where the recipe takes
-    ``--inference_args`` (the ASR templates, which decode with ``--ngpu 0`` unless told), for
-    decoding; an option the recipe does not take is left out (the plan check would reject it)."""
+    """The entry's runs on one GPU each: ``--ngpu 1``, which the templates use for training and
+    for stage 12 (decoding, classification, speaker embeddings); a recipe that does not take
+    ``--ngpu`` is left as it is (the plan check would reject the option)."""
     from adapters.bin.benchmark_plan import Recipe
 
-    recipe = Recipe.read(egs / entry.recipe)
-    args = list(entry.args)
-    if recipe.takes("ngpu"):
-        args = set_arg(args, "--ngpu", "1")
-    if recipe.takes("inference_args"):
-        args = set_arg(args, "--inference_args", f"{arg_value(args, '--inference_args')} --ngpu 1".strip())
-    return dataclasses.replace(entry, args=args)
+    if not Recipe.read(egs / entry.recipe).takes("ngpu"):
+        return entry
+    return dataclasses.replace(entry, args=set_arg(list(entry.args), "--ngpu", "1"))
 
 
 def cpu_count() -> int:
@@ -828,7 +850,9 @@ def dry_run(driver: Driver, entries, jobs, todo) -> None:
             print(f"# {e.label} ({e.recipe}): data preparation" + (f" for {e.expdir}" if e.seed else ""))
             print(f"{shell_line(driver.egs / e.recipe, e.env, e.prep_command())} "
                   f"> {driver.out / 'logs' / f'{e.id}_prep.log'} 2>&1")
-    print(f"# runs, {driver.jobs} at a time" + (", one GPU each" if driver.gpus else ""))
+    gpu = "" if not driver.gpus else ", one GPU each" if driver.runs_per_gpu == 1 else \
+        f", one GPU each, {driver.runs_per_gpu} to a GPU"
+    print(f"# runs, {driver.jobs} at a time{gpu}")
     for j in todo:
         env = {**j.entry.env, "OMP_NUM_THREADS": driver.threads}
         print(f"{shell_line(driver.egs / j.entry.recipe, env, j.entry.run_command(j.method))} "
@@ -860,8 +884,10 @@ def main(argv=None) -> int:
     ap.add_argument("--egs", default="egs")
     ap.add_argument("--out", default=None, help="default: superb (full), superb_<profile> otherwise")
     ap.add_argument("--jobs", type=int, default=None,
-                    help="runs at the same time (default: 3 on the CPU; with CUDA the number of GPUs, "
-                         "which also caps it)")
+                    help="runs at the same time (default: 3 on the CPU; with CUDA the number of GPUs "
+                         "x --runs_per_gpu, which also caps it)")
+    ap.add_argument("--runs_per_gpu", type=int, default=None,
+                    help=f"with CUDA: runs sharing one GPU at a time (default 1; {RUNS_PER_GPU})")
     ap.add_argument("--only", nargs="+", default=None, metavar="RECIPE",
                     help="entries by recipe (iemocap/er1), corpus (voxceleb) or name (ASV)")
     ap.add_argument("--methods", nargs="+", default=None, help="instead of the profile's methods")
@@ -879,6 +905,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.jobs is not None and a.jobs < 1:
         ap.error("--jobs must be at least 1")
+    if a.runs_per_gpu is not None and a.runs_per_gpu < 1:
+        ap.error("--runs_per_gpu must be at least 1")
     if a.seeds < 1 and a.collect_only:  # else the plan check names it
         ap.error(f"--seeds {a.seeds}: the number of seeds per run must be a positive integer")
     profile, entries = load_profile(a.profile, a.profile_file)
@@ -893,8 +921,11 @@ def main(argv=None) -> int:
         entries = [on_gpu(e, egs) if (egs / e.recipe).is_dir() else e for e in entries]
     entries = seeded(entries, a.seeds, egs)
     jobs = [Job(e, m) for e in entries for m in e.methods]
-    n_jobs = min(a.jobs or gpus, gpus) if gpus else (a.jobs or 3)
-    driver = Driver(egs, out, n_jobs, load_state(out / "state.json", profile), gpus=gpus)
+    per_gpu = a.runs_per_gpu or RUNS_PER_GPU.get(profile, 1)
+    n_jobs = min(a.jobs or gpus * per_gpu, gpus * per_gpu) if gpus else (a.jobs or 3)
+    driver = Driver(egs, out, n_jobs, load_state(out / "state.json", profile), gpus=gpus, runs_per_gpu=per_gpu)
+    if profile in RUNS_PER_GPU and not gpus and not a.collect_only:
+        log(f"warning: the {profile} profile is sized for a GPU and CUDA is not available: on the CPU it takes hours")
 
     if not a.collect_only:  # a bad plan fails here, in seconds, not after the other runs
         if not egs.is_dir():

@@ -15,6 +15,14 @@ from tqdm import tqdm
 from adapters.data.kaldi import DataDirError, check_audio, read_table
 
 
+def inference_device(ngpu: int) -> str:
+    """Stage 12's device from its ``--ngpu`` (0 or 1, as ESPnet's inference): "cuda" for 1
+    (an error naming the option when CUDA is not available), "cpu" for 0."""
+    if ngpu and not torch.cuda.is_available():
+        raise SystemExit(f"error: --ngpu {ngpu}, but torch.cuda is not available (use --ngpu 0)")
+    return "cuda" if ngpu else "cpu"
+
+
 def length_batches(lengths: Dict[str, int], max_samples: int) -> Iterator[List[str]]:
     """Utterance ids in batches of similar length, at most ``max_samples`` padded samples each."""
     keys = sorted(lengths, key=lambda k: lengths[k])

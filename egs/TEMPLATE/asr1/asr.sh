@@ -95,8 +95,9 @@ decode_sets() {
   local -a pids=()
   for k in "$out"/split/keys.*; do
     j=${k##*.}
+    # --ngpu > 0: each job on the GPU (ESPnet's inference takes at most one); 0: the CPU
     # shellcheck disable=SC2086
-    OMP_NUM_THREADS=1 $python -m adapters.bin.asr_inference --config "$inference_config" --ngpu 0 \
+    OMP_NUM_THREADS=1 $python -m adapters.bin.asr_inference --config "$inference_config" --ngpu $(( ngpu > 0 ? 1 : 0 )) \
       --data_path_and_name_and_type "$speech" --key_file "$k" \
       --asr_train_config "$dir/config.yaml" --asr_model_file "$dir/$inference_model" \
       --output_dir "$out/output.$j" ${task_opts} ${inference_args} > "$out/decode.$j.log" 2>&1 &

@@ -92,8 +92,10 @@ if [ "$stage" -le 12 ] && [ "$stop_stage" -ge 12 ]; then
   args=($(trained_exp_args "${expdir}/cls_" "$inference_model" "${runs[@]}"))
   for s in $test_sets; do args+=(--test "$(echo "$s" | tr / _)" "${dumpdir}/raw/$s"); done
   log "Stage 12: inference on $test_sets with ${runs[*]}"
+  # --ngpu > 0: on one GPU (--ngpu 1); on the CPU the option is left out
+  # shellcheck disable=SC2046
   spawn $python -m adapters.bin.cls_inference --model_file "$inference_model" --batch_sec "$inference_batch_sec" \
-    --use_cache "$use_cache" --data_root "${dumpdir}/raw" "${args[@]}"
+    --use_cache "$use_cache" --data_root "${dumpdir}/raw" "${args[@]}" $([ "$ngpu" -eq 0 ] || echo --ngpu 1)
 fi
 
 if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 13 ]; then

@@ -118,7 +118,7 @@ template_options() {
   # General
   stage=1
   stop_stage=13
-  ngpu=0               # ESPnet --ngpu
+  ngpu=0               # ESPnet --ngpu for training (> 1: ESPnet's DDP); > 0 also runs stage 12 on one GPU
   nj=2                 # parallel jobs for format (and decoding)
   train_jobs=1         # runs (methods) trained at the same time, sharing the cores
   dumpdir=dump

@@ -90,7 +90,10 @@ if [ "$stage" -le 12 ] && [ "$stop_stage" -ge 12 ]; then
   args=($(trained_exp_args "${expdir}/spk_" "$inference_model" "${runs[@]}"))
   for s in $test_sets; do args+=(--test "$(echo "$s" | tr / _)" "${dumpdir}/raw/$s"); done
   log "Stage 12: speaker embeddings of $test_sets with ${runs[*]}"
-  spawn $python -m adapters.bin.spk_embed --model_file "$inference_model" --batch_sec "$inference_batch_sec" "${args[@]}"
+  # --ngpu > 0: on one GPU (--ngpu 1); on the CPU the option is left out
+  # shellcheck disable=SC2046
+  spawn $python -m adapters.bin.spk_embed --model_file "$inference_model" --batch_sec "$inference_batch_sec" "${args[@]}" \
+    $([ "$ngpu" -eq 0 ] || echo --ngpu 1)
 fi
 
 if [ "$stage" -le 13 ] && [ "$stop_stage" -ge 13 ]; then
