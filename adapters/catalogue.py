@@ -16,8 +16,8 @@ compositions, HRA's add-a-task run).  A variant may take a method's own name: th
 stage 1's single-task adapters.
 
 The tools (``adapters.bin.make_configs``, ``benchmark``/``benchmark_plan``, ``superb``,
-``bench_methods``, ``param_growth``, the ESPnet frontend, the feature cache) and the
-generic tests read this module; none keeps a list of methods of its own, and they ask
+``bench_methods``, ``param_growth``, the ESPnet frontend, the feature cache, the multi-task
+template through ``multitask_plan``) and the generic tests read this module; none keeps a list of methods of its own, and they ask
 capabilities, never names.  Adding a method is its file plus one import line in
 ``adapters/methods/__init__.py``: every tool picks it up from here.
 """
@@ -57,6 +57,12 @@ class Variant:
     adds_tasks: bool = False
     #: its row in the method benchmark (``adapters.bin.bench_methods``); None: its name
     bench_name: Optional[str] = None
+    #: its label in the multi-task table, as it is ("" : its method's ``table_label`` and how
+    #: it treats tasks, ``table_label()``)
+    label: str = ""
+    #: trains only its own parameters on the model of the run it starts from: that run's
+    #: downstream (encoder, CTC, layer weights) stays frozen (A-AF stage 1, a task added to HRA)
+    frozen_base: bool = False
 
     @property
     def cls(self):
@@ -99,51 +105,53 @@ VARIANTS: Tuple[Variant, ...] = (
     Variant("extract", "fusion", {"mode": "single"},
             "A-AF stage 1 (knowledge extraction): one bottleneck adapter per task and layer on the frozen "
             "run's model, each utterance through its task's (also the task-id routing baseline)",
-            row="fusion_routing", after=("frozen",)),
+            row="fusion_routing", after=("frozen",), label="single-task adapters, task-id routing",
+            frozen_base=True),
     Variant("aaf_avg", "fusion", {"mode": "avg"},
             f"{_A_AF}, Avg: the mean of the frozen single-task adapters, LayerNorm",
-            row="fusion_avg", after=("extract",)),
+            row="fusion_avg", after=("extract",), label="A-AF Avg (no task id)"),
     Variant("aaf_wavg", "fusion", {"mode": "wavg"},
             f"{_A_AF}, WAvg: a learned softmax weight per layer and adapter, LayerNorm",
-            row="fusion_wavg", after=("extract",)),
+            row="fusion_wavg", after=("extract",), label="A-AF WAvg (no task id)"),
     Variant("fusion", "fusion", {"mode": "attention"},
             f"{_A_AF} (the paper's A-AF): attention over the frozen single-task adapters, LayerNorm",
-            after=("extract",), bench_name="fusion_att4"),
+            after=("extract",), label="A-AF attention + LayerNorm (no task id)", bench_name="fusion_att4"),
     Variant("aaf_attention_noln", "fusion", {"mode": "attention", "layernorm": False},
             f"{_A_AF} ablation: attention fusion without the LayerNorm",
-            row="fusion_noln", after=("extract",)),
+            row="fusion_noln", after=("extract",), label="A-AF attention, no LayerNorm"),
     Variant("aaf_attention_update", "fusion", {"mode": "attention", "train_adapters": True},
             f"{_A_AF} ablation: attention fusion, the adapters updated too",
-            row="fusion_update", after=("extract",)),
+            row="fusion_update", after=("extract",), label="A-AF attention, adapters updated"),
     Variant("aaf_attention_ownout", "fusion", {"mode": "attention", "own_adapter_dropout": 0.5},
             f"{_A_AF}, ours: attention fusion trained with each utterance's own adapter hidden half the "
             "time (as on an unseen task), LayerNorm",
-            row="fusion_ownout", after=("extract",)),
+            row="fusion_ownout", after=("extract",), label="A-AF attention, own adapter hidden in training (ours)"),
     Variant("aaf_attention_vreg", "fusion", {"mode": "attention", "value_regularization": 0.01},
             f"{_A_AF} with AdapterFusion's value regulariser: attention fusion, 0.01 ||I - W_value||^2 per "
             "layer added to the training loss, LayerNorm",
-            row="fusion_vreg", after=("extract",)),
+            row="fusion_vreg", after=("extract",), label="A-AF attention + AdapterFusion's value regulariser"),
     Variant("aaf_avg_update", "fusion", {"mode": "avg", "train_adapters": True},
             f"{_A_AF}, Avg with the paper's second learning algorithm: the mean of the single-task "
             "adapters, the adapters updated too, LayerNorm",
-            row="fusion_avg_update", after=("extract",)),
+            row="fusion_avg_update", after=("extract",), label="A-AF Avg, adapters updated"),
     Variant("aaf_wavg_update", "fusion", {"mode": "wavg", "train_adapters": True},
             f"{_A_AF}, WAvg with the paper's second learning algorithm: a learned softmax weight per layer "
             "and adapter, the adapters updated too, LayerNorm",
-            row="fusion_wavg_update", after=("extract",)),
+            row="fusion_wavg_update", after=("extract",), label="A-AF WAvg, adapters updated"),
     # the ELP authors' predecessor code's configuration (adapters/methods/elp.py): 9.13 M trainable
     # parameters on WavLM Base (E 4,353,536 + L 4,737,036 + the backbone's LayerNorms 39,424)
     Variant("elp_wavlm_paper", "elp",
             {"e_bottleneck": 256, "l_adapter": True, "l_dim": 512, "p_adapter": False, "train_layernorms": True},
             "ELP as the authors' predecessor code counts it: E-adapters (bottleneck 256, layers 0..L-2), "
             "L-adapters of width 512, the backbone's LayerNorms trained, no P-adapter (9.13 M on WavLM Base)",
-            row="elp_wavlm_paper"),
+            row="elp_wavlm_paper", label="ELP, the authors' WavLM Base configuration (shared by all tasks)"),
     # adding a task keeps its one best checkpoint: ESPnet averages checkpoints as (a + a + a) / 3,
     # which moves about one frozen weight in seven by an ulp, and the old tasks must stay bit-identical
     Variant("hra_addtask", "hra", {},
             "HRA, a task added later: only the new task's head trains (controller, other heads and "
             "downstream frozen)",
-            train_overrides={"keep_nbest_models": 1}, row="hra_addtask", after=("hra",), adds_tasks=True),
+            train_overrides={"keep_nbest_models": 1}, row="hra_addtask", after=("hra",), adds_tasks=True,
+            label="HRA + new task head", frozen_base=True),
 )
 
 
@@ -270,6 +278,98 @@ def companion_runs(name: str) -> List[str]:
     return prerequisites([name]) + task_adding_runs([name])
 
 
+def table_label(name: str) -> str:
+    """The run's label in the multi-task table: the variant's own, else its method's
+    ``table_label`` with how it treats tasks (task id, no task id, shared by all tasks; nothing
+    for the baseline and for fine-tuning, which adapt no part per task)."""
+    v = variant(name)
+    if v.label:
+        return v.label
+    caps = v.capabilities
+    base = v.cls.table_label or v.name
+    if v.name == BASELINE or caps.trains_backbone:
+        return base
+    if caps.routes_tasks:
+        return f"{base} (task id)"
+    if caps.needs_several_tasks:
+        return f"{base} (no task id)"
+    return f"{base} (shared by all tasks)"
+
+
+@dataclass
+class MultiTaskPlan:
+    """What the multi-task template (``egs/TEMPLATE/asr1/multitask.sh``) trains, in its stages,
+    for the runs asked for: from the catalogue's ``after`` / ``adds_tasks`` / ``frozen_base``,
+    never from names."""
+
+    #: stages 11-13, one call: the runs that start from nothing
+    scratch: List[str] = field(default_factory=list)
+    #: stages 11-13 after them, each (run, base): trains on the base run's model, its
+    #: downstream frozen (A-AF stage 1: extract on frozen)
+    adapt: List[Tuple[str, str]] = field(default_factory=list)
+    #: stage 15, one call: the runs composing the per-task adapters of ``compose_base``
+    compose: List[str] = field(default_factory=list)
+    compose_base: str = ""
+    #: stage 14: (run, per task) whose adapter-only files later runs start from
+    export: List[Tuple[str, bool]] = field(default_factory=list)
+    #: stage 16: (run, base) adding a task to a trained run
+    add_task: List[Tuple[str, str]] = field(default_factory=list)
+
+
+def multitask_plan(runs: Iterable[str], compositions: Iterable[str] = (), new_task: bool = True) -> MultiTaskPlan:
+    """The multi-task recipe's plan for ``runs`` (``--methods``) and ``compositions``
+    (``--aaf_methods``: more runs composing the same adapters, trained only when a run asked
+    for composes; ``fusion`` -> A-AF stage 1 ``extract`` on ``frozen``, then ``fusion`` and the
+    compositions).  ValueError for an unknown run or compositions of different adapters."""
+    runs = list(runs)
+    for r in [*runs, *compositions]:
+        variant(r)
+    wanted = prerequisites(runs) + [r for r in runs if r not in prerequisites(runs)]
+    wanted = list(dict.fromkeys(wanted))
+
+    def base(r):
+        v = variant(r)
+        return v.after[0] if v.after else ""
+
+    def depth(r):
+        d, seen = 0, {r}
+        while base(r):
+            r = base(r)
+            if r in seen:
+                raise ValueError(f"the runs start from each other: {sorted(seen)}")
+            seen.add(r)
+            d += 1
+        return d
+
+    plan = MultiTaskPlan()
+    plan.scratch = [r for r in wanted if not base(r) and not variant(r).adds_tasks]
+    plan.adapt = [(r, base(r)) for r in wanted if depth(r) == 1 and variant(r).frozen_base and not variant(r).adds_tasks]
+    compose = [r for r in wanted if depth(r) == 2 and not variant(r).adds_tasks]
+    if compose:
+        compose += [c for c in compositions if c not in compose]
+        for c in compose:
+            if depth(c) != 2:
+                raise ValueError(f"{c} does not compose adapters of a trained run (it starts from {base(c) or 'nothing'})")
+        bases = sorted({base(c) for c in compose})
+        if len(bases) > 1:
+            raise ValueError(f"the compositions {compose} start from different runs: {bases}")
+        plan.compose, plan.compose_base = compose, bases[0]
+    left = [r for r in wanted if r not in plan.scratch and r not in dict(plan.adapt) and r not in compose
+            and not variant(r).adds_tasks]
+    if left:
+        raise ValueError(f"the multi-task recipe has no stage for {left}")
+    if new_task:
+        plan.add_task = [(r, base(r)) for r in task_adding_runs(plan.scratch) if r]
+        plan.add_task += [(r, base(r)) for r in wanted if variant(r).adds_tasks and (r, base(r)) not in plan.add_task]
+        for r, b in plan.add_task:
+            if b not in plan.scratch:
+                raise ValueError(f"{r} adds a task to {b}, which is not trained: add {b} to --methods")
+    if plan.compose:
+        plan.export.append((plan.compose_base, True))
+    plan.export += [(b, False) for _, b in plan.add_task if (b, False) not in plan.export]
+    return plan
+
+
 def capability_table() -> Dict[str, Dict[str, Any]]:
     """{run: its description, method, learning-rate scale, the options scaling its components'
     rates and capabilities} (for the docs and tests)."""
@@ -285,4 +385,5 @@ def capability_table() -> Dict[str, Dict[str, Any]]:
 __all__ = ["BASELINE", "Variant", "VARIANTS", "Capabilities", "methods", "method_capabilities",
            "has_options", "cache_cut", "variants", "names", "find", "variant", "single_task_runs",
            "multi_task_runs", "for_row", "needs_several_tasks", "trains_backbone", "prerequisites",
-           "task_adding_runs", "companion_runs", "capability_table"]
+           "task_adding_runs", "companion_runs", "table_label", "MultiTaskPlan", "multitask_plan",
+           "capability_table"]

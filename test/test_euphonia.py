@@ -295,6 +295,8 @@ def test_tiny_multitask_recipe_end_to_end(recipe):
     assert "the seen tasks' decodings are identical before and after adding F02" in out
     ext = recipe / "exp" / "asr_ctc_extract" / "adapters"
     assert {p.name for p in ext.glob("*.pt")} == {"adapter.pt", "typical.pt", "M01.pt"}
+    # HRA, the run a task was added to, is packed for serving (stage 14)
+    assert "the serving pack of hra" in out and (recipe / "exp" / "asr_ctc_hra" / "pack.zip").stat().st_size > 0
     res = json.loads((recipe / "exp" / "multitask" / "multitask.json").read_text())
     rows = {row["label"]: row for row in res["runs"]}
     aaf = "A-AF attention + LayerNorm (no task id)"
@@ -337,4 +339,4 @@ def test_tiny_multitask_recipe_end_to_end(recipe):
     assert "ctc_hra: trained" in r.stdout
     shutil.rmtree(recipe / "exp" / "asr_ctc_extract" / "adapters")
     r = run(recipe, "--stage", "15", "--stop_stage", "15", "--methods", "fusion", check=False)
-    assert r.returncode != 0 and "stage 15 needs the stage-1 adapters" in r.stderr
+    assert r.returncode != 0 and "stage 15 needs the per-task adapters" in r.stderr

@@ -108,6 +108,15 @@ def test_new_method_joins_the_catalogue(new_method, make_up):
     check_declarations(make_up, NAME)
 
 
+def test_new_method_in_the_multitask_plan_and_table(new_method):
+    from adapters.bin.multitask_plan import shell
+
+    plan = catalogue.multitask_plan(["frozen", NAME])
+    assert plan.scratch == ["frozen", NAME]
+    assert catalogue.table_label(NAME) == f"{NAME} (task id)"  # routes by task id, no table_label of its own
+    assert f"'{NAME}|{NAME} (task id)|-'" in shell(plan)
+
+
 def test_new_method_configs_for_every_recipe(new_method, tmp_path):
     from adapters.bin.make_configs import write_configs
 

@@ -136,9 +136,18 @@ def main(argv=None):
     ap.add_argument("--model_file", default="valid.loss.ave.pth")
     ap.add_argument("--max_utts", type=int, default=None, help="at most this many utterances a set")
     ap.add_argument("--out", type=Path, required=True, help="writes OUT.json and OUT.md")
+    ap.add_argument("--skip_other", action="store_true",
+                    help="a run that is not an attention fusion: say so and exit 0 (the multi-task "
+                         "template asks this of whichever composition it was given)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s fusion_weights: %(message)s")
-    model, method = load_fusion_model(a.exp, a.model_file)
+    try:
+        model, method = load_fusion_model(a.exp, a.model_file)
+    except ValueError as e:
+        if a.skip_other and "not an attention fusion" in str(e):
+            print(f"fusion_weights: skipped: {e}")
+            return 0
+        raise
     tasks = list(method.tasks.names)
     sets = {}
     for d in a.data:

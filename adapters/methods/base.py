@@ -111,6 +111,9 @@ class AdapterMethod(nn.Module):
     # -- what the tools know of the method ------------------------------------------
     #: one line: the generated configs' header, ``make_configs --help``, the docs
     description: str = ""
+    #: a short name for tables (the multi-task table adds how it treats tasks,
+    #: ``adapters.catalogue.table_label``); "" : the run's name
+    table_label: str = ""
     #: the ``method_conf`` every recipe's config gives it (``adapters.bin.make_configs``; a
     #: base config's ``method_conf_overrides`` adds to it)
     recipe_conf: Mapping[str, Any] = {}

@@ -10,6 +10,7 @@ from adapters.registry import register
 @register("bitfit")
 class BitFit(AdapterMethod):
     description = "BitFit: the transformer's biases"
+    table_label = "BitFit"
     lowest_adapted = 0  # the positional convolution's and the encoder LayerNorm's biases too
 
     def _named(self):

@@ -117,6 +117,7 @@ class PAdapter(nn.Module):
 class ELP(AdapterMethod):
     Config = ELPConfig
     description = "ELP: E-adapters (layers 0..L-2), L-adapters summed as the features, P-adapter prefix"
+    table_label = "ELP"
     recipe_conf = {"e_bottleneck": 64, "l_adapter": True, "p_length": 8, "p_position": "prefix",
                    "p_reparam": "linear"}
     training_only_options = ("e_ln_init", "adapter_lr_scale", "layernorm_lr_scale")

@@ -111,6 +111,7 @@ class AudioAdapterFusion(AdapterMethod):
     Config = FusionConfig
     description = ("Audio-AdapterFusion: one bottleneck adapter per task and layer (mode single: task-id "
                    "routing), or a fusion of the single-task adapters that needs no task id")
+    table_label = "A-AF"
     recipe_conf = {"bottleneck": 64}
     training_only_options = ("train_adapters", "adapter_paths", "own_adapter_dropout", "value_regularization",
                              "fusion_lr_scale")

@@ -38,6 +38,7 @@ class HoulsbyTask(nn.Module):
 class Houlsby(AdapterMethod):
     Config = HoulsbyConfig
     description = "Houlsby adapters after attention and FFN in every layer"
+    table_label = "per-task Houlsby"
     recipe_conf = {"bottleneck": 64}
     routes_tasks = True
     task_modules = "adapters"

@@ -114,6 +114,7 @@ class FFNHead(nn.Module):
 class HRA(AdapterMethod):
     Config = HRAConfig
     description = "HRA: shared IndRNN controller + a head per task (linear unless the base overrides it)"
+    table_label = "HRA"
     recipe_conf = {"controller": "indrnn", "controller_dim": 256, "head": "linear"}
     routes_tasks = True
     task_modules = "heads"

@@ -58,6 +58,7 @@ class LowRankDelta(nn.Module):
 class LoRA(AdapterMethod):
     Config = LoRAConfig
     description = "LoRA on the query and value projections"
+    table_label = "LoRA"
     recipe_conf = {"rank": 8, "alpha": 16, "targets": ["q", "v"]}
 
     def __init__(self, backbone, config, tasks):

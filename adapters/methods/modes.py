@@ -12,6 +12,7 @@ class Frozen(AdapterMethod):
     """Nothing trains in the upstream; the downstream reads a weighted sum (SUPERB)."""
 
     description = "SUPERB baseline: frozen upstream, learnable weighted sum of all layers"
+    table_label = "frozen + weighted sum"
     lowest_adapted = None  # changes nothing
     cache_cut = "hidden_states"
 
@@ -22,6 +23,7 @@ class FineTune(AdapterMethod):
     encoder stays frozen, as in the wav2vec2 / HuBERT fine-tuning recipes."""
 
     description = "full fine-tuning of the transformer (CNN feature encoder frozen)"
+    table_label = "full fine-tuning"
     recipe_lr_scale = 0.1
     trains_backbone = True
     lowest_adapted = 0

@@ -102,6 +102,7 @@ def attention_with_prefix(
 class PrefixTuning(AdapterMethod):
     Config = PrefixConfig
     description = "prefix tuning: 16 learnable keys/values per layer"
+    table_label = "prefix tuning"
     recipe_conf = {"length": 16}
     training_only_options = ("init_std",)
     identity_at_init = False  # random prefixes change every attention from the start

@@ -3,19 +3,24 @@
 #   1-10  asr.sh's data, tokens and stats (../asr1/asr.sh), with the task list --task_list
 #   11-13 the multi-task runs (--methods): frozen, finetune, per-task houlsby, hra (shared
 #         controller + a head per task, mixed-task batches), lora / bitfit / elp (one
-#         adapter shared by all tasks, no task id); with fusion in --methods, after
-#         them, extract (A-AF stage 1: one adapter per task on the frozen run's ASR model,
-#         which stays frozen, so each adapter learns from its own task alone; decoded
-#         with task ids it is the task-id routing baseline);
-#   14    adapter-only files: exp/asr_ctc_extract/adapters/<task>.pt, exp/asr_ctc_hra/adapters/adapter.pt;
-#   15    A-AF stage 2 (fusion in --methods): `fusion` (attention fusion + LayerNorm, the paper's
-#         A-AF) and the --aaf_methods compositions of the stage-1 files, no task id at
-#         decoding, downstream started from stage 1's;
-#   16    HRA adds the new task(s) (hra in --methods, --new_task true): only their heads train,
-#         everything else frozen; checks that the old tasks' decodings are unchanged;
+#         adapter shared by all tasks, no task id); after them, the runs that adapt a
+#         trained run's model with it frozen (with fusion in --methods: extract, A-AF stage 1,
+#         one adapter per task on the frozen run's ASR model, so each adapter learns from its
+#         own task alone; decoded with task ids it is the task-id routing baseline);
+#   14    adapter-only files of the runs later runs start from (exp/asr_ctc_extract/adapters/<task>.pt,
+#         exp/asr_ctc_hra/adapters/adapter.pt), and the serving pack of a run tasks are added to
+#         (exp/asr_ctc_hra/pack.zip: adapters.bin.infer serves every task from it);
+#   15    the compositions of per-task adapters (A-AF stage 2, fusion in --methods: `fusion`,
+#         attention fusion + LayerNorm, the paper's A-AF, and the --aaf_methods compositions of
+#         the stage-1 files), no task id at decoding, downstream started from stage 1's;
+#   16    runs that add the new task(s) to a trained run (hra in --methods, --new_task true:
+#         only their heads train, everything else frozen); checks that the old tasks'
+#         decodings are unchanged;
 #   17    the multi-task table over every trained run: exp/multitask/RESULTS.md and results.json;
 #         the claims' verdicts (--claims); where the attention fusion looks
 #         (exp/multitask/fusion_weights.md, adapters.bin.fusion_weights).
+# Which run goes to which stage is the catalogue's (adapters.catalogue.multitask_plan: a run's
+# `after`, `adds_tasks`, `frozen_base`): this script knows no method by name.
 # Data (local/data.sh): utt2task in every set; --seen_tasks lists the tasks trained on,
 # --task_list every task (seen, new, zero-shot; adapters.tasks.TaskSet: task ids index it).
 set -euo pipefail
@@ -24,7 +29,7 @@ set -euo pipefail
 stage=1
 stop_stage=17
 methods="frozen hra"
-aaf_methods="aaf_avg"   # compared with fusion; also: aaf_wavg aaf_attention_noln aaf_attention_update aaf_avg_update aaf_wavg_update aaf_attention_ownout aaf_attention_vreg
+aaf_methods="aaf_avg"   # more compositions of the same adapters, trained when one in --methods composes; also: aaf_wavg aaf_attention_noln aaf_attention_update aaf_avg_update aaf_wavg_update aaf_attention_ownout aaf_attention_vreg
 new_task=true        # stage 16
 train_jobs=1
 nj=2
@@ -66,12 +71,12 @@ common=(--python "$python" --expdir "$expdir" --dumpdir "$dumpdir" --nj "$nj" --
         --min_wav_duration "$min_wav_duration" --max_wav_duration "$max_wav_duration")
 main_sets=(--train_set "$train_set" --valid_set "$valid_set" --test_sets "$test_set $zeroshot_set")
 list() { paste -sd, "$1"; }
-has() { [[ " $methods " == *" $1 "* ]]; }
-# the runs of stages 11-13.  fusion stands for its first stage there (extract), which adapts
-# the frozen run's ASR model: that run is trained first, asked for or not
-main_runs=$(for m in $methods; do [ "$m" = fusion ] || echo "$m"; done | paste -sd' ')
-if has fusion && ! has frozen; then main_runs="frozen${main_runs:+ $main_runs}"; fi
-aaf_runs=$(has fusion && echo "fusion $aaf_methods" || true)
+# the runs of each stage (scratch_runs, adapt_runs, export_runs, compose_runs, compose_base,
+# addtask_runs, table_runs): a run asked for brings the runs it starts from (fusion: frozen, extract)
+plan=$($python -m adapters.bin.multitask_plan --methods "$methods" --compositions "$aaf_methods" --new_task "$new_task") \
+  || die "no plan for --methods '$methods' --aaf_methods '$aaf_methods' (above)"
+eval "$plan"
+adapt_names=$(for ra in $adapt_runs; do echo "${ra%%:*}"; done | paste -sd' ')
 model=valid.loss.ave.pth
 # downstream (projection, encoder, CTC, layer weights) of a trained run, for --init_param
 init_downstream() {
@@ -81,7 +86,7 @@ init_downstream() {
 
 if [ "$stage" -le 10 ]; then
   spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$stage" --stop_stage $(( stop_stage < 10 ? stop_stage : 10 )) \
-    --methods "$main_runs$(has fusion && echo ' extract' || true)" --local_data_opts "$local_data_opts"
+    --methods "$scratch_runs${adapt_names:+ $adapt_names}" --local_data_opts "$local_data_opts"
 fi
 [ "$stop_stage" -ge 11 ] || exit 0
 [ -s "$seen_tasks" ] || die "$seen_tasks missing: run stage 1 first"
@@ -91,9 +96,9 @@ new_tasks=$( (grep -Fxf <(cut -d' ' -f2 "data/$new_train/utt2task" 2>/dev/null |
 log "seen tasks: $tasks; new: ${new_tasks:-none}; zero-shot: $(cut -d' ' -f2 "data/$zeroshot_set/utt2task" | sort -u | paste -sd,)"
 
 s11=$(( stage > 11 ? stage : 11 ))
-if [ "$stage" -le 13 ] && [ -n "$main_runs" ]; then
+if [ "$stage" -le 13 ] && [ -n "$scratch_runs" ]; then
   spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage $(( stop_stage < 13 ? stop_stage : 13 )) \
-    --methods "$main_runs" --asr_args "--frontend_conf tasks=[$tasks] $asr_args"
+    --methods "$scratch_runs" --asr_args "--frontend_conf tasks=[$tasks] $asr_args"
 fi
 # A-AF stage 1: the single-task adapters learn on the frozen run's ASR model (upstream,
 # downstream, CTC and layer weights all frozen), as the paper trains them on its frozen base
@@ -101,78 +106,71 @@ fi
 # utterances alone.  With the downstream trained beside them (as until 2026-12-03) every
 # adapter fitted a downstream shared with the other tasks and routing was worse than the
 # frozen model itself (70.3 against 69.1 mean WER on the Euphonia default)
-if [ "$stage" -le 13 ] && has fusion; then
-  base=$expdir/asr_ctc_frozen
-  [ -s "$base/$model" ] || die "A-AF extraction adapts the frozen run's ASR model: $base/$model is missing (train frozen, stages 11-13)"
+for ra in $([ "$stage" -le 13 ] && echo "$adapt_runs"); do
+  run=${ra%%:*} base=$expdir/asr_ctc_${ra#*:}
+  [ -s "$base/$model" ] || die "$run adapts the ${ra#*:} run's ASR model: $base/$model is missing (train ${ra#*:}, stages 11-13)"
   spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage "$s11" --stop_stage $(( stop_stage < 13 ? stop_stage : 13 )) \
-    --methods extract --asr_args "--frontend_conf tasks=[$tasks] --init_param $(init_downstream "$base") \
+    --methods "$run" --asr_args "--frontend_conf tasks=[$tasks] --init_param $(init_downstream "$base") \
       --freeze_param encoder ctc frontend.featurizer $asr_args"
-fi
+done
 
 if [ "$stage" -le 14 ] && [ "$stop_stage" -ge 14 ]; then
-  for run in extract hra; do
-    dir=$expdir/asr_ctc_$run
-    { [ $run = extract ] && has fusion || has $run; } && [ -s "$dir/$model" ] || continue
+  for re in $export_runs; do
+    run=${re%%:*} per_task=${re#*:} dir=$expdir/asr_ctc_${re%%:*}
+    [ -s "$dir/$model" ] || continue
     if [ -s "$dir/adapters/adapters.json" ] && [ "$dir/adapters/adapters.json" -nt "$dir/$model" ]; then
-      log "Stage 14: $dir/adapters: done"; continue
+      log "Stage 14: $dir/adapters: done"
+    else
+      log "Stage 14: adapter-only files of $run -> $dir/adapters"
+      spawn $python -m adapters.bin.export_adapters --config "$dir/config.yaml" --model "$dir/$model" \
+        --out "$dir/adapters" --per_task "$per_task"
     fi
-    log "Stage 14: adapter-only files of $run -> $dir/adapters"
-    spawn $python -m adapters.bin.export_adapters --config "$dir/config.yaml" --model "$dir/$model" \
-      --out "$dir/adapters" --per_task "$([ $run = extract ] && echo true || echo false)"
+    # a run tasks are added to serves them all from one upstream: its pack (adapters.bin.pack,
+    # adapters.bin.infer) holds every task's parts, the downstream, tokens and decoding options
+    if [ "$per_task" = false ] && ! { [ -s "$dir/pack.zip" ] && [ "$dir/pack.zip" -nt "$dir/$model" ]; }; then
+      log "Stage 14: the serving pack of $run -> $dir/pack.zip"
+      spawn $python -m adapters.bin.pack "$dir" --out "$dir/pack.zip" --model_file "$model"
+    fi
   done
 fi
 
-if [ "$stage" -le 15 ] && [ "$stop_stage" -ge 15 ] && [ -n "$aaf_runs" ]; then
-  ext=$expdir/asr_ctc_extract
-  [ -s "$ext/adapters/adapters.json" ] || die "stage 15 needs the stage-1 adapters of $ext: run stages 11-14 with fusion in --methods"
+if [ "$stage" -le 15 ] && [ "$stop_stage" -ge 15 ] && [ -n "$compose_runs" ]; then
+  ext=$expdir/asr_ctc_$compose_base
+  [ -s "$ext/adapters/adapters.json" ] || die "stage 15 needs the per-task adapters of $ext: run stages 11-14 with --methods '$methods'"
   paths=$(for t in $(cat "$seen_tasks"); do echo "$ext/adapters/$t.pt"; done | paste -sd,)
   # from stage 9 (their feature cache: the extraction run's, built already) on; asr.sh skips
   # what is done
-  spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage 9 --stop_stage 13 --methods "$aaf_runs" \
+  spawn ./asr.sh "${common[@]}" "${main_sets[@]}" --stage 9 --stop_stage 13 --methods "$compose_runs" \
     --asr_args "--frontend_conf method_conf.adapter_paths=[$paths] --init_param $(init_downstream "$ext") $asr_args"
 fi
 
-if [ "$stage" -le 16 ] && [ "$stop_stage" -ge 16 ] && [ "$new_task" = true ] && has hra; then
-  hra=$expdir/asr_ctc_hra
+for ra in $([ "$stage" -le 16 ] && [ "$stop_stage" -ge 16 ] && echo "$addtask_runs"); do
+  run=${ra%%:*} base=$expdir/asr_ctc_${ra#*:}
   [ -n "$new_tasks" ] || die "stage 16: no new task in data/$new_train (local/data.sh --new names it; --new_task false skips the stage)"
-  [ -s "$hra/adapters/adapter.pt" ] || die "stage 16 needs the trained HRA run: --methods hra (stages 11-14)"
+  [ -s "$base/adapters/adapter.pt" ] || die "stage 16: $run adds a task to the trained ${ra#*:} run: $base/adapters/adapter.pt is missing (--methods ${ra#*:}, stages 11-14)"
   # the new task's data goes through stages 3-4 and its own shape statistics (always from
   # stage 3: a run started at stage 11 has not formatted them; done stages are skipped);
   # the token list stays
   spawn ./asr.sh "${common[@]}" --train_set "$new_train" --valid_set "$new_valid" --test_sets "$new_test $test_set" \
-    --stage 3 --stop_stage 13 --methods hra_addtask \
+    --stage 3 --stop_stage 13 --methods "$run" \
     --stats_dir "$expdir/asr_stats_${token_type}_new" --bpe_train_text "$dumpdir/raw/$train_set/text" \
-    --asr_args "--freeze_param encoder ctc frontend.featurizer --init_param $(init_downstream "$hra") \
+    --asr_args "--freeze_param encoder ctc frontend.featurizer --init_param $(init_downstream "$base") \
       --frontend_conf tasks=[$tasks,$new_tasks] --frontend_conf train_tasks=[$new_tasks] \
-      --frontend_conf adapter_init=$hra/adapters/adapter.pt $asr_args"
-  before=$hra/decode_decode_ctc/$test_set/text after=$expdir/asr_ctc_hra_addtask/decode_decode_ctc/$test_set/text
+      --frontend_conf adapter_init=$base/adapters/adapter.pt $asr_args"
+  before=$base/decode_decode_ctc/$test_set/text after=$expdir/asr_ctc_$run/decode_decode_ctc/$test_set/text
   if cmp -s "$before" "$after"; then
     log "Stage 16: the seen tasks' decodings are identical before and after adding ${new_tasks}"
   else
     die "Stage 16: adding ${new_tasks} changed the seen tasks' decodings (diff $before $after)"
   fi
-fi
+done
 
 if [ "$stage" -le 17 ] && [ "$stop_stage" -ge 17 ]; then
   log "Stage 17: the multi-task table -> $expdir/multitask"
-  # label and SUPERB row of every multi-task run (a row only where it differs from the method)
-  runs=(
-    "frozen|frozen + weighted sum|" "finetune|full fine-tuning|" "houlsby|per-task Houlsby (task id)|"
-    "hra|HRA (task id)|" "lora|LoRA (shared by all tasks)|" "bitfit|BitFit (shared by all tasks)|"
-    "elp|ELP (shared by all tasks)|" "extract|single-task adapters, task-id routing|fusion_routing"
-    "aaf_avg|A-AF Avg (no task id)|fusion_avg" "aaf_wavg|A-AF WAvg (no task id)|fusion_wavg"
-    "fusion|A-AF attention + LayerNorm (no task id)|"
-    "aaf_attention_noln|A-AF attention, no LayerNorm|fusion_noln"
-    "aaf_attention_update|A-AF attention, adapters updated|fusion_update"
-    "aaf_attention_ownout|A-AF attention, own adapter hidden in training (ours)|fusion_ownout"
-    "aaf_attention_vreg|A-AF attention + AdapterFusion's value regulariser|fusion_vreg"
-    "aaf_avg_update|A-AF Avg, adapters updated|fusion_avg_update"
-    "aaf_wavg_update|A-AF WAvg, adapters updated|fusion_wavg_update"
-    "hra_addtask|HRA + new task head|hra_addtask")
   args=()
-  for r in "${runs[@]}"; do
+  for r in "${table_runs[@]}"; do  # every known run: run|label|SUPERB row ('-': its method's)
     IFS='|' read -r run label row <<< "$r"
-    [ -s "$expdir/asr_ctc_$run/results.json" ] && args+=(--run "$label" "${row:--}" "$expdir/asr_ctc_$run")
+    [ -s "$expdir/asr_ctc_$run/results.json" ] && args+=(--run "$label" "$row" "$expdir/asr_ctc_$run")
   done
   [ ${#args[@]} -gt 0 ] || die "stage 17: no trained run under $expdir"
   spawn $python -m adapters.bin.score_multitask --data "$dumpdir/raw" --decode decode_decode_ctc --out "$expdir/multitask" "${args[@]}"
@@ -180,10 +178,11 @@ if [ "$stage" -le 17 ] && [ "$stop_stage" -ge 17 ]; then
   if [ -f "$claims" ]; then
     spawn $python -m adapters.bin.claims --spec "$claims" --exp "$expdir" --out "$expdir/multitask/claims.md"
   fi
-  if [ -s "$expdir/asr_ctc_fusion/results.json" ]; then
+  inspect=${compose_runs%% *}  # the composition asked for in --methods (skipped unless an attention fusion)
+  if [ -n "$inspect" ] && [ -s "$expdir/asr_ctc_$inspect/results.json" ]; then
     # where the attention fusion looks, per layer, on seen and on held-out speakers
-    spawn $python -m adapters.bin.fusion_weights "$expdir/asr_ctc_fusion" --data "$dumpdir/raw/$test_set" "$dumpdir/raw/$zeroshot_set" \
-      --model_file "$model" --out "$expdir/multitask/fusion_weights"
+    spawn $python -m adapters.bin.fusion_weights "$expdir/asr_ctc_$inspect" --data "$dumpdir/raw/$test_set" "$dumpdir/raw/$zeroshot_set" \
+      --model_file "$model" --out "$expdir/multitask/fusion_weights" --skip_other
   fi
 fi
 log "Successfully finished"
