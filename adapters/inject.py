@@ -103,30 +103,40 @@ class AdaptedUpstream(nn.Module):
     def gradient_checkpointing(self) -> bool:
         return bool(getattr(self, "_checkpointed", None))
 
-    def set_gradient_checkpointing(self, on: bool = True) -> "AdaptedUpstream":
-        """Recompute each transformer layer in the backward pass instead of keeping what its
+    @property
+    def checkpointed_layers(self) -> list:
+        """The indices of the layers recomputed in the backward pass."""
+        return [i for i, _, _ in getattr(self, "_checkpointed", None) or []]
+
+    def set_gradient_checkpointing(self, on: bool = True, every: int = 1) -> "AdaptedUpstream":
+        """Recompute transformer layers in the backward pass instead of keeping what their
         backward needs (``torch.utils.checkpoint``, non-reentrant): training keeps one layer's
         activations at a time, for one more forward through the layers.  Only where gradients
-        are on; the numbers are the same either way.
+        are on; the numbers are the same either way.  ``every`` = k recomputes every k-th layer
+        (0, k, 2k, ...) and keeps the others': between the memory of k = 1 and none, for a
+        fraction 1/k of the extra forward.
 
         What runs inside a layer is recomputed with it (LoRA's merged weights, Houlsby's and
         ELP's adapters, prefix tuning's attention) under the forward's task ids and routing
         (``AdapterMethod.per_forward_state``), and the random state of its dropout; what hooks
         onto a layer's output (HRA, fusion, s3prl's hidden-state hooks) runs once, outside."""
-        layers = list(self.backbone.layers)
-        if on and not self.gradient_checkpointing:
-            self._checkpointed = []
-            for layer in layers:
-                own = layer.__dict__.get("forward")  # an instance forward already there, if any
-                layer.forward = functools.partial(_checkpointed_layer, layer, own, self.method)
-                self._checkpointed.append((layer, own))
-        elif not on and self.gradient_checkpointing:
-            for layer, own in self._checkpointed:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"gradient checkpointing: every must be a positive integer (1: every layer), got {every!r}")
+        if self.gradient_checkpointing:  # undo first: on again may name other layers
+            for _, layer, own in self._checkpointed:
                 if own is None:
                     del layer.forward
                 else:
                     layer.forward = own
             self._checkpointed = []
+        if on:
+            self._checkpointed = []
+            for i, layer in enumerate(self.backbone.layers):
+                if i % every:
+                    continue
+                own = layer.__dict__.get("forward")  # an instance forward already there, if any
+                layer.forward = functools.partial(_checkpointed_layer, layer, own, self.method)
+                self._checkpointed.append((i, layer, own))
         return self
 
     def detach_method(self) -> nn.Module:

@@ -77,3 +77,40 @@ def test_frontend_option(ckpt_dir, wavs):
     torch.testing.assert_close(outs[1][0], outs[0][0], atol=1e-6, rtol=1e-6)
     for a, b in zip(outs[0][1], outs[1][1]):
         torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-6)
+
+
+def test_every_kth_layer(make_up, wavs):
+    """``every=k`` recomputes layers 0, k, 2k, ... and keeps the others' activations: the same loss
+    and gradients, and between no checkpointing and all of it in what the forward keeps."""
+    outs, saved = [], []
+    for every in (None, 1, 2):
+        torch.manual_seed(0)
+        a = adapters.attach(make_up(), "houlsby", tasks=["a", "b", "c"])
+        if every:
+            a.set_gradient_checkpointing(True, every=every)
+        n_layers = len(list(a.backbone.layers))
+        assert a.checkpointed_layers == ([] if every is None else list(range(0, n_layers, every)))
+        with torch.no_grad():
+            for p in a.trainable_parameters():
+                p.add_(0.05)
+        n = [0]
+
+        def pack(t):
+            n[0] += t.numel() * t.element_size()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            hs, _ = a(*wavs, task=["b", "a", "c"])
+        loss = sum(h.pow(2).mean() for h in hs)
+        loss.backward()
+        saved.append(n[0])
+        outs.append((loss.detach(), [p.grad.clone() for p in a.trainable_parameters()]))
+    assert saved[1] < saved[2] < saved[0]
+    for loss, grads in outs[1:]:
+        torch.testing.assert_close(loss, outs[0][0], atol=1e-6, rtol=1e-6)
+        for g, g0 in zip(grads, outs[0][1]):
+            torch.testing.assert_close(g, g0, atol=1e-6, rtol=1e-6)
+    a.set_gradient_checkpointing(False)
+    assert not a.gradient_checkpointing and a.checkpointed_layers == []
+    with pytest.raises(ValueError, match="every must be a positive integer"):
+        a.set_gradient_checkpointing(True, every=0)

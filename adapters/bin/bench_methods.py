@@ -121,10 +121,12 @@ def _count_saved_bytes(counter: list):
 
 
 def build(upstream_path, family, method, conf, tasks, device, checkpointing=False):
+    """``checkpointing``: False, or k (True = 1): every k-th layer recomputed in the backward pass."""
     from s3prl.nn import S3PRLUpstream
 
     up = S3PRLUpstream(f"{family}_local", path_or_url=str(upstream_path))
-    return adapters.attach(up, method, tasks=tasks, **conf).to(device).set_gradient_checkpointing(checkpointing)
+    a = adapters.attach(up, method, tasks=tasks, **conf).to(device)
+    return a.set_gradient_checkpointing(bool(checkpointing), every=int(checkpointing) if checkpointing else 1)
 
 
 def build_floor(upstream_path, family, device, checkpointing=False):
@@ -239,6 +241,8 @@ def measure(a, batch, device, repeat, task=None, ref=None, amp=None):
             # checkpointing's hooks take them); the backward pass recomputes one layer at a time
             # and holds what it saves until that layer's backward is done: the largest of them
             per_layer = [0] * a.num_layers
+            recomputed = a.checkpointed_layers
+            every = recomputed[1] - recomputed[0] if len(recomputed) > 1 else 1
             a.set_gradient_checkpointing(False)
             try:
                 with _count_saved_bytes_per_layer(a, per_layer), autocast():
@@ -246,8 +250,9 @@ def measure(a, batch, device, repeat, task=None, ref=None, amp=None):
                     loss = loss_fn(ds(hs).transpose(1, 2), labels)
                 del hs, loss
             finally:
-                a.set_gradient_checkpointing(True)
-            peak += max(per_layer)
+                a.set_gradient_checkpointing(True, every=every)
+            # (the layers not recomputed are counted above: their saved tensors are kept)
+            peak += max(per_layer[i] for i in recomputed)
             mem_kind = "saved+recompute+optimizer"
 
     a.eval()
@@ -317,7 +322,8 @@ def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None
     floor["memory_ratio_vs_finetune"] = floor["peak_bytes"] / ft["peak_bytes"]
     return dict(
         family=family, size=size, device=str(device), batch_size=batch_size, seconds=seconds,
-        repeat=repeat, torch=torch.__version__, amp=amp, gradient_checkpointing=checkpointing,
+        repeat=repeat, torch=torch.__version__, amp=amp, gradient_checkpointing=bool(checkpointing),
+        checkpoint_every=int(checkpointing) if checkpointing else None,
         rows=rows, floor=floor,
         hra_mixed=dict(
             single_step_s=single["step_s"], mixed_step_s=mixed["step_s"],
@@ -331,7 +337,9 @@ def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None
 def format_table(res) -> str:
     floor = res.get("floor")  # results from before the floor row have none
     extras = [s for s in (f"autocast {res['amp']}" if res.get("amp") else "",
-                          "gradient checkpointing" if res.get("gradient_checkpointing") else "") if s]
+                          ("gradient checkpointing" + (f" of every {res['checkpoint_every']}. layer"
+                                                       if (res.get("checkpoint_every") or 1) > 1 else ""))
+                          if res.get("gradient_checkpointing") else "") if s]
     lines = [
         f"method benchmark: {res['family']} {res['size']} on {res['device']}, batch {res['batch_size']} x "
         f"{res['seconds']} s, median of {res['repeat']} (memory: {res['rows'][0]['memory_kind']})"
@@ -373,15 +381,19 @@ def main(argv=None):
                    help="measure every row under torch.autocast with this dtype (fp16: CUDA)")
     p.add_argument("--gradient_checkpointing", action="store_true",
                    help="recompute the transformer layers in the backward pass (every row)")
+    p.add_argument("--checkpoint_every", type=int, default=1, metavar="K",
+                   help="with --gradient_checkpointing: recompute every K-th layer only (the frontend's checkpoint_every)")
     p.add_argument("--json", default=None, help="write the results here")
     a = p.parse_args(argv)
+    if a.checkpoint_every < 1:
+        p.error("--checkpoint_every must be at least 1")
     if a.amp == "fp16" and not a.device.startswith("cuda"):
         p.error("--amp fp16 needs a CUDA device (CPU autocast: --amp bf16)")
     gpu = a.device.startswith("cuda")
     bs = a.batch_size or (8 if gpu else 4)
     sec = a.seconds or (8.0 if gpu else 2.0)
     res = run(a.family, a.size, a.device, bs, sec, a.repeat, upstream=a.upstream, methods=a.methods,
-              amp=a.amp, checkpointing=a.gradient_checkpointing)
+              amp=a.amp, checkpointing=a.checkpoint_every if a.gradient_checkpointing else False)
     print(format_table(res))
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,8 @@ attached, reduced to one feature sequence for ESPnet's encoder or head.
         gradient_checkpointing: false   # recompute the transformer layers in the backward pass
                                         # (less training memory, one more forward through them;
                                         # the same numbers: AdaptedUpstream.set_gradient_checkpointing)
+        checkpoint_every: 1             # with it: recompute every k-th layer only (less of the
+                                        # extra forward, more memory kept)
 
 The input is either waveforms (batch, samples) or the upstream's frozen part read
 from a feature cache (batch, frames, dim; ``adapters.feature_cache``): the part
@@ -69,6 +71,7 @@ class S3prlAdapterFrontend(AbsFrontend):
         train_tasks: Optional[List[str]] = None,
         data_tasks: Optional[List[str]] = None,
         gradient_checkpointing: bool = False,
+        checkpoint_every: int = 1,
     ):
         super().__init__()
         from s3prl.nn import Featurizer, S3PRLUpstream
@@ -109,7 +112,7 @@ class S3prlAdapterFrontend(AbsFrontend):
                 raise CheckpointError(f"frontend_conf adapter_init: {e}") from None
         if train_tasks:
             self.adapted.method.train_only_tasks(list(train_tasks))
-        self.adapted.set_gradient_checkpointing(gradient_checkpointing)
+        self.adapted.set_gradient_checkpointing(gradient_checkpointing, every=checkpoint_every)
         self.method = method
         own_summary = self.adapted.method.has_layer_summary
         if features == "auto":
