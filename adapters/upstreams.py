@@ -29,6 +29,19 @@ from adapters.fileio import replacing
 FAMILIES = ("wav2vec2", "hubert", "wavlm")
 
 _BASE_CNN = "[(512,10,5)] + [(512,3,2)] * 4 + [(512,2,2)] * 2"
+#: the published Base configuration (wav2vec2 Base, HuBERT Base, WavLM Base)
+_BASE = dict(
+    encoder_layers=12,
+    encoder_embed_dim=768,
+    encoder_ffn_embed_dim=3072,
+    encoder_attention_heads=12,
+    conv_feature_layers=_BASE_CNN,
+    conv_pos=128,
+    conv_pos_groups=16,
+    final_dim=256,
+    num_buckets=320,
+    max_distance=800,
+)
 
 SIZES = {
     "tiny": dict(
@@ -55,30 +68,16 @@ SIZES = {
         num_buckets=64,
         max_distance=256,
     ),
-    "base": dict(
-        encoder_layers=12,
-        encoder_embed_dim=768,
-        encoder_ffn_embed_dim=3072,
-        encoder_attention_heads=12,
-        conv_feature_layers=_BASE_CNN,
-        conv_pos=128,
-        conv_pos_groups=16,
-        final_dim=256,
-        num_buckets=320,
-        max_distance=800,
-    ),
-    # wav2vec2 Large (LV-60), HuBERT Large (LL-60k), WavLM Large as released
+    "base": _BASE,
+    # wav2vec2 Large (LV-60), HuBERT Large (LL-60k), WavLM Large as released: the Base CNN,
+    # positional convolution and relative buckets, wider and deeper, pre-LayerNorm
     "large": dict(
+        _BASE,
         encoder_layers=24,
         encoder_embed_dim=1024,
         encoder_ffn_embed_dim=4096,
         encoder_attention_heads=16,
-        conv_feature_layers=_BASE_CNN,
-        conv_pos=128,
-        conv_pos_groups=16,
         final_dim=768,
-        num_buckets=320,
-        max_distance=800,
         extractor_mode="layer_norm",
         layer_norm_first=True,
         normalize=True,
