@@ -153,6 +153,36 @@ def test_training_on_other_data_is_refused(tmp_path):
     assert "token_list changed since it started" in out["mixed"]
 
 
+def test_a_changed_config_is_refused_not_resumed(tmp_path):
+    # Before: a config edited after training made stage 11 resume from the old checkpoint, and
+    # ESPnet stopped on a state dict of another shape (LibriSpeech's linear -> conv1d2 input layer).
+    r = bash(textwrap.dedent("""
+        mkdir -p exp/run; echo "x: 1" > conf.yaml
+        rec() { printf '%s\\n%s' "$(record train_data aaa)" "$(record config "$(file_sig conf.yaml)")"; }
+        stamp_write exp/run/.done "$(rec)"; sleep 0.02; touch conf.yaml
+        echo "touched: $(train_state exp/run conf.yaml "$(rec)")"
+        old=$(rec); echo "x: 2" > conf.yaml
+        echo "edited: $(train_state exp/run conf.yaml "$(rec)")"
+        rm exp/run/.done; stamp_write exp/run/.inputs "$old"
+        echo "edited_mid: $(train_state exp/run conf.yaml "$(rec)")"
+        rm exp/run/.inputs; stamp_write exp/run/.done "$(record train_data aaa)"; sleep 0.02; touch conf.yaml
+        echo "old_stamp_config_newer: $(train_state exp/run conf.yaml "$(rec)")"
+        sleep 0.02; touch exp/run/.done
+        echo "old_stamp_done_newer: $(train_state exp/run conf.yaml "$(rec)")"
+        echo "old_stamp_other_data: $(train_state exp/run conf.yaml "$(printf '%s\\n%s' "$(record train_data bbb)" \\
+            "$(record config "$(file_sig conf.yaml)")")")"
+    """), tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = dict(l.split(": ", 1) for l in r.stdout.splitlines())
+    assert out["touched"] == "trained"  # the same content: nothing to do
+    assert out["edited"].startswith("refuse: exp/run was trained on other inputs (config changed since it finished;"
+                                    " its config: conf.yaml)")
+    assert out["edited_mid"].startswith("refuse: exp/run was trained on other inputs (config changed since it started")
+    # a stamp without the config line: judged by its data and by the times, as before
+    assert out["old_stamp_config_newer"] == "train" and out["old_stamp_done_newer"] == "trained"
+    assert "train_data changed since it finished" in out["old_stamp_other_data"]
+
+
 def test_data_sig_is_the_library_fingerprint_of_the_tables_contents(tmp_path):
     """The stamps' data_sig is adapters.data.fingerprint (the one implementation, also in the feature
     cache and results.json): the tables' contents, not their mtimes; the value is the one the stamps

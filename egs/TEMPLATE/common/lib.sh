@@ -240,6 +240,9 @@ cache_stage() {
 train_one() {
   local kind=$1 run=$2 config=$3 rec=$4 metric=$5 summary=$6 launch=$7 save_cache=${8:-true}
   local dir=${expdir}/${kind}_$2 verdict cache start
+  # the config's content is an input too: a run resumed under another config would load a
+  # checkpoint of another shape (or, worse, of the same shape and another meaning)
+  rec="$rec"$'\n'"$(record config "$(file_sig "$config")")"
   verdict=$(train_state "$dir" "$config" "$rec")
   case "$verdict" in
     trained) log "Stage 11: $run: trained"; return 0 ;;
@@ -468,18 +471,28 @@ replace_if_changed() {
 }
 
 # train_state DIR CONFIG RECORD: stage 11's verdict on the run in DIR: "trained" (its .done records
-# RECORD and is newer than CONFIG), "train" (to train, or to resume: ESPnet's --resume), or
+# RECORD, which train_one makes name CONFIG's content; a .done from before configs were recorded:
+# its other inputs and a time newer than CONFIG's), "train" (to train, or to resume: ESPnet's --resume), or
 # "refuse: REASON" when DIR was trained, or began training, on other inputs (resuming would mix
 # them; training again would throw the model away: that is left to the user)
 train_state() {
-  local dir=$1 config=$2 rec=$3 f st
+  local dir=$1 config=$2 rec=$3 f st done_st why
   for f in "$dir/.done" "$dir/.inputs"; do
     st=$(stamp_state "$f" "$rec")
+    # a stamp written before the config was recorded: its other inputs are checked, and its
+    # config by the modification times below
+    if [[ $st == changed:* ]] && [[ $rec == *$'\n'config\ * ]] && ! grep -q '^config ' "$f"; then
+      st=$(stamp_state "$f" "$(grep -v '^config ' <<< "$rec")")
+    fi
     case "$st" in
-      changed:*) echo "refuse: $dir was trained on other inputs (${st#changed: } changed since $(basename "$f" | sed 's/.done/it finished/; s/.inputs/it started/')); move it away to train it on these"; return 0 ;;
+      changed:*)
+        why="${st#changed: } changed since $(basename "$f" | sed 's/.done/it finished/; s/.inputs/it started/')"
+        [[ ,${st#changed: }, != *,config,* ]] || why="$why; its config: $config"
+        echo "refuse: $dir was trained on other inputs ($why); move it away to train it on these"; return 0 ;;
     esac
   done
-  if [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; then
+  done_st=$(stamp_state "$dir/.done" "$rec")
+  if [ "$done_st" = done ] || { [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; }; then
     [ -s "$dir/.done" ] || stamp_write "$dir/.done" "$rec"  # an older pipeline's stamp gets its record
     echo trained
   else
