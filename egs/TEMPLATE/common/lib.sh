@@ -479,6 +479,7 @@ train_state() {
   local dir=$1 config=$2 rec=$3 f st done_st why
   for f in "$dir/.done" "$dir/.inputs"; do
     st=$(stamp_state "$f" "$rec")
+    [ "$f" != "$dir/.done" ] || done_st=$st
     # a stamp written before the config was recorded: its other inputs are checked, and its
     # config by the modification times below
     if [[ $st == changed:* ]] && [[ $rec == *$'\n'config\ * ]] && ! grep -q '^config ' "$f"; then
@@ -491,7 +492,6 @@ train_state() {
         echo "refuse: $dir was trained on other inputs ($why); move it away to train it on these"; return 0 ;;
     esac
   done
-  done_st=$(stamp_state "$dir/.done" "$rec")
   if [ "$done_st" = done ] || { [ -f "$dir/.done" ] && [ "$dir/.done" -nt "$config" ]; }; then
     [ -s "$dir/.done" ] || stamp_write "$dir/.done" "$rec"  # an older pipeline's stamp gets its record
     echo trained
