@@ -35,7 +35,7 @@ def test_dry_run_prints_the_commands_and_they_parse(tmp_path, monkeypatch, capsy
     assert cmds == printed_commands(tmp_path, GPU_CHECK_DRY="1")
     bench = [c for c in cmds if "adapters.bin.bench_methods" in c]
     drivers = [c for c in cmds if "adapters.bin.benchmark" in c]
-    assert len(bench) == 6 and len(drivers) == 2 and len(cmds) == 8
+    assert len(bench) == 8 and len(drivers) == 2 and len(cmds) == 10
     assert drivers[0][:2] == ["timeout", os.environ.get("PROFILE_TIMEOUT", "2400")]
     assert printed_commands(tmp_path, "--dry_run", "--bench_only") == bench
 
@@ -44,10 +44,10 @@ def test_dry_run_prints_the_commands_and_they_parse(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(bench_methods, "format_table", lambda res: "table")
     for c in bench:
         bench_methods.main(c[c.index("-m") + 2:])
-    assert len(calls) == 6 and {(a[1], a[2], kw["amp"], kw["checkpointing"]) for a, kw in calls} == {
+    assert len(calls) == 8 and {(a[1], a[2], kw["amp"], kw["checkpointing"]) for a, kw in calls} == {
         (size, "cuda", amp, gc) for size in ("base", "large")
-        for amp, gc in ((None, False), (None, True), ("bf16", False))}
-    assert len({c[-1] for c in bench}) == 6  # a JSON file each
+        for amp, gc in ((None, False), (None, 1), (None, 2), ("bf16", False))}
+    assert len({c[-1] for c in bench}) == 8  # a JSON file each
     assert Path(drivers[1][-1]).name == "bench_hubert_base_plain.json" and drivers[1][-1] in {c[-1] for c in bench}
 
     monkeypatch.setattr(benchmark, "gpu_count", lambda: 1)

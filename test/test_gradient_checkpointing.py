@@ -114,3 +114,43 @@ def test_every_kth_layer(make_up, wavs):
     assert not a.gradient_checkpointing and a.checkpointed_layers == []
     with pytest.raises(ValueError, match="every must be a positive integer"):
         a.set_gradient_checkpointing(True, every=0)
+
+
+def test_live_saved_bytes_follow_the_backward_pass(make_up, wavs):
+    """``bench_methods``' CPU memory count: what autograd saves is counted once per storage
+    when saved and released when the backward pass frees it, so nothing is left after it."""
+    from adapters.bin.bench_methods import _LiveSaved, _count_saved_bytes
+
+    a = adapters.attach(make_up(), "houlsby").train()
+    counted = [0]
+    with _count_saved_bytes(counted):
+        a(*wavs)[0][-1].pow(2).mean()
+    live = _LiveSaved()
+    with torch.autograd.graph.saved_tensors_hooks(live.pack, live.unpack):
+        loss = a(*wavs)[0][-1].pow(2).mean()
+    assert live.live == counted[0] > 0
+    loss.backward()
+    del loss
+    assert live.live == 0 and not live.refs
+
+
+@pytest.mark.parametrize("every", [1, 2])
+def test_recompute_peak_within_its_bounds(tmp_path, every):
+    """The backward pass's peak under checkpointing, measured in its order: at least what is
+    saved when it starts, at most that plus the largest recomputed layer (the older bound),
+    and below the peak without checkpointing."""
+    from adapters.bin import bench_methods as bm
+    from adapters.upstreams import make_upstream
+
+    path = make_upstream("hubert", "tiny", tmp_path / "tiny.pt", seed=0)
+    torch.manual_seed(0)
+    wavs = (torch.randn(2, 8000), torch.full((2,), 8000))
+    peaks = {}
+    for ckpt in (False, every):
+        a = bm.build(path, "hubert", "houlsby", {}, None, torch.device("cpu"), ckpt)
+        peaks[ckpt] = bm.measure(a, wavs, torch.device("cpu"), repeat=1)
+    on = peaks[every]
+    assert on["memory_kind"] == "saved+recompute+optimizer"
+    assert on["peak_bytes"] <= on["peak_bytes_bound"]
+    assert on["peak_bytes"] < peaks[False]["peak_bytes"]
+    assert on["step_ratio_vs_own_plain"] > 0

@@ -16,8 +16,13 @@ On CPU there is no allocator statistic, so it is the bytes autograd saves for
 the backward pass plus gradients and AdamW's two moments of the trainable
 parameters (labelled "saved+optimizer" in the output); with
 ``--gradient_checkpointing`` the layers' saved tensors are not kept but recomputed
-one layer at a time in the backward pass, so it is the bytes saved outside the
-layers plus the most one layer saves ("saved+recompute+optimizer").
+one layer at a time in the backward pass, so it is the most the backward pass holds
+at once ("saved+recompute+optimizer"): what is saved when it starts, or, when a
+layer is recomputed, what is still saved then (the backward of the layers after it
+has freed theirs; followed as autograd frees it) plus what that layer saves,
+whichever is more.  ``peak_bytes_bound`` keeps the looser count of before (all that
+is saved plus the largest recomputed layer).  Each method's step is also timed
+alternately with its own step without checkpointing (``step_ratio_vs_own_plain``).
 
 The floor: a frozen backbone whose transformer input requires grad, training the same
 downstream, so its step is the forward plus the input-gradient half of the backward
@@ -37,10 +42,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import statistics
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import torch
@@ -173,6 +180,87 @@ def _count_saved_bytes_per_layer(a, counts: list):
             h.remove()
 
 
+class _LiveSaved:
+    """The bytes autograd holds for the backward pass, as it holds them: counted when a
+    tensor is saved, released when autograd frees the last reference to it (after the
+    backward of the op that saved it); each storage once."""
+
+    def __init__(self):
+        self.live, self.refs = 0, {}
+
+    def pack(self, t):
+        key = (t.untyped_storage().data_ptr(), t.device)
+        n, nbytes = self.refs.get(key, (0, t.untyped_storage().nbytes()))
+        if n == 0:
+            self.live += nbytes
+        self.refs[key] = (n + 1, nbytes)
+        holder = _Held(t)
+        weakref.finalize(holder, self._release, key)
+        return holder
+
+    def _release(self, key):
+        n, nbytes = self.refs[key]
+        if n == 1:
+            del self.refs[key]
+            self.live -= nbytes
+        else:
+            self.refs[key] = (n - 1, nbytes)
+
+    @staticmethod
+    def unpack(holder):
+        return holder.t
+
+
+class _Held:
+    __slots__ = ("t", "__weakref__")
+
+    def __init__(self, t):
+        self.t = t
+
+
+def _recompute_peak(a, run_step, per_layer) -> int:
+    """The most the backward pass holds while it recomputes a layer: for each recomputed
+    layer, what is still saved when its recomputation starts (the backward of the layers
+    after it has freed theirs) plus what the layer saves (``per_layer``, measured without
+    checkpointing), and at least what is saved when the backward pass starts."""
+    live = _LiveSaved()
+    in_backward, at_recompute = [False], {}
+    layers = a.backbone.layers
+    recomputed = a.checkpointed_layers
+    every = recomputed[1] - recomputed[0] if len(recomputed) > 1 else 1
+    a.set_gradient_checkpointing(False)
+    try:
+        # an instance forward is what the checkpoint wraps, so it runs again in the recomputation
+        own = {i: layers[i].__dict__.get("forward") for i in recomputed}  # a method's own, if any
+        for i in recomputed:
+            f = own[i] if own[i] is not None else functools.partial(type(layers[i]).forward, layers[i])
+
+            def noted(*args, _i=i, _f=f, **kw):
+                if in_backward[0] and _i not in at_recompute:
+                    at_recompute[_i] = live.live
+                return _f(*args, **kw)
+
+            layers[i].forward = noted
+        a.set_gradient_checkpointing(True, every=every)
+        with torch.autograd.graph.saved_tensors_hooks(live.pack, live.unpack):
+            loss = run_step()
+        at_start = live.live
+        in_backward[0] = True
+        loss.backward()
+        del loss
+    finally:
+        a.set_gradient_checkpointing(False)
+        for i in recomputed:
+            if own[i] is None:
+                layers[i].__dict__.pop("forward", None)
+            else:
+                layers[i].forward = own[i]
+        a.set_gradient_checkpointing(True, every=every)
+    # a layer the backward pass does not go through (nothing in or below it trains: HRA's
+    # first layer) is not recomputed; it counts as if recomputed first
+    return max([at_start] + [at_recompute.get(i, at_start) + per_layer[i] for i in recomputed])
+
+
 def _time_pair(fn, ref_fn, device, repeat: int, warmup: int = 2):
     """Median times of fn and ref_fn, run alternately so clock drift hits both alike."""
     for _ in range(warmup):
@@ -216,7 +304,23 @@ def measure(a, batch, device, repeat, task=None, ref=None, amp=None):
 
     a.train()
     ds.train()
-    step = _time(train_step, device, repeat)
+    plain_step = None
+    if a.gradient_checkpointing:
+        # the same method without checkpointing, timed alternately in this process: the ratio
+        # is then free of the drift between processes (about 5 % on a CPU)
+        recomputed = a.checkpointed_layers
+        every = recomputed[1] - recomputed[0] if len(recomputed) > 1 else 1
+
+        def plain_train_step():
+            a.set_gradient_checkpointing(False)
+            try:
+                train_step()
+            finally:
+                a.set_gradient_checkpointing(True, every=every)
+
+        step, plain_step = _time_pair(train_step, plain_train_step, device, repeat)
+    else:
+        step = _time(train_step, device, repeat)
 
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -239,7 +343,8 @@ def measure(a, batch, device, repeat, task=None, ref=None, amp=None):
         if a.gradient_checkpointing:
             # what the checkpoints keep is counted above (the layers' own saved tensors are not:
             # checkpointing's hooks take them); the backward pass recomputes one layer at a time
-            # and holds what it saves until that layer's backward is done: the largest of them
+            # and holds what it saves until that layer's backward is done, by when the layers
+            # after it have freed theirs
             per_layer = [0] * a.num_layers
             recomputed = a.checkpointed_layers
             every = recomputed[1] - recomputed[0] if len(recomputed) > 1 else 1
@@ -251,8 +356,17 @@ def measure(a, batch, device, repeat, task=None, ref=None, amp=None):
                 del hs, loss
             finally:
                 a.set_gradient_checkpointing(True, every=every)
-            # (the layers not recomputed are counted above: their saved tensors are kept)
-            peak += max(per_layer[i] for i in recomputed)
+
+            def forward_loss():
+                with autocast():
+                    hs, _ = a(wavs, lens, task=task)
+                    return loss_fn(ds(hs).transpose(1, 2), labels)
+
+            held = _recompute_peak(a, forward_loss, per_layer)
+            opt.zero_grad(set_to_none=True)
+            # the bound before the order was measured: everything saved, plus the largest layer
+            bound = peak + max(per_layer[i] for i in recomputed)
+            peak = held + 3 * train_bytes
             mem_kind = "saved+recompute+optimizer"
 
     a.eval()
@@ -273,7 +387,12 @@ def measure(a, batch, device, repeat, task=None, ref=None, amp=None):
                 ref(wavs, lens)
 
         inf, ref_inf = _time_pair(infer, infer_ref, device, repeat)
-    return dict(step_s=step, infer_s=inf, frozen_infer_s=ref_inf, peak_bytes=int(peak), memory_kind=mem_kind)
+    out = dict(step_s=step, infer_s=inf, frozen_infer_s=ref_inf, peak_bytes=int(peak), memory_kind=mem_kind)
+    if plain_step is not None:
+        out.update(plain_step_s=plain_step, step_ratio_vs_own_plain=step / plain_step)
+    if a.gradient_checkpointing and device.type != "cuda":
+        out.update(peak_bytes_bound=int(bound))
+    return out
 
 
 def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None, methods=None,
@@ -336,6 +455,8 @@ def run(family, size, device, batch_size, seconds, repeat, seed=0, upstream=None
 
 def format_table(res) -> str:
     floor = res.get("floor")  # results from before the floor row have none
+    # with checkpointing: each method's step against its own without, timed alternately
+    own = all("step_ratio_vs_own_plain" in r for r in res["rows"])
     extras = [s for s in (f"autocast {res['amp']}" if res.get("amp") else "",
                           ("gradient checkpointing" + (f" of every {res['checkpoint_every']}. layer"
                                                        if (res.get("checkpoint_every") or 1) > 1 else ""))
@@ -345,13 +466,14 @@ def format_table(res) -> str:
         f"{res['seconds']} s, median of {res['repeat']} (memory: {res['rows'][0]['memory_kind']})"
         + "".join(f", {s}" for s in extras),
         f"{'method':<12} {'trainable':>11} {'share':>8} {'step/ft':>8} {'mem/ft':>7} {'infer/frozen':>13}"
-        + (f" {'step/floor':>10}" if floor else ""),
+        + (f" {'step/floor':>10}" if floor else "") + (f" {'step/own plain':>14}" if own else ""),
     ]
     for r in res["rows"]:
         lines.append(
             f"{r['name']:<12} {r['trainable']:>11,} {100 * r['share']:>7.2f}% {r['step_ratio_vs_finetune']:>8.3f} "
             f"{r['memory_ratio_vs_finetune']:>7.3f} {r['inference_ratio_vs_frozen']:>13.3f}"
             + (f" {r['step_ratio_vs_floor']:>10.3f}" if floor else "")
+            + (f" {r['step_ratio_vs_own_plain']:>14.3f}" if own else "")
         )
     if floor:
         lines.append(
