@@ -108,6 +108,11 @@ class AdaptedUpstream(nn.Module):
         """The indices of the layers recomputed in the backward pass."""
         return [i for i, _, _ in getattr(self, "_checkpointed", None) or []]
 
+    @property
+    def checkpoint_every(self) -> int:
+        """The ``every`` the layers were last checkpointed with (1 when they are not)."""
+        return getattr(self, "_checkpoint_every", 1)
+
     def set_gradient_checkpointing(self, on: bool = True, every: int = 1) -> "AdaptedUpstream":
         """Recompute transformer layers in the backward pass instead of keeping what their
         backward needs (``torch.utils.checkpoint``, non-reentrant): training keeps one layer's
@@ -131,6 +136,7 @@ class AdaptedUpstream(nn.Module):
             self._checkpointed = []
         if on:
             self._checkpointed = []
+            self._checkpoint_every = every
             for i, layer in enumerate(self.backbone.layers):
                 if i % every:
                     continue

@@ -90,6 +90,7 @@ def test_every_kth_layer(make_up, wavs):
             a.set_gradient_checkpointing(True, every=every)
         n_layers = len(list(a.backbone.layers))
         assert a.checkpointed_layers == ([] if every is None else list(range(0, n_layers, every)))
+        assert a.checkpoint_every == (every or 1)
         with torch.no_grad():
             for p in a.trainable_parameters():
                 p.add_(0.05)

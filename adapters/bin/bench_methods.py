@@ -227,7 +227,7 @@ def _recompute_peak(a, run_step, per_layer) -> int:
     in_backward, at_recompute = [False], {}
     layers = a.backbone.layers
     recomputed = a.checkpointed_layers
-    every = recomputed[1] - recomputed[0] if len(recomputed) > 1 else 1
+    every = a.checkpoint_every
     a.set_gradient_checkpointing(False)
     try:
         # an instance forward is what the checkpoint wraps, so it runs again in the recomputation
@@ -308,8 +308,7 @@ def measure(a, batch, device, repeat, task=None, ref=None, amp=None):
     if a.gradient_checkpointing:
         # the same method without checkpointing, timed alternately in this process: the ratio
         # is then free of the drift between processes (about 5 % on a CPU)
-        recomputed = a.checkpointed_layers
-        every = recomputed[1] - recomputed[0] if len(recomputed) > 1 else 1
+        every = a.checkpoint_every
 
         def plain_train_step():
             a.set_gradient_checkpointing(False)
@@ -347,7 +346,7 @@ def measure(a, batch, device, repeat, task=None, ref=None, amp=None):
             # after it have freed theirs
             per_layer = [0] * a.num_layers
             recomputed = a.checkpointed_layers
-            every = recomputed[1] - recomputed[0] if len(recomputed) > 1 else 1
+            every = a.checkpoint_every
             a.set_gradient_checkpointing(False)
             try:
                 with _count_saved_bytes_per_layer(a, per_layer), autocast():
