@@ -157,6 +157,29 @@ def test_synthetic_librispeech_layout_and_cache(tmp_path):
     assert len(synth.vocabulary()) >= 1000
 
 
+def test_synthetic_lm_text_shares_the_words_not_the_sentences(tmp_path):
+    import gzip
+
+    from adapters.synth import librispeech as synth
+
+    out = synth.build_lm_text(tmp_path, sentences=3000, seed=1)
+    assert out.name == "librispeech-lm-norm.txt.gz"  # OpenSLR 11's name and format
+    lines = gzip.decompress(out.read_bytes()).decode().splitlines()
+    assert len(lines) == 3000 and all(line == line.upper() and line.strip() for line in lines)
+    vocab = {w.upper() for w in synth.vocabulary()}
+    assert {w for line in lines for w in line.split()} <= vocab
+    # no transcript of the corpus (seed 0) is a sentence of the LM text
+    transcripts = synth.plan(tmp_path / "x", seed=0)[1].values()
+    said = {line.split(" ", 1)[1] for t in transcripts for line in t.splitlines()}
+    assert len(said) > 1000 and not said & set(lines)
+    # the same bytes again (the recipe fingerprints the file), and found rather than rewritten
+    mtime, data = out.stat().st_mtime_ns, out.read_bytes()
+    assert synth.build_lm_text(tmp_path, sentences=3000, seed=1).stat().st_mtime_ns == mtime
+    out.unlink()
+    assert synth.build_lm_text(tmp_path, sentences=3000, seed=1).read_bytes() == data
+    assert synth.build_lm_text(tmp_path, sentences=3000, seed=2).read_bytes() != data
+
+
 def test_every_espeak_variant_is_a_distinct_voice(tmp_path):
     """An unknown variant name falls back silently to the plain voice; none may."""
     import hashlib

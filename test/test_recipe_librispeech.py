@@ -14,7 +14,8 @@ from conftest import copy_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ("--asr_args", "--max_epoch 1 --batch_bins 400000 --frontend_conf path_or_url=exp/upstream/tiny.pt",
-        "--upstream_ckpt", "exp/upstream/tiny.pt", "--upstream_size", "tiny")
+        "--upstream_ckpt", "exp/upstream/tiny.pt", "--upstream_size", "tiny",
+        "--lm_args", "--max_epoch 1 --lm_conf unit=32")
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 
@@ -35,8 +36,15 @@ def run(recipe, *args, check=True):
 
 @pytest.mark.slow  # three trainings and decodings (CTC, RNN-T, CTC beam search) plus data synthesis
 def test_ctc_then_rnnt_end_to_end(recipe):
-    r = run(recipe, "--local_data_opts", "--synth_scale 0.1", "--methods", "hra", *TINY)
+    r = run(recipe, "--local_data_opts", "--synth_scale 0.1 --lm_text_lines 300", "--methods", "hra", *TINY)
     res = json.loads((recipe / "exp/asr_ctc_hra/results.json").read_text())
+    # stages 6-8: the LM trained on the transcripts and 300 sentences of the LM text, and decoded with
+    assert len((recipe / "data/local/other_text/text").read_text().splitlines()) == 300
+    assert len((recipe / "dump/raw/lm_train.txt").read_text().splitlines()) > 300
+    assert float((recipe / "exp/lm_char/perplexity_test_clean/ppl").read_text()) > 1.0
+    assert res["decoding"]["lm"] == "exp/lm_char/valid.loss.best.pth"
+    assert res["decoding"]["config"] == "conf/decode_ctc_lm.yaml"
+    assert "language model exp/lm_char" in (recipe / "exp/asr_ctc_hra/RESULTS.md").read_text()
     assert set(res["test"]) == {"test_clean", "test_other"}
     for s in res["test"].values():
         assert s["utterances"] == 6 and 0.0 <= s["cer"] and s["wer"] >= 0.0
@@ -56,7 +64,7 @@ def test_ctc_then_rnnt_end_to_end(recipe):
     run(recipe, "--stage", "11", "--decoder", "rnnt", "--methods", "elp", *TINY)
     res = json.loads((recipe / "exp/asr_rnnt_elp/results.json").read_text())
     assert res["decoder"] == "transducer" and res["test"]["test_clean"]["utterances"] == 6
-    hyp = (recipe / "exp/asr_rnnt_elp/decode_decode_rnnt/test_clean/text").read_text().splitlines()
+    hyp = (recipe / "exp/asr_rnnt_elp/decode_decode_rnnt_lm/test_clean/text").read_text().splitlines()
     assert len(hyp) == 6
 
     # ESPnet's CTC prefix beam search on the same model
@@ -65,9 +73,15 @@ def test_ctc_then_rnnt_end_to_end(recipe):
     assert beam["test"]["test_clean"]["utterances"] == 6
     assert (recipe / "exp/asr_ctc_hra/decode_decode_ctc_beam/test_clean/text").is_file()
 
+    # without the LM: best-path decoding, recorded as such
+    run(recipe, "--stage", "12", "--methods", "hra", "--use_lm", "false", *TINY)
+    greedy = json.loads((recipe / "exp/asr_ctc_hra/results.json").read_text())
+    assert greedy["decoding"]["lm"] is None and greedy["decoding"]["ctc_greedy"] is True
+
     # every stage skips what is complete
     r = run(recipe, "--stage", "3", "--methods", "hra", *TINY)
     assert "ctc_hra: trained" in r.stdout and "test_clean: decoded" in r.stdout
+    assert "Stage 7: LM training" in r.stdout and "LM perplexity" in r.stdout
 
 
 @pytest.mark.slow  # needs the data of test_ctc_then_rnnt_end_to_end (skips without it)

@@ -134,6 +134,32 @@ def test_asr_results_carry_cis_and_per_utterance_errors(tmp_path, monkeypatch):
     assert "|test|30|120|12.5|50.0|[" in (tmp_path / "RESULTS.md").read_text()
 
 
+def test_asr_results_record_the_decoding_and_its_language_model(tmp_path, monkeypatch):
+    import json
+
+    from adapters.bin import score_asr
+
+    _fake_results(monkeypatch, score_asr)
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "text").write_text("u1 A B\n")
+    (tmp_path / "hyp").write_text("u1 A B\n")
+    conf = tmp_path / "decode_ctc_lm.yaml"
+    conf.write_text("beam_size: 20\nctc_weight: 1.0\nlm_weight: 1.0\npenalty: 2.0\n")
+    score_asr.main(["--exp", str(tmp_path), "--test", "test", str(d), str(tmp_path / "hyp"),
+                    "--inference_config", str(conf), "--lm", "exp/lm_char/valid.loss.best.pth"])
+    dec = json.loads((tmp_path / "results.json").read_text())["decoding"]
+    assert dec == {"config": str(conf), "lm": "exp/lm_char/valid.loss.best.pth", "beam_size": 20,
+                   "lm_weight": 1.0, "penalty": 2.0}
+    assert "language model exp/lm_char/valid.loss.best.pth (weight 1.0)" in (tmp_path / "RESULTS.md").read_text()
+    conf.write_text("ctc_greedy: true\n")
+    score_asr.main(["--exp", str(tmp_path), "--test", "test", str(d), str(tmp_path / "hyp"),
+                    "--inference_config", str(conf)])
+    dec = json.loads((tmp_path / "results.json").read_text())["decoding"]
+    assert dec == {"config": str(conf), "lm": None, "ctc_greedy": True}
+    assert "language model" not in (tmp_path / "RESULTS.md").read_text()
+
+
 def test_cls_and_spk_results_carry_cis_and_per_item_outcomes(tmp_path, monkeypatch):
     import json
 

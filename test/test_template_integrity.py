@@ -52,6 +52,7 @@ def trees(tmp_path_factory):
     ("librispeech/asr1", ["--skip_bad", "yes"], "--skip_bad expects true or false"),
     ("librispeech/asr1", ["--max_wav_duration", "long"], "--max_wav_duration expects a number"),
     ("librispeech/asr1", ["--stage"], "option --stage needs a value"),
+    ("librispeech/asr1", ["--use_lm", "yes"], "--use_lm expects true or false"),
     ("speech_commands/ks1", ["--stage", "three"], "--stage expects a whole number"),
     ("speech_commands/ks1", ["--use_cache", "1"], "--use_cache expects true or false"),
     ("iemocap/er1", ["--folds"], "option --folds needs a value"),
@@ -297,6 +298,28 @@ def _tiny_data(d: Path):
 def _mtimes(d: Path):
     return {str(p.relative_to(d)): p.stat().st_mtime_ns for p in sorted((d / "dump" / "raw").rglob("*"))
             if p.is_file()} | {"tokens": (d / "data/token_list/char/tokens.txt").stat().st_mtime_ns}
+
+
+def test_lm_text_of_a_real_corpus(trees, tmp_path):
+    """LIBRISPEECH_LM_TEXT (OpenSLR 11's gzipped text) -> data/local/other_text/text with ESPnet's ids;
+    a missing one is an error naming it; none: the LM trains on the transcripts only."""
+    import gzip
+
+    d = trees["librispeech/asr1"]
+    corpus = fake_librispeech(tmp_path / "corpus")
+    one = ("--stage", "1", "--stop_stage", "1")
+    r = run(d, *one, env={"LIBRISPEECH": str(corpus), "LIBRISPEECH_LM_TEXT": str(tmp_path / "nope.txt.gz")})
+    assert r.returncode != 0 and f"the language-model text {tmp_path / 'nope.txt.gz'} is missing" in r.stderr
+    lm = tmp_path / "librispeech-lm-norm.txt.gz"
+    lm.write_bytes(gzip.compress(b"FIRST SENTENCE\n\nSECOND ONE\nTHIRD\n"))
+    r = run(d, *one, "--local_data_opts", "--lm_text_lines 3", env={"LIBRISPEECH": str(corpus), "LIBRISPEECH_LM_TEXT": str(lm)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    # the first 3 lines, the empty one dropped
+    assert (d / "data/local/other_text/text").read_text() == \
+        "librispeech_lm_norm_00000001 FIRST SENTENCE\nlibrispeech_lm_norm_00000003 SECOND ONE\n"
+    r = run(d, *one, env={"LIBRISPEECH": str(corpus), "LIBRISPEECH_LM_TEXT": ""})
+    assert r.returncode == 0 and "trains on the training transcripts only" in r.stdout
+    assert not (d / "data/local/other_text").exists()
 
 
 def test_rerun_of_finished_stages_changes_nothing(tmp_path):

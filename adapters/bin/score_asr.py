@@ -52,9 +52,22 @@ def score(ref_path, hyp_path) -> dict:
     return score_with_items(ref_path, hyp_path)[0]
 
 
-def write_results(exp: Path, tests, tag: str = "") -> dict:
+def decoding_info(inference_config=None, lm=None) -> dict:
+    """How stage 12 decoded: its config's options and the language model fused in (None: none)."""
+    import yaml
+
+    opts = {}
+    if inference_config:
+        opts = yaml.safe_load(Path(inference_config).read_text()) or {}
+    return {"config": str(inference_config) if inference_config else None, "lm": str(lm) if lm else None,
+            **{k: opts[k] for k in ("ctc_greedy", "beam_size", "lm_weight", "penalty") if k in opts}}
+
+
+def write_results(exp: Path, tests, tag: str = "", decoding: dict = None) -> dict:
     exp = Path(exp)
     results = new_results(exp, "asr", "asr", "wer")
+    if decoding is not None:
+        results["decoding"] = decoding
     per_item = {}
     for name, ref_dir, hyp in tests:
         results["test"][name], per_item[name] = score_with_items(Path(ref_dir) / "text", hyp)
@@ -62,7 +75,10 @@ def write_results(exp: Path, tests, tag: str = "") -> dict:
                                                       for name, ref_dir, _ in tests})
     write_per_item(exp, per_item, results)
     write_json(exp / "results.json", results)
-    lines = header_lines(results, f"- decoder: {results['decoder']}; encoder: {results['encoder']}",
+    dec = results.get("decoding")
+    dec_line = [] if dec is None else [
+        f"- decoding: {dec['config']}" + (f", language model {dec['lm']} (weight {dec.get('lm_weight')})" if dec["lm"] else "")]
+    lines = header_lines(results, f"- decoder: {results['decoder']}; encoder: {results['encoder']}", *dec_line,
                          "- 95 % CI: bootstrap over utterances (per-utterance errors in per_item.json)")
     for metric, key, unit, count in (("WER", "wer", "Wrd", "words"), ("CER", "cer", "Chr", "chars")):
         lines += [f"## {metric}", "", f"|dataset|Snt|{unit}|Err|SErr|95% CI|", "|---|---|---|---|---|---|"]
@@ -79,9 +95,12 @@ def main(argv=None):
     ap.add_argument("--exp", required=True)
     ap.add_argument("--test", nargs=3, action="append", metavar=("NAME", "REF_DIR", "HYP_TEXT"),
                     required=True)
+    ap.add_argument("--inference_config", default=None, help="stage 12's decoding config (recorded in results.json)")
+    ap.add_argument("--lm", default=None, help="the language model stage 12 fused in, if any (recorded)")
     a = ap.parse_args(argv)
+    decoding = decoding_info(a.inference_config, a.lm) if a.inference_config or a.lm else None
     try:
-        r = write_results(Path(a.exp), a.test)
+        r = write_results(Path(a.exp), a.test, decoding=decoding)
     except DataDirError as e:
         raise SystemExit(f"error: {e}")
     for name, s in r["test"].items():

@@ -6,16 +6,28 @@
 Speakers never cross sets (as in LibriSpeech); ``test-other`` speakers are
 harder (faster or slower, noisy, band-limited), as the real "other" sets are.
 
+Beside it, as OpenSLR 11 ships it next to the audio, the language-model text:
+
+    <root>/librispeech-lm-norm.txt.gz   one upper-case sentence a line, no ids
+
+drawn from the same vocabulary as the transcripts but from its own seed, so it shares
+their words and not their sentences (the real one is 800 M words of other books).
+
     python -m adapters.synth.librispeech --out downloads/synth --nj 2
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import random
 from pathlib import Path
 
-from adapters.synth.corpus import is_complete, mark_complete, random_sentence, render, vocabulary
+from adapters.synth.corpus import is_complete, mark_complete, random_sentence, render, spec_hash, vocabulary
 from adapters.synth.espeak import Voice, require_tools, sample_voices, synthesize
+from adapters.fileio import replacing
+
+LM_TEXT = "librispeech-lm-norm.txt.gz"
+LM_SENTENCES = 20000
 
 # set -> (speakers, chapters per speaker, utterances per chapter, hard)
 DEFAULT_SETS = {
@@ -84,6 +96,27 @@ def build(root, sets=None, seed: int = 0, nj: int = 2) -> Path:
     return root / "LibriSpeech"
 
 
+def build_lm_text(root, sentences: int = LM_SENTENCES, seed: int = 1) -> Path:
+    """Write (or find) ``root/librispeech-lm-norm.txt.gz``: ``sentences`` random sentences of the
+    corpus vocabulary.  Its seed is the corpus seed + 1: the transcripts' sentences are not in it."""
+    root = Path(root)
+    spec = {"corpus": "librispeech-lm-norm", "version": 1, "seed": seed, "sentences": sentences}
+    out = root / LM_TEXT
+    stamp = root / ".lm_text_complete.json"
+    if out.is_file() and stamp.is_file() and stamp.read_text() == spec_hash(spec):
+        return out
+    rng = random.Random(f"lm-{seed}")
+    words = vocabulary()
+    root.mkdir(parents=True, exist_ok=True)
+    with replacing(out, ".part") as part:
+        # mtime=0: the same text gives the same bytes (the recipe fingerprints the file)
+        with gzip.GzipFile(part, "wb", mtime=0) as f:
+            for _ in range(sentences):
+                f.write((random_sentence(rng, words).upper() + "\n").encode())
+    stamp.write_text(spec_hash(spec))
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -91,9 +124,14 @@ def main(argv=None):
     ap.add_argument("--nj", type=int, default=2)
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiply the number of utterances per chapter (tiny test runs: 0.2)")
+    ap.add_argument("--lm_sentences", type=int, default=LM_SENTENCES,
+                    help=f"sentences of the language-model text {LM_TEXT} (0: none)")
     a = ap.parse_args(argv)
     sets = {k: (s, c, max(1, round(u * a.scale)), h) for k, (s, c, u, h) in DEFAULT_SETS.items()}
-    print(build(a.out, sets, a.seed, a.nj))
+    root = build(a.out, sets, a.seed, a.nj)
+    if a.lm_sentences > 0:
+        build_lm_text(a.out, a.lm_sentences, a.seed + 1)
+    print(root)
 
 
 if __name__ == "__main__":

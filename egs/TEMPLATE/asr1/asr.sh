@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The staged ASR pipeline shared by the ASR recipes, with ESPnet's stage numbers:
 #   1 data (local/data.sh)    3 format/dump audio     4 filter short/long utterances
-#   5 tokens (bpe|char)       9 frozen-upstream cache  10 ESPnet collect_stats
+#   5 tokens (bpe|char)       6 LM text (--use_lm)     7 LM training            8 LM perplexity
+#   9 frozen-upstream cache  10 ESPnet collect_stats
 #  11 train                  12 decode                13 score
 # Stages 11-13 run once per method in --methods (conf/train_<decoder>_<method>.yaml).
 # Every stage skips what is complete and resumes what was interrupted: its .done records what it
@@ -31,8 +32,15 @@ task_list=           # multi-task data: file of task names (adapters.tasks.TaskS
                      # reaches its task's adapter, whatever the order of the list
 fallback_task=       # decoding: the task whose adapter decodes tasks the model does not know (zero-shot)
 
+# Language model (ESPnet's; stage 12 decodes with it by shallow fusion)
+use_lm=false
+lm_config=conf/train_lm.yaml
+lm_train_text=       # default: the training set's text and, when local/data.sh wrote it, data/local/other_text/text
+lm_args=             # extra arguments for lm_train
+inference_lm=valid.loss.best.pth
+
 # Decoding
-inference_config=    # default: conf/decode_<decoder>.yaml
+inference_config=    # default: conf/decode_<decoder>.yaml (--use_lm true: conf/decode_<decoder>_lm.yaml)
 inference_args=
 inference_model=valid.loss.ave.pth
 
@@ -40,6 +48,7 @@ inference_model=valid.loss.ave.pth
 [ $# -eq 0 ] || die "unexpected arguments: $*"
 check_template_options
 require_int nbpe
+require_bool use_lm
 
 case "$token_type" in bpe|char|word) ;; *) die "--token_type must be bpe, char or word, got $token_type" ;; esac
 
@@ -52,6 +61,7 @@ token_dir=data/token_list/${token_tag}
 token_list=${token_dir}/tokens.txt
 bpemodel=${token_dir}/bpe.model
 stats_dir=${stats_dir:-${expdir}/asr_stats_${token_tag}}
+lm_exp=${expdir}/lm_${token_tag}
 
 # task_ids DIR...: each DIR/utt2task_id (its utterances' indices in --task_list) from DIR/utt2task,
 # written by the TaskSet that training (asr_train --task_list) and decoding read them with
@@ -100,7 +110,7 @@ decode_sets() {
     OMP_NUM_THREADS=1 $python -m adapters.bin.asr_inference --config "$inference_config" --ngpu $(( ngpu > 0 ? 1 : 0 )) \
       --data_path_and_name_and_type "$speech" --key_file "$k" \
       --asr_train_config "$dir/config.yaml" --asr_model_file "$dir/$inference_model" \
-      --output_dir "$out/output.$j" ${task_opts} ${inference_args} > "$out/decode.$j.log" 2>&1 &
+      --output_dir "$out/output.$j" ${task_opts} ${lm_opts} ${inference_args} > "$out/decode.$j.log" 2>&1 &
     pids+=($!)
   done
   for k in "${pids[@]}"; do wait "$k" || failed=1; done
@@ -116,13 +126,18 @@ decode_sets() {
 # dec_record SET: what stage 12's decoding of SET is made from (the model: by mtime, as before)
 dec_record() {
   record data "$(data_sig "${dumpdir}/raw/$1")" inference_args "$(echo $inference_args | md5sum | cut -c1-32)" \
-    config "$(file_sig "$inference_config")"
+    config "$(file_sig "$inference_config")" lm "$("$use_lm" && file_sig "$lm_exp/$inference_lm" || echo none)"
 }
 
 # run name -> config
 declare -a runs=() configs=()
 method_runs "train_${decoder}" "${asr_tag:+${asr_tag}_}${decoder}_" "$asr_config" "${asr_tag:-$(basename "${asr_config%.*}")}"
-[ -n "$inference_config" ] || inference_config=conf/decode_${decoder}.yaml
+if [ -z "$inference_config" ]; then
+  inference_config=conf/decode_${decoder}.yaml
+  ! "$use_lm" || inference_config=conf/decode_${decoder}_lm.yaml
+fi
+lm_opts=
+! "$use_lm" || lm_opts="--lm_train_config $lm_exp/config.yaml --lm_file $lm_exp/$inference_lm"
 
 [ "$stage" -gt 1 ] || [ "$stop_stage" -lt 1 ] || data_stage
 check_dump() { spawn $python -m adapters.data.kaldi "$2" --fs "$fs" --no_audio; }  # SET OUT
@@ -159,12 +174,84 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   fi
 fi
 
-# shellcheck disable=SC2086
-[ "$stage" -gt 9 ] || [ "$stop_stage" -lt 9 ] || cache_stage asr "${asr_args}" $train_set $valid_set $test_sets
-
 tok_args() {
   echo "--token_type $token_type --token_list $token_list $([ "$token_type" = bpe ] && echo "--bpemodel $bpemodel")"
 }
+
+if "$use_lm" && [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  lm_text_files=${lm_train_text:-${dumpdir}/raw/${train_set}/text $([ ! -s data/local/other_text/text ] || echo data/local/other_text/text)}
+  log "Stage 6: LM text: $lm_text_files -> ${dumpdir}/raw/lm_train.txt"
+  # shellcheck disable=SC2086
+  for f in $lm_text_files; do [ -s "$f" ] || die "$f: missing or empty (--lm_train_text)"; done
+  # shellcheck disable=SC2086
+  rec=$(record text "$(file_sig $lm_text_files)")
+  if stage_done "LM text" "${dumpdir}/raw/.lm_train.done" "$rec"; then
+    log "  done"
+  else
+    # "<id> <words>" lines; an id with no words would be an empty sentence to the LM
+    # shellcheck disable=SC2086
+    awk 'NF > 1' $lm_text_files > "${dumpdir}/raw/lm_train.txt.tmp"
+    mv "${dumpdir}/raw/lm_train.txt.tmp" "${dumpdir}/raw/lm_train.txt"
+    stamp_write "${dumpdir}/raw/.lm_train.done" "$rec"
+    log "  $(wc -l < "${dumpdir}/raw/lm_train.txt") sentences"
+  fi
+fi
+
+if "$use_lm" && [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
+  log "Stage 7: LM training ($lm_config) -> $lm_exp (log: $lm_exp/train.log)"
+  lm_text=${dumpdir}/raw/lm_train.txt lm_valid=${dumpdir}/raw/${valid_set}/text
+  [ -s "$lm_text" ] || die "$lm_text: missing or empty (stage 6 makes it)"
+  rec=$(record text "$(file_sig "$lm_text")" valid "$(file_sig "$lm_valid")" token_list "$(file_sig "$token_list")" \
+    config "$(file_sig "$lm_config")" lm_args "$(echo $lm_args | md5sum | cut -c1-32)")
+  if [ -s "$lm_exp/$inference_lm" ] && stage_done "$lm_exp" "$lm_exp/.done" "$rec"; then
+    log "  done"
+  else
+    # a model trained on other inputs is not resumed: ESPnet would load its checkpoint
+    [ ! -f "$lm_exp/.inputs" ] || [ "$(cat "$lm_exp/.inputs")" = "$rec" ] || rm -rf "$lm_exp"
+    rm -f "$lm_exp/.done"; mkdir -p "$lm_exp"
+    stamp_write "$lm_exp/.inputs" "$rec"
+    # shellcheck disable=SC2046,SC2086
+    spawn $python -m espnet2.bin.lm_train --collect_stats true --use_preprocessor true --config "$lm_config" \
+      $(tok_args) --cleaner none --g2p none --ngpu 0 --num_workers 0 \
+      --train_data_path_and_name_and_type "$lm_text,text,text" --valid_data_path_and_name_and_type "$lm_valid,text,text" \
+      --train_shape_file "$lm_text" --valid_shape_file "$lm_valid" --output_dir "$lm_exp/stats" ${lm_args} \
+      > "$lm_exp/stats.log" 2>&1 || die "LM collect_stats failed; see $lm_exp/stats.log"
+    for part in train valid; do
+      awk -v N="$(wc -l < "$token_list")" '{ print $0 "," N }' "$lm_exp/stats/$part/text_shape" \
+        > "$lm_exp/stats/$part/text_shape.${token_type}"
+    done
+    # shellcheck disable=SC2046,SC2086
+    $python -m espnet2.bin.lm_train --use_preprocessor true --config "$lm_config" $(tok_args) --cleaner none --g2p none \
+      --ngpu "$ngpu" --resume true \
+      --train_data_path_and_name_and_type "$lm_text,text,text" --valid_data_path_and_name_and_type "$lm_valid,text,text" \
+      --train_shape_file "$lm_exp/stats/train/text_shape.${token_type}" \
+      --valid_shape_file "$lm_exp/stats/valid/text_shape.${token_type}" \
+      --output_dir "$lm_exp" ${lm_args} > "$lm_exp/train.log" 2>&1 &
+    watch_training $! "$lm_exp" LM '^$' || die "LM training failed; see $lm_exp/train.log (rerun resumes from the last epoch)"
+    [ -s "$lm_exp/$inference_lm" ] || die "$lm_exp/$inference_lm not found after training (--inference_lm)"
+    stamp_write "$lm_exp/.done" "$rec"
+  fi
+fi
+
+if "$use_lm" && [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
+  log "Stage 8: LM perplexity on $test_sets"
+  for s in $test_sets; do
+    out=$lm_exp/perplexity_$s
+    rec=$(record lm "$(file_sig "$lm_exp/$inference_lm")" text "$(file_sig "${dumpdir}/raw/$s/text")")
+    if ! { [ -s "$out/ppl" ] && stage_done "LM perplexity $s" "$out/.done" "$rec"; }; then
+      rm -f "$out/.done"
+      spawn $python -m espnet2.bin.lm_calc_perplexity --ngpu 0 --data_path_and_name_and_type "${dumpdir}/raw/$s/text,text,text" \
+        --train_config "$lm_exp/config.yaml" --model_file "$lm_exp/$inference_lm" --output_dir "$out" \
+        > "$out.log" 2>&1 || die "LM perplexity on $s failed; see $out.log"
+      stamp_write "$out/.done" "$rec"
+    fi
+    log "  $s: perplexity $(printf '%.2f' "$(cat "$out/ppl")") per token"
+  done
+fi
+
+# shellcheck disable=SC2086
+[ "$stage" -gt 9 ] || [ "$stop_stage" -lt 9 ] || cache_stage asr "${asr_args}" $train_set $valid_set $test_sets
+
 
 if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   log "Stage 10: ESPnet collect_stats -> $stats_dir"
@@ -266,7 +353,8 @@ for i in "${!runs[@]}"; do
     else
       log "Stage 13: scoring $run"
       rm -f "$dir/.score.done"
-      spawn $python -m adapters.bin.score_asr --exp "$dir" "${args[@]}"
+      spawn $python -m adapters.bin.score_asr --exp "$dir" "${args[@]}" --inference_config "$inference_config" \
+        ${lm_opts:+--lm "$lm_exp/$inference_lm"}
       stamp_write "$dir/.score.done" "$rec"
     fi
   fi

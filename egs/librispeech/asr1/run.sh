@@ -16,6 +16,7 @@ exec ./asr.sh \
   --test_sets "test_clean test_other" \
   --token_type char \
   --decoder ctc \
+  --use_lm true \
   --methods "frozen hra elp" \
   --stats_config conf/collect_stats.yaml \
   --train_jobs 3 \

@@ -6,6 +6,7 @@ set -euo pipefail
 . ../../TEMPLATE/common/lib.sh  # corpus_fingerprint, corpus_done, the signal trap
 
 synth_scale=1.0   # embedded default only: utterances per chapter x this
+lm_text_lines=0   # language-model text: keep its first N sentences (0: all; the real one has 40 M)
 nj=2
 . ../../../tools/parse_options.sh
 
@@ -14,8 +15,10 @@ if [ -z "$LIBRISPEECH" ]; then
   echo "LIBRISPEECH is empty: using the embedded mini-LibriSpeech under $SYNTH_CACHE"
   root=$($PYTHON -m adapters.synth.librispeech --out "$SYNTH_CACHE/librispeech_synth" \
            --scale "$synth_scale" --nj "$nj" | tail -n 1)
+  lm_text=$SYNTH_CACHE/librispeech_synth/librispeech-lm-norm.txt.gz
 else
   root=$LIBRISPEECH
+  lm_text=$LIBRISPEECH_LM_TEXT
 fi
 dirs=
 for part in $parts; do
@@ -32,3 +35,26 @@ for part in $parts; do
 done
 # leakage: the sets must share no utterance and no speaker (cheap: reads utt2spk only)
 $PYTHON -m adapters.data.librispeech --check_disjoint $dirs
+
+# The language model's extra text, as ESPnet's LibriSpeech recipe keeps it: data/local/other_text/text,
+# one "<id> <sentence>" a line (stages 6-8 train on it with the training transcripts)
+other=data/local/other_text
+if [ -z "$lm_text" ]; then
+  echo "LIBRISPEECH_LM_TEXT is empty: a language model (--use_lm true) trains on the training transcripts only"
+  rm -rf "$other"
+else
+  [ -s "$lm_text" ] || { echo "ERROR: the language-model text $lm_text is missing or empty (LIBRISPEECH_LM_TEXT, db.sh)" >&2; exit 1; }
+  rec=$(record source "$lm_text" lines "$lm_text_lines" fingerprint "$(corpus_fingerprint "$lm_text")")
+  if [ -s "$other/text" ] && corpus_done "$other/.done" "" "$rec"; then
+    echo "$other: done"
+  else
+    rm -f "$other/.done"; mkdir -p "$other"
+    case "$lm_text" in *.gz) cat_lm="gzip -dc" ;; *) cat_lm=cat ;; esac
+    $cat_lm "$lm_text" | awk -v n="$lm_text_lines" 'n > 0 && NR > n { exit } NF { printf("librispeech_lm_norm_%08d %s\n", NR, $0) }' \
+      > "$other/text.tmp"
+    [ -s "$other/text.tmp" ] || { echo "ERROR: no sentence in the language-model text $lm_text" >&2; exit 1; }
+    mv "$other/text.tmp" "$other/text"
+    stamp_write "$other/.done" "$rec"
+    echo "$other/text: $(wc -l < "$other/text") sentences from $lm_text"
+  fi
+fi
