@@ -311,7 +311,11 @@ def test_lm_text_of_a_real_corpus(trees, tmp_path):
     r = run(d, *one, env={"LIBRISPEECH": str(corpus), "LIBRISPEECH_LM_TEXT": str(tmp_path / "nope.txt.gz")})
     assert r.returncode != 0 and f"the language-model text {tmp_path / 'nope.txt.gz'} is missing" in r.stderr
     lm = tmp_path / "librispeech-lm-norm.txt.gz"
-    lm.write_bytes(gzip.compress(b"FIRST SENTENCE\n\nSECOND ONE\nTHIRD\n"))
+    lm.write_bytes(b"not gzip at all")
+    r = run(d, *one, env={"LIBRISPEECH": str(corpus), "LIBRISPEECH_LM_TEXT": str(lm)})
+    assert r.returncode != 0 and f"could not read the language-model text {lm}" in r.stderr
+    # more lines than are kept: the reader stopped early is no error
+    lm.write_bytes(gzip.compress(b"FIRST SENTENCE\n\nSECOND ONE\n" + b"THIRD\n" * 100000))
     r = run(d, *one, "--local_data_opts", "--lm_text_lines 3", env={"LIBRISPEECH": str(corpus), "LIBRISPEECH_LM_TEXT": str(lm)})
     assert r.returncode == 0, r.stdout + r.stderr
     # the first 3 lines, the empty one dropped

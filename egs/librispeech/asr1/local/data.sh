@@ -50,8 +50,14 @@ else
   else
     rm -f "$other/.done"; mkdir -p "$other"
     case "$lm_text" in *.gz) cat_lm="gzip -dc" ;; *) cat_lm=cat ;; esac
+    # awk stops reading after --lm_text_lines: the reader's SIGPIPE (141) is then no error
+    set +o pipefail
     $cat_lm "$lm_text" | awk -v n="$lm_text_lines" 'n > 0 && NR > n { exit } NF { printf("librispeech_lm_norm_%08d %s\n", NR, $0) }' \
       > "$other/text.tmp"
+    st=("${PIPESTATUS[@]}")
+    set -o pipefail
+    { [ "${st[1]}" -eq 0 ] && { [ "${st[0]}" -eq 0 ] || [ "${st[0]}" -eq 141 ]; }; } \
+      || { echo "ERROR: could not read the language-model text $lm_text ($cat_lm: status ${st[0]})" >&2; exit 1; }
     [ -s "$other/text.tmp" ] || { echo "ERROR: no sentence in the language-model text $lm_text" >&2; exit 1; }
     mv "$other/text.tmp" "$other/text"
     stamp_write "$other/.done" "$rec"
