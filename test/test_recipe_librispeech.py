@@ -73,6 +73,10 @@ def test_ctc_then_rnnt_end_to_end(recipe):
     assert beam["test"]["test_clean"]["utterances"] == 6
     assert (recipe / "exp/asr_ctc_hra/decode_decode_ctc_beam/test_clean/text").is_file()
 
+    # an LM that is not there: an error naming it, before any decoding
+    r = run(recipe, "--stage", "12", "--methods", "hra", "--inference_lm", "nope.pth", *TINY, check=False)
+    assert r.returncode != 0 and "exp/lm_char/nope.pth not found: train the language model first" in r.stderr
+
     # without the LM: best-path decoding, recorded as such
     run(recipe, "--stage", "12", "--methods", "hra", "--use_lm", "false", *TINY)
     greedy = json.loads((recipe / "exp/asr_ctc_hra/results.json").read_text())

@@ -177,6 +177,14 @@ fi
 tok_args() {
   echo "--token_type $token_type --token_list $token_list $([ "$token_type" = bpe ] && echo "--bpemodel $bpemodel")"
 }
+# vocab_shapes DIR: DIR/{train,valid}/text_shape.<token_type>, ESPnet's shape files for the token
+# sequences, which carry the vocabulary size
+vocab_shapes() {
+  local part
+  for part in train valid; do
+    awk -v N="$(wc -l < "$token_list")" '{ print $0 "," N }' "$1/$part/text_shape" > "$1/$part/text_shape.${token_type}"
+  done
+}
 
 if "$use_lm" && [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   lm_text_files=${lm_train_text:-${dumpdir}/raw/${train_set}/text $([ ! -s data/local/other_text/text ] || echo data/local/other_text/text)}
@@ -216,10 +224,7 @@ if "$use_lm" && [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
       --train_data_path_and_name_and_type "$lm_text,text,text" --valid_data_path_and_name_and_type "$lm_valid,text,text" \
       --train_shape_file "$lm_text" --valid_shape_file "$lm_valid" --output_dir "$lm_exp/stats" ${lm_args} \
       > "$lm_exp/stats.log" 2>&1 || die "LM collect_stats failed; see $lm_exp/stats.log"
-    for part in train valid; do
-      awk -v N="$(wc -l < "$token_list")" '{ print $0 "," N }' "$lm_exp/stats/$part/text_shape" \
-        > "$lm_exp/stats/$part/text_shape.${token_type}"
-    done
+    vocab_shapes "$lm_exp/stats"
     # shellcheck disable=SC2046,SC2086
     $python -m espnet2.bin.lm_train --use_preprocessor true --config "$lm_config" $(tok_args) --cleaner none --g2p none \
       --ngpu "$ngpu" --resume true \
@@ -275,11 +280,7 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
       --valid_shape_file "${dumpdir}/raw/${valid_set}/wav.scp" \
       --output_dir "$stats_dir" ${stats_args} > "${stats_dir}.log" 2>&1 \
       || die "collect_stats failed; see ${stats_dir}.log"
-    # ESPnet's shape files for the token sequences carry the vocabulary size
-    for part in train valid; do
-      awk -v N="$(wc -l < "$token_list")" '{ print $0 "," N }' "$stats_dir/$part/text_shape" \
-        > "$stats_dir/$part/text_shape.${token_type}"
-    done
+    vocab_shapes "$stats_dir"
     stamp_write "$stats_dir/.done" "$rec"
   fi
 fi
@@ -319,6 +320,8 @@ for i in "${!runs[@]}"; do
   dec=${dir}/decode_$(basename "${inference_config%.*}")
   if [ "$stage" -le 12 ] && [ "$stop_stage" -ge 12 ]; then
     [ -s "$dir/$inference_model" ] || die "$dir/$inference_model not found: train $run first (stage 11)"
+    ! "$use_lm" || [ -s "$lm_exp/$inference_lm" ] \
+      || die "$lm_exp/$inference_lm not found: train the language model first (stages 6-7), or decode without it (--use_lm false)"
     todo=()
     for s in $test_sets; do
       if [ -s "$dec/$s/text" ] && [ "$dec/$s/text" -nt "$dir/$inference_model" ]; then
