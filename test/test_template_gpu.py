@@ -46,6 +46,9 @@ def stage12_calls(tmp_path, kind, *extra):
         (d / "dump" / "raw" / s / "wav.scp").write_text(f"{s}-u1 /nonexistent/{s}-u1.flac\n")
     (d / "exp" / exp).mkdir(parents=True)
     (d / "exp" / exp / model).write_text("a trained model\n")
+    if kind == "asr":  # LibriSpeech decodes with its language model (stages 6-7)
+        (d / "exp" / "lm_char").mkdir()
+        (d / "exp" / "lm_char" / "valid.loss.best.pth").write_text("a trained LM\n")
     py = tmp_path / "python"
     py.write_text(FAKE_PY % sys.executable)
     py.chmod(0o755)
