@@ -169,6 +169,28 @@ def test_heavy_runs_start_first(bench, capsys):
     assert started == ["ER/elp", "KS/frozen", "KS/hra", "ER/frozen", "ER/hra"]
 
 
+def test_a_run_waits_for_the_run_it_starts_from(bench, capsys):
+    # A-AF's fusion starts from frozen: were both started at once, the recipe would train
+    # frozen's directory twice at the same time (the fusion run brings frozen along)
+    egs, out, run = bench
+    entries = [entry("corpa/ks1", "MT", "hra fusion frozen", heavy="fusion")]
+    assert run(entries, "--jobs", "3") == 0
+    started = [line.split(" start ")[1].split()[0] for line in capsys.readouterr().out.splitlines()
+               if " start " in line]
+    # frozen first (what the heavy run starts from), hra in the slot fusion may not take yet
+    assert started == ["MT/frozen", "MT/hra", "MT/fusion"]
+    runs = state(out)
+    assert runs["mt_fusion"]["start"] >= runs["mt_frozen"]["end"]
+    # a failed prerequisite does not hold the run back for ever: the recipe retrains it itself
+    (egs / "corpa/ks1/FAIL_frozen").touch()
+    for m in ("frozen", "fusion"):
+        for f in (egs / "corpa/ks1/exp").glob(f"cls_{m}/results.json"):
+            f.unlink()
+    assert run(entries, "--jobs", "3") == 1
+    runs = state(out)
+    assert runs["mt_frozen"]["status"] == "failed" and runs["mt_fusion"]["status"] == "done"
+
+
 def test_rerun_after_completion_runs_nothing(bench):
     egs, out, run = bench
     assert run(TWO) == 0

@@ -680,8 +680,11 @@ class Driver:
         last = time.monotonic()
         while queue or running:
             self.check_stop()
-            while queue and len(running) < self.jobs:
-                job = queue.pop(0)
+            while len(running) < self.jobs:
+                job = next((j for j in queue if not waits_for_another(j, [*queue, *running.values()])), None)
+                if job is None:
+                    break
+                queue.remove(job)
                 self.start(job)
                 running[job.key] = job
             for key, job in list(running.items()):
@@ -717,6 +720,22 @@ class Driver:
             if rec["status"] == "running":
                 rec["status"] = "pending"
         self.save()
+
+
+def waits_for_another(job: Job, pending) -> bool:
+    """Whether ``job`` must wait: a run it starts from (``catalogue.prerequisites``: A-AF's
+    ``fusion`` starts from ``frozen``) is a run of the same entry and seed, queued or running.
+    Both would train that run's directory at once (the recipe trains what ``fusion`` needs
+    itself when no run of it is done), each resuming the other's checkpoints: results that
+    depend on which started first.  After it (done or failed), the recipe finds it trained."""
+    needs = catalogue.prerequisites([job.method])
+    return any(o is not job and o.entry is job.entry and o.method in needs for o in pending)
+
+
+def starts_early(job: Job) -> bool:
+    """The long runs (the entry's ``heavy``) and the runs they start from, which they wait for."""
+    heavy = job.entry.heavy
+    return job.method in heavy or job.method in catalogue.prerequisites(heavy)
 
 
 def rec_label(rec: dict) -> str:
@@ -882,9 +901,10 @@ def run_benchmark(driver: Driver, entries, jobs, todo) -> None:
         if ej and driver.prepare(e, ej):
             ready += ej
         driver.check_stop()
-    # the long runs first, so that the last minutes do not wait on one of them alone; then seed 0's
+    # the long runs (and what they start from) first, so that the last minutes do not wait on one
+    # of them alone; then seed 0's
     # (a table with one seed of every run before the other seeds)
-    ready.sort(key=lambda j: (j.method not in j.entry.heavy, j.entry.seed))
+    ready.sort(key=lambda j: (not starts_early(j), j.entry.seed))
     driver.run_all(ready, jobs)
 
 
