@@ -14,6 +14,7 @@ set.  The SUPERB collector compares these ids before it puts runs in one column.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -104,13 +105,14 @@ def train_info(exp: Path) -> dict:
         out["train_time_s"] = float((exp / "train_time_s").read_text().strip() or 0)
     if (exp / "peak_mem_mb").is_file():
         out["peak_mem_mb"] = float((exp / "peak_mem_mb").read_text().strip() or 0)
+    if (exp / MACHINE_FILE).is_file():
+        with contextlib.suppress(ValueError, OSError):
+            out["train_machine"] = json.loads((exp / MACHINE_FILE).read_text())
     return out
 
 
-def record_peak_memory(argv) -> None:
-    """Write the training process's peak resident memory to ``<output_dir>/peak_mem_mb``
-    (the SUPERB table's memory column; on a GPU, ESPnet's log has the GPU figure)."""
-    import resource
+def _output_dir(argv) -> Optional[Path]:
+    """ESPnet's ``--output_dir`` of a training command line (None: not given or not made)."""
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -120,9 +122,50 @@ def record_peak_memory(argv) -> None:
             out = argv[i + 1]
         elif a.startswith("--output_dir="):
             out = a.split("=", 1)[1]
-    if out and Path(out).is_dir():
+    return Path(out) if out and Path(out).is_dir() else None
+
+
+def record_peak_memory(argv) -> None:
+    """Write the training process's peak resident memory to ``<output_dir>/peak_mem_mb``
+    (the SUPERB table's memory column; on a GPU, ESPnet's log has the GPU figure)."""
+    import resource
+
+    out = _output_dir(argv)
+    if out is not None:
         kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-        (Path(out) / "peak_mem_mb").write_text(f"{kb / 1024:.0f}\n")
+        (out / "peak_mem_mb").write_text(f"{kb / 1024:.0f}\n")
+
+
+MACHINE_FILE = "train_machine.json"
+
+
+def machine_record() -> dict:
+    """The machine a process computes on.  PyTorch picks its CPU kernels by the processor's
+    vector units (``cpu_capability``: AVX2, AVX512, ...), and kernels that sum in another order
+    round differently: the same inputs and seed train to other weights on another processor
+    type, and on a few hundred utterances a few test items then change.  Runs compared to the
+    digit must share this record."""
+    import platform
+
+    import torch
+
+    cpu = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": cpu or platform.processor() or None, "arch": platform.machine(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def record_machine(argv) -> None:
+    """Write :func:`machine_record` of the training process to ``<output_dir>/train_machine.json``."""
+    out = _output_dir(argv)
+    if out is not None:
+        write_json(out / MACHINE_FILE, machine_record())
 
 
 def fmt_params(n) -> str:
@@ -153,7 +196,14 @@ def header_lines(r: dict, *extra: str) -> list:
     return [f"# RESULTS: {Path(r['exp']).name}", "",
             f"- task: {r['task']}; method: `{r['method']}` {conf}",
             f"- upstream: `{r['upstream']}` ({r.get('upstream_path') or 'registered name'})",
-            params_line(r), *extra, *([provenance_line(prov)] if prov else []), f"- date: {r['created']}", ""]
+            params_line(r), *extra, *([provenance_line(prov)] if prov else []),
+            *([machine_line(r["train_machine"])] if isinstance(r.get("train_machine"), dict) else []),
+            f"- date: {r['created']}", ""]
+
+
+def machine_line(m: dict) -> str:
+    return (f"- trained on: {m.get('cpu') or '?'} ({m.get('arch') or '?'}, {m.get('cpu_capability') or '?'} kernels"
+            f"{', ' + m['gpu'] if m.get('gpu') else ''}), torch {m.get('torch') or '?'}, {m.get('threads') or '?'} thread(s)")
 
 
 # ---------------------------------------------------------------- provenance

@@ -52,6 +52,11 @@ def test_speech_commands_ks(tmp_path_factory):
     assert 0.0 <= test["accuracy"] <= 100.0 and res["task"] == "ks" and res["method"] == "hra"
     assert 0 < res["adapter_params"] < res["trainable_params"] < res["total_params"]
     assert res["train_time_s"] > 0 and res["peak_mem_mb"] > 100
+    # the machine it trained on (another processor type rounds differently)
+    import torch
+    assert res["train_machine"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert res["train_machine"]["torch"] == torch.__version__
+    assert "- trained on: " in (d / "exp/cls_hra/RESULTS.md").read_text()
     scores = lines(d / "exp/cls_hra/decode/test/scores")[0].split()
     assert len(scores) == 1 + 12 and abs(sum(map(float, scores[1:])) - 1.0) < 1e-3
     assert "|test|" in (d / "exp/cls_hra/RESULTS.md").read_text()

@@ -454,3 +454,18 @@ def test_seeds_plan_reasons(tmp_path):
     assert hra.value == 80.0 and hra.notes == ["the planned run of seed 1 is 'failed' (see logs/ks_hra_seed1.log): "
                                                "not in the cell"]
     assert s.cells[(col.key, "elp")].text == "failed (see logs/ks_elp.log)"
+
+
+def test_machine_note_names_the_processor_types():
+    class R:
+        def __init__(self, m):
+            self.data = {"train_machine": m} if m else {}
+
+    a = {"cpu": "Xeon A", "cpu_capability": "AVX512", "torch": "2.9.1"}
+    b = {"cpu": "Epyc B", "cpu_capability": "AVX2", "torch": "2.9.1"}
+    assert superb.machine_notes([R(None)]) == []
+    (one,) = superb.machine_notes([R(a), R(a)])
+    assert one == "trained on: Xeon A (AVX512 kernels, torch 2.9.1)"
+    (two,) = superb.machine_notes([R(a), R(b), R(None)])
+    assert "Epyc B (AVX2 kernels, torch 2.9.1): 1 run(s)" in two and "Xeon A (AVX512 kernels, torch 2.9.1): 1 run(s)" in two
+    assert "several processor types" in two and "1 result(s) without the record" in two

@@ -99,6 +99,9 @@ def aggregate_with_items(paths, expected=None):
         t["accuracy_ci_utterances"] = bootstrap_ci(items, "accuracy")["ci"]
         t["ci_method_utterances"] = ci_method(items, "accuracy")
     out["provenance"] = folds_provenance(paths, runs, test_sets)
+    machines = [r.get("train_machine") for r in runs]
+    if machines and all(isinstance(m, dict) and m == machines[0] for m in machines):
+        out["train_machine"] = machines[0]  # folds trained on several machines: none recorded
     return out, items
 
 

@@ -3,7 +3,7 @@
 Every ESPnet option works as in ESPnet (``--ngpu``, ``--num_nodes``,
 ``--multiprocessing_distributed``, ``--resume``, batch types, optimizers...)."""
 from adapters.espnet.register import register_asr
-from adapters.results import record_peak_memory
+from adapters.results import record_machine, record_peak_memory
 
 
 def main(cmd=None):
@@ -12,6 +12,7 @@ def main(cmd=None):
 
     AdapterASRTask.main(cmd=cmd)
     record_peak_memory(cmd)
+    record_machine(cmd)
 
 
 if __name__ == "__main__":

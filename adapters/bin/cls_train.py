@@ -1,7 +1,7 @@
 """ESPnet's classification training (``espnet2.bin.cls_train``) with
 ``frontend: s3prl_adapter`` registered; every ESPnet option works as in ESPnet."""
 from adapters.espnet.register import register_cls
-from adapters.results import record_peak_memory
+from adapters.results import record_machine, record_peak_memory
 
 
 def main(cmd=None):
@@ -10,6 +10,7 @@ def main(cmd=None):
 
     AdapterCLSTask.main(cmd=cmd)
     record_peak_memory(cmd)
+    record_machine(cmd)
 
 
 if __name__ == "__main__":

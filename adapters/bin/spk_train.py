@@ -1,7 +1,7 @@
 """ESPnet's speaker-embedding training (``espnet2.bin.spk_train``) with
 ``frontend: s3prl_adapter`` registered; ESPnet validates on trials (EER, minDCF)."""
 from adapters.espnet.register import register_spk
-from adapters.results import record_peak_memory
+from adapters.results import record_machine, record_peak_memory
 
 
 def main(cmd=None):
@@ -10,6 +10,7 @@ def main(cmd=None):
 
     AdapterSpeakerTask.main(cmd=cmd)
     record_peak_memory(cmd)
+    record_machine(cmd)
 
 
 if __name__ == "__main__":

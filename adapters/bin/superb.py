@@ -891,6 +891,27 @@ class Summary:
     warnings: list = field(default_factory=list)  # printed to stderr too
 
 
+def machine_notes(runs) -> list:
+    """Where the runs trained (``adapters.results.machine_record``): another processor type
+    rounds differently, so cells compared with another table's to the digit need the same one."""
+    seen, unknown = {}, 0
+    for r in runs:
+        m = r.data.get("train_machine")
+        if not isinstance(m, dict):
+            unknown += 1
+            continue
+        key = f"{m.get('cpu') or '?'} ({m.get('cpu_capability') or '?'} kernels, torch {m.get('torch') or '?'})"
+        seen[key] = seen.get(key, 0) + 1
+    if not seen:
+        return []
+    line = "trained on: " + "; ".join(f"{k}: {n} run(s)" if len(seen) > 1 else k for k, n in sorted(seen.items()))
+    if len(seen) > 1:
+        line += " -- several processor types: runs repeated on another may differ by a few test items"
+    if unknown:
+        line += f" ({unknown} result(s) without the record: fold averages, or runs trained before it was kept)"
+    return [line]
+
+
 def summarize(egs: Path, methods, plan=(), tester: Tester | None = None, allow_mixed_data: bool = False,
               seeds: int | None = None) -> Summary:
     """The table's contents; a ``MixedDataError`` where runs on different data would share a
@@ -922,6 +943,7 @@ def summarize(egs: Path, methods, plan=(), tester: Tester | None = None, allow_m
     if ups:
         notes.append("upstream: " + "; ".join(ups)
                      + (" -- several upstreams: compare with care" if len(ups) > 1 else ""))
+    notes += machine_notes(runs)
     notes += [f"mixed data (--allow_mixed_data): {line}" for line in mixed_lines(mixed)]
     notes += [f"runs filed under a row of their own: {line}" for line in mixed_lines(variants)]
     if unchecked:
