@@ -67,6 +67,10 @@ def test_speech_commands_ks(tmp_path_factory):
     # every stage skips what is complete
     r = run(d, "--stage", "11", "--methods", "hra", "--cls_args", TINY_TRAIN, *TINY_UP)
     assert "hra: trained" in r.stdout and "every test set already classified" in r.stdout
+    # a new exp dir started at stage 11 names stage 10's missing files (not ESPnet's traceback)
+    r = run(d, "--stage", "11", "--expdir", "exp_other", "--methods", "hra", *TINY_UP, check=False)
+    assert r.returncode != 0 and "speech_shape is missing: stage 10 writes it" in r.stderr
+    assert "exp_other/cls_stats_" in r.stderr and not (d / "exp_other/cls_hra").exists()
     # an unknown method names the configs there are
     r = run(d, "--stage", "11", "--methods", "nosuch", *TINY_UP, check=False)
     assert r.returncode != 0 and "no config conf/train_nosuch.yaml" in r.stderr and "hra" in r.stderr

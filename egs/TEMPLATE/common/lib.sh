@@ -266,6 +266,10 @@ train_one() {
 # train_stage: stage 11, train_run (the template's: train_one with its record) for every run,
 # --train_jobs at a time
 train_stage() {
+  # stage 10's shape files, which every training reads (ESPnet's own error names neither stage 10 nor a
+  # remedy): an --expdir started at stage 11 has none
+  [ -s "$stats_dir/train/speech_shape" ] || die "$stats_dir/train/speech_shape is missing: stage 10 writes it" \
+    "(run from --stage 10; a new --expdir needs it too)"
   ensure_upstream "$upstream_ckpt" "$upstream_family" "$upstream_size"
   share_cores "$train_jobs"
   run_parallel "$train_jobs" train_run "${!runs[@]}" || die "training failed (see the logs named above)"
