@@ -168,6 +168,18 @@ def record_machine(argv) -> None:
         write_json(out / MACHINE_FILE, machine_record())
 
 
+def record_training(argv) -> None:
+    """What a finished training leaves next to its model for ``results.json``: its peak memory
+    and its machine (the ``*_train`` entry points call this once)."""
+    record_peak_memory(argv)
+    record_machine(argv)
+
+
+def machine_label(m: dict) -> str:
+    """``<cpu> (<kernel level> kernels, torch <version>)``: what decides a run's rounding."""
+    return f"{m.get('cpu') or '?'} ({m.get('cpu_capability') or '?'} kernels, torch {m.get('torch') or '?'})"
+
+
 def fmt_params(n) -> str:
     """A parameter count for a table: ``1.23M``, ``45.6k``; ``?`` when it is not a number."""
     if not isinstance(n, (int, float)):
@@ -202,8 +214,8 @@ def header_lines(r: dict, *extra: str) -> list:
 
 
 def machine_line(m: dict) -> str:
-    return (f"- trained on: {m.get('cpu') or '?'} ({m.get('arch') or '?'}, {m.get('cpu_capability') or '?'} kernels"
-            f"{', ' + m['gpu'] if m.get('gpu') else ''}), torch {m.get('torch') or '?'}, {m.get('threads') or '?'} thread(s)")
+    extra = ", ".join(x for x in (m.get("arch"), m.get("gpu"), f"{m.get('threads') or '?'} thread(s)") if x)
+    return f"- trained on: {machine_label(m)}; {extra}"
 
 
 # ---------------------------------------------------------------- provenance

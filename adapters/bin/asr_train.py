@@ -3,7 +3,7 @@
 Every ESPnet option works as in ESPnet (``--ngpu``, ``--num_nodes``,
 ``--multiprocessing_distributed``, ``--resume``, batch types, optimizers...)."""
 from adapters.espnet.register import register_asr
-from adapters.results import record_machine, record_peak_memory
+from adapters.results import record_training
 
 
 def main(cmd=None):
@@ -11,8 +11,7 @@ def main(cmd=None):
     from adapters.espnet.tasks import AdapterASRTask
 
     AdapterASRTask.main(cmd=cmd)
-    record_peak_memory(cmd)
-    record_machine(cmd)
+    record_training(cmd)
 
 
 if __name__ == "__main__":

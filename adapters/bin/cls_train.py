@@ -1,7 +1,7 @@
 """ESPnet's classification training (``espnet2.bin.cls_train``) with
 ``frontend: s3prl_adapter`` registered; every ESPnet option works as in ESPnet."""
 from adapters.espnet.register import register_cls
-from adapters.results import record_machine, record_peak_memory
+from adapters.results import record_training
 
 
 def main(cmd=None):
@@ -9,8 +9,7 @@ def main(cmd=None):
     from adapters.espnet.tasks import AdapterCLSTask
 
     AdapterCLSTask.main(cmd=cmd)
-    record_peak_memory(cmd)
-    record_machine(cmd)
+    record_training(cmd)
 
 
 if __name__ == "__main__":

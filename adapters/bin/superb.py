@@ -75,7 +75,7 @@ from pathlib import Path
 
 from adapters import catalogue, stats
 from adapters.results import fmt_params as format_count
-from adapters.results import TRAINING_SETS, data_ids, read_per_item, upstream_sha
+from adapters.results import TRAINING_SETS, data_ids, machine_label, read_per_item, upstream_sha
 
 BENCH_HEADING = "Method cost (step time, inference time, memory)"
 # results.json key -> (label, lower is better, format)
@@ -900,7 +900,7 @@ def machine_notes(runs) -> list:
         if not isinstance(m, dict):
             unknown += 1
             continue
-        key = f"{m.get('cpu') or '?'} ({m.get('cpu_capability') or '?'} kernels, torch {m.get('torch') or '?'})"
+        key = machine_label(m)
         seen[key] = seen.get(key, 0) + 1
     if not seen:
         return []
