@@ -112,7 +112,7 @@ def test_profile_voxceleb_sets_and_trials_prepared(profile, tmp_path):
     o = benchmark_plan.data_options(e, EGS)
     out = tmp_path / "VoxCeleb1"
     jobs, split, trials = synth.plan(tmp_path, int(o["synth_speakers"]), int(o["synth_test_speakers"]),
-                                     synth.DEFAULTS["videos"], synth.DEFAULTS["utts_per_video"],
+                                     int(o["synth_videos"]), int(o["synth_utts_per_video"]),
                                      synth.DEFAULTS["trials"])
     for _, args in jobs:
         _touch(args[-1])
@@ -153,6 +153,9 @@ BAD = [
     ({"recipe": "voxceleb/spk1", "name": "SID", "methods": "frozen",
       "args": ["--tasks", "sid", "--local_data_opts", "--synth_speakers 6 --synth_test_speakers 5"]},
      "--dev_trials 100 (with --synth_speakers 6 --synth_test_speakers 5): cannot draw 100 validation trials"),
+    ({"recipe": "voxceleb/spk1", "name": "SID", "methods": "frozen",
+      "args": ["--tasks", "sid", "--local_data_opts", "--synth_speakers 8 --synth_test_speakers 3 --synth_videos 1"]},
+     "--synth_videos 1 --synth_utts_per_video 3: need at least 2 videos"),
     ({"recipe": "voxceleb/spk1", "name": "SID", "methods": "frozen", "args": ["--tasks", "lid"]},
      "--tasks 'lid': no task 'lid'"),
     ({"recipe": "nosuch/asr1", "name": "X", "methods": "frozen"}, "no recipe"),
@@ -206,6 +209,7 @@ def test_seeds_pass_seed_through_each_recipes_training_options():
     errors, _ = benchmark_plan.check([e for e in entries if e.seed <= 1], EGS, seeds=2)
     assert errors == []
     quick = {e.name: e for e in benchmark.seeded(entries_of("quick"), 2, EGS) if e.seed == 1}
-    assert benchmark.arg_value(quick["KS"].args, "--cls_args") == "--max_epoch 3 --seed 1"
+    given = benchmark.train_args(benchmark.SIZES["quick"], "ks")
+    assert benchmark.arg_value(quick["KS"].args, "--cls_args") == f"{given} --seed 1"
     assert benchmark.arg_value(quick["KS"].args, "--expdir") == "exp_quick_seed1"
     assert benchmark_plan.check_seeds(0) and benchmark_plan.check_seeds(2) == []

@@ -475,13 +475,14 @@ def check_voxceleb(ctx: Context) -> None:
 
     d = ctx.data_opts()
     n, t, dev = _int(ctx, d, "synth_speakers"), _int(ctx, d, "synth_test_speakers"), _int(ctx, d, "dev_trials")
-    if None in (n, t, dev):
+    videos, per_video = _int(ctx, d, "synth_videos"), _int(ctx, d, "synth_utts_per_video")
+    if None in (n, t, dev, videos, per_video):
         return
     speakers = f"--synth_speakers {n} --synth_test_speakers {t}"
-    given = f"--local_data_opts {speakers}"
+    given = f"--local_data_opts {speakers} --synth_videos {videos} --synth_utts_per_video {per_video}"
     try:
-        jobs, split, trials = synth.plan(Path("/nonexistent/vox_plan"), n, t, synth.DEFAULTS["videos"],
-                                         synth.DEFAULTS["utts_per_video"], synth.DEFAULTS["trials"])
+        jobs, split, trials = synth.plan(Path("/nonexistent/vox_plan"), n, t, videos, per_video,
+                                         synth.DEFAULTS["trials"])
     except ValueError as e:
         ctx.error(f"{given}: {e}")
         return

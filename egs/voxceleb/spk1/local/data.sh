@@ -11,13 +11,16 @@ trials=              # default: veri_test2.txt, else veri_test.txt
 dev_trials=100
 synth_speakers=40    # embedded default only
 synth_test_speakers=10
+synth_videos=3       # videos (recording channels) per speaker: one goes to the SID test
+synth_utts_per_video=3
 nj=2
 . ../../../tools/parse_options.sh
 
 if [ -z "$VOXCELEB1" ]; then
   echo "VOXCELEB1 is empty: using the embedded mini VoxCeleb1 under $SYNTH_CACHE"
   root=$($PYTHON -m adapters.synth.voxceleb --out "$SYNTH_CACHE/voxceleb_synth" \
-           --speakers "$synth_speakers" --test_speakers "$synth_test_speakers" --nj "$nj" | tail -n 1)
+           --speakers "$synth_speakers" --test_speakers "$synth_test_speakers" \
+           --videos "$synth_videos" --utts_per_video "$synth_utts_per_video" --nj "$nj" | tail -n 1)
 else
   root=$VOXCELEB1
 fi
