@@ -222,6 +222,28 @@ def test_fold_average_has_a_t_interval_and_the_folds_items(tmp_path, capsys):
     assert "accuracy 75.0 % [" in capsys.readouterr().out
 
 
+def test_one_fold_average_keeps_the_folds_own_interval(tmp_path, capsys):
+    """One fold has no spread over folds: the "average" carries the fold's interval over utterances,
+    not a standard deviation of 0 (the quick profile's ER column trains one fold)."""
+    import json
+
+    from adapters.bin import aggregate_folds
+
+    d = tmp_path / "cls_fold1_elp"
+    d.mkdir()
+    fold = {"accuracy": 40.0, "utterances": 20, "majority_accuracy": 30.0, "accuracy_ci": [20.0, 65.0], "n": 20,
+            "ci_method": "95 % percentile bootstrap over utterances, 2000 resamples, seed 0"}
+    (d / "results.json").write_text(json.dumps({"exp": str(d), "task": "er", "method": "elp",
+                                                "test": {"fold1_test": fold}}))
+    aggregate_folds.main(["--out", str(tmp_path / "cls_1fold_elp"), "--expected", "1", str(d / "results.json")])
+    t = json.loads((tmp_path / "cls_1fold_elp" / "results.json").read_text())["test"]["test"]
+    assert t["accuracy"] == 40.0 and t["accuracy_ci"] == [20.0, 65.0] and t["n"] == 20
+    assert "accuracy_std" not in t and t["ci_method"].startswith("one fold: 95 % percentile bootstrap")
+    printed = capsys.readouterr().out
+    assert "accuracy 40.0 % [20.0, 65.0] over 1 folds" in printed and "sd" not in printed
+    assert "(sd" not in (tmp_path / "cls_1fold_elp" / "RESULTS.md").read_text()
+
+
 def test_multitask_mean_over_tasks_has_a_ci(tmp_path):
     import json
 

@@ -9,7 +9,7 @@ folds are an error: a mean over some folds is not the protocol's number.
 The same averages runs of several seeds.
 
 Uncertainty: ``accuracy_ci`` is the 95 % Student's t interval of the mean over the
-folds (``n``: the number of folds); where every fold kept its per-utterance
+folds (``n``: the number of folds; one fold: that fold's own interval over utterances); where every fold kept its per-utterance
 outcomes (``per_item.json``), they are gathered in ``<out>/per_item.json`` with
 each utterance's fold as its stratum, and ``accuracy_ci_utterances`` is the
 bootstrap over utterances within folds (``adapters.stats``): what paired
@@ -76,6 +76,13 @@ def aggregate_with_items(paths, expected=None):
         test_sets.append(name)
     accs = [f["accuracy"] for f in folds.values()]
     items = fold_items(paths, runs, test_sets)
+    if len(accs) > 1:
+        spread = {"accuracy_std": statistics.pstdev(accs), "accuracy_ci": t_interval(accs), "n": len(accs),
+                  "ci_method": f"{100 * CONFIDENCE:g} % Student's t interval of the mean over {len(accs)} folds"}
+    else:  # one fold has no spread over folds (a standard deviation of 0 would claim certainty): its own interval
+        (only,) = folds.values()
+        spread = {"accuracy_ci": only.get("accuracy_ci"), "n": only.get("n", only["utterances"]),
+                  "ci_method": f"one fold: {only.get('ci_method', 'no interval recorded')}"}
     first = runs[0]
     out = {k: first[k] for k in ("task", "metric", "method", "method_conf", "upstream", "upstream_path",
                                  "encoder", "total_params", "trainable_params", "adapter_params",
@@ -85,10 +92,7 @@ def aggregate_with_items(paths, expected=None):
         "train_time_s": sum(r.get("train_time_s", 0.0) for r in runs),
         "test": {"test": {
             "accuracy": statistics.fmean(accs),
-            "accuracy_std": statistics.pstdev(accs) if len(accs) > 1 else 0.0,
-            "accuracy_ci": t_interval(accs),
-            "n": len(accs),
-            "ci_method": f"{100 * CONFIDENCE:g} % Student's t interval of the mean over {len(accs)} folds",
+            **spread,
             "utterances": sum(f["utterances"] for f in folds.values()),
             "majority_accuracy": statistics.fmean(f["majority_accuracy"] for f in folds.values()),
             "folds": folds,
@@ -147,13 +151,14 @@ def main(argv=None):
              params_line(r), "", "|fold|test set|Snt|Acc|majority class|", "|---|---|---|---|---|"]
     for name, f in t["folds"].items():
         lines.append(f"|{name}|{f['test_set']}|{f['utterances']}|{f['accuracy']:.1f}|{f['majority_accuracy']:.1f}|")
-    lines.append(f"|**mean**||{t['utterances']}|**{t['accuracy']:.1f}** {fmt_ci(t['accuracy_ci'])} "
-                 f"(sd {t['accuracy_std']:.1f})|{t['majority_accuracy']:.1f}|")
+    sd = f" (sd {t['accuracy_std']:.1f})" if "accuracy_std" in t else ""
+    lines.append(f"|**mean**||{t['utterances']}|**{t['accuracy']:.1f}** {fmt_ci(t['accuracy_ci'])}{sd}"
+                 f"|{t['majority_accuracy']:.1f}|")
     lines += ["", f"- 95 % CI: {t['ci_method']}"]
     if t.get("accuracy_ci_utterances"):
         lines.append(f"- over utterances (within folds): {fmt_ci(t['accuracy_ci_utterances'])}")
     (out / "RESULTS.md").write_text("\n".join(lines) + "\n")
-    print(f"{out}: accuracy {t['accuracy']:.1f} % {fmt_ci(t['accuracy_ci'])} (sd {t['accuracy_std']:.1f}) "
+    print(f"{out}: accuracy {t['accuracy']:.1f} % {fmt_ci(t['accuracy_ci'])}{sd} "
           f"over {len(t['folds'])} folds (majority class {t['majority_accuracy']:.1f} %)")
 
 

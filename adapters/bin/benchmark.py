@@ -113,14 +113,15 @@ SIZES = {
     # (100-step warm-up): 95.9 / 69.1, after 6 with conv1d2 frames: 83.5 / 45.7, 2.5 min of training.
     # ER: 8 epochs (3 folds, 96 test utterances): frozen 43.8 -> 62.5 %, paired +18.8 [10.4, 28.1];
     # ELP 58.3 -> 67.7, +9.4 [1.0, 17.7] against 4 (2026-12-05, e287af5's data).  Its 50-step warm-up is
-    # ~10 of its 5-step epochs, but a 5-step one did not help (frozen 67.7, ELP 64.6), so it stays.
+    # ~8 of its 5-8-step epochs, but a 5-step one did not help (frozen 67.7, ELP 64.6), so it stays.
     # KS, SID, ASV warm up in about one epoch (train_args): KS's 100 steps were 7 epochs of 14 steps,
     # so 3 epochs never reached the learning rate; 6 epochs after a 15-step warm-up: frozen 66.1 ->
     # 87.5 %, ELP 82.1 -> 89.3 (8 epochs: 85.7, 87.5); with 60 speakers, not 40 (680 training clips,
     # 85 test ones), 6 epochs, 20-step warm-up: frozen 84.7, ELP 96.5 [91.8, 100].  SID and ASV: 5
-    # videos (recording channels) per speaker, not 3: SID tests on an unseen video and with 2 seen ones the models learnt the channel (valid 96 %, test
-    # 57 % for ELP even at 12 epochs); with 4 seen ones, 8 epochs, 10-step warm-up: frozen 50.0 -> 75.0,
-    # ELP 54.2 -> 79.2; ASV (4 epochs) frozen EER 24.0 -> 20.0, ELP 14.0 -> 14.7 (2026-12-05, e287af5).
+    # videos (recording channels) per speaker, not 3: SID tests on an unseen video and with 2 seen
+    # ones the models learnt the channel (valid 96 %, test 57 % for ELP even at 12 epochs); with 4
+    # seen ones, 8 epochs, 10-step warm-up: frozen 50.0 -> 75.0, ELP 54.2 -> 79.2; ASV (4 epochs)
+    # frozen EER 24.0 -> 20.0, ELP 14.0 -> 14.7 (2026-12-05, on e287af5's data).
     "full": dict(ls="--synth_scale 0.3", ls_epochs=2, ctc_args="--max_epoch 4 --scheduler_conf warmup_steps=100",
                  rnnt_args="--max_epoch 6 --scheduler_conf warmup_steps=100",
                  ks="--synth_speakers 60", ks_epochs=6, ks_warmup=20,
