@@ -240,7 +240,7 @@ def test_one_fold_average_keeps_the_folds_own_interval(tmp_path, capsys):
     assert t["accuracy"] == 40.0 and t["accuracy_ci"] == [20.0, 65.0] and t["n"] == 20
     assert "accuracy_std" not in t and t["ci_method"].startswith("one fold: 95 % percentile bootstrap")
     printed = capsys.readouterr().out
-    assert "accuracy 40.0 % [20.0, 65.0] over 1 folds" in printed and "sd" not in printed
+    assert "accuracy 40.0 % [20.0, 65.0] over 1 fold (" in printed and "sd" not in printed
     assert "(sd" not in (tmp_path / "cls_1fold_elp" / "RESULTS.md").read_text()
 
 

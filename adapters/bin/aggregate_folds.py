@@ -159,7 +159,7 @@ def main(argv=None):
         lines.append(f"- over utterances (within folds): {fmt_ci(t['accuracy_ci_utterances'])}")
     (out / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print(f"{out}: accuracy {t['accuracy']:.1f} % {fmt_ci(t['accuracy_ci'])}{sd} "
-          f"over {len(t['folds'])} folds (majority class {t['majority_accuracy']:.1f} %)")
+          f"over {len(t['folds'])} fold{'s' if len(t['folds']) > 1 else ''} (majority class {t['majority_accuracy']:.1f} %)")
 
 
 if __name__ == "__main__":
