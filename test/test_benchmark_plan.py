@@ -155,7 +155,7 @@ BAD = [
      "--dev_trials 100 (with --synth_speakers 6 --synth_test_speakers 5): cannot draw 100 validation trials"),
     ({"recipe": "voxceleb/spk1", "name": "SID", "methods": "frozen",
       "args": ["--tasks", "sid", "--local_data_opts", "--synth_speakers 8 --synth_test_speakers 3 --synth_videos 1"]},
-     "--synth_videos 1 --synth_utts_per_video 3: need at least 2 videos"),
+     "--synth_videos 1 --synth_utts_per_video 2: need at least 2 videos"),  # 2: local/data.sh's default
     ({"recipe": "voxceleb/spk1", "name": "SID", "methods": "frozen", "args": ["--tasks", "lid"]},
      "--tasks 'lid': no task 'lid'"),
     ({"recipe": "nosuch/asr1", "name": "X", "methods": "frozen"}, "no recipe"),

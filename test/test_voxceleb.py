@@ -180,10 +180,10 @@ def test_synthesis_plan_defaults():
     from adapters.synth import voxceleb as synth
 
     jobs, split, trials = synth.plan(Path("/nonexistent"), **synth.DEFAULTS, seed=0)
-    assert len(jobs) == 360 and len(trials) == 300 and sum(t[0] for t in trials) == 150
+    assert len(jobs) == 400 and len(trials) == 300 and sum(t[0] for t in trials) == 150
     spks = sorted({r.split("/")[0] for r in split})
     assert spks[:2] == ["id10001", "id10002"] and spks[-10:] == [f"id{n}" for n in range(10270, 10280)]
-    assert sorted(split.values()).count(3) == 40 * 3 and sorted(split.values()).count(2) == 40
+    assert sorted(split.values()).count(3) == 40 * 2 and sorted(split.values()).count(2) == 40
     again = synth.plan(Path("/nonexistent"), **synth.DEFAULTS, seed=0)
     assert again[2] == trials and synth.plan(Path("/nonexistent"), **synth.DEFAULTS, seed=1)[2] != trials
     assert synth.speaker_ids(300, 10)[0][268:271] == ["id10269", "id10310", "id10311"]

@@ -126,7 +126,7 @@ SIZES = {
                  rnnt_args="--max_epoch 6 --scheduler_conf warmup_steps=100",
                  ks="--synth_speakers 60", ks_epochs=6, ks_warmup=20,
                  er="--synth_utts_per_actor 16", er_folds=3, er_epochs=8,
-                 vox="--synth_speakers 24 --synth_test_speakers 8 --dev_trials 40 --synth_videos 5",
+                 vox="--synth_speakers 24 --synth_test_speakers 8 --dev_trials 40 --synth_videos 5 --synth_utts_per_video 3",
                  sid_epochs=8, sid_warmup=10, asv_epochs=4, asv_warmup=10,
                  mt="--synth_impaired 6 --synth_typical 2 --zeroshot_count 2", mt_epochs=10, mt_warmup=40, aaf="aaf_avg"),
     # quick: CTC 6 epochs after a one-epoch warm-up (27 steps): under the base config's 300 steps its 2
@@ -141,7 +141,7 @@ SIZES = {
                   ctc_args="--max_epoch 6 --scheduler_conf warmup_steps=27",
                   ks="--synth_speakers 24", ks_epochs=5, ks_warmup=8,
                   er="--synth_utts_per_actor 10", er_folds=1, er_epochs=5, er_warmup=4,
-                  vox="--synth_speakers 12 --synth_test_speakers 5 --dev_trials 24 --synth_videos 5",
+                  vox="--synth_speakers 12 --synth_test_speakers 5 --dev_trials 24 --synth_videos 5 --synth_utts_per_video 3",
                   sid_epochs=6, sid_warmup=6, asv_epochs=3, asv_warmup=5,
                   mt="--synth_impaired 5 --synth_typical 1 --zeroshot_count 2", mt_epochs=6, mt_warmup=30, aaf=""),
 }
@@ -163,7 +163,7 @@ SIZES = {
 GPU_SIZE = dict(ls="--synth_scale 0.5 --nj 8", ls_epochs=3, ctc_args="--max_epoch 6 --scheduler_conf warmup_steps=110",
                 rnnt_args="--max_epoch 9 --scheduler_conf warmup_steps=110", ks="--synth_speakers 80 --nj 8", ks_epochs=8, ks_warmup=26,
                 er="--synth_utts_per_actor 24 --nj 8", er_folds=3, er_epochs=8,
-                vox="--synth_speakers 32 --synth_test_speakers 8 --dev_trials 60 --synth_videos 5 --nj 8",
+                vox="--synth_speakers 32 --synth_test_speakers 8 --dev_trials 60 --synth_videos 5 --synth_utts_per_video 3 --nj 8",
                 sid_epochs=10, sid_warmup=14, asv_epochs=6, asv_warmup=14,
                 mt="--synth_impaired 8 --synth_typical 2 --zeroshot_count 2 --nj 8", mt_epochs=15, mt_warmup=60,
                 aaf="aaf_avg", run_args=["--nj", "8"])
