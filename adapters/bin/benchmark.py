@@ -158,8 +158,9 @@ SIZES = {
 # at a time ~75 min: start-up, not the GPU, is the limit), plus ~4 min of data stages on 16 cores
 # (their feature cache on the CPU) and ~1 min for the table: ~24 min.  That estimate predates the
 # classification columns' one-epoch warm-ups, KS's 80 speakers and SID's 5 videos (2026-12-05: their
-# epochs cost ~2x what they did; a few minutes more by the same arithmetic).
-# Its CTC and RNN-T warm up in about one epoch (~108 steps at --synth_scale 0.5), as the full profile's.
+# epochs cost ~2x what they did; a few minutes more by the same arithmetic) and its CTC and RNN-T's
+# one-epoch warm-ups (~108 steps at --synth_scale 0.5, as the full profile's; under the base configs'
+# 300 steps its 3 epochs would have ended as the learning rate peaked) with 6 and 9 epochs, not 3.
 GPU_SIZE = dict(ls="--synth_scale 0.5 --nj 8", ls_epochs=3, ctc_args="--max_epoch 6 --scheduler_conf warmup_steps=110",
                 rnnt_args="--max_epoch 9 --scheduler_conf warmup_steps=110", ks="--synth_speakers 80 --nj 8", ks_epochs=8, ks_warmup=26,
                 er="--synth_utts_per_actor 24 --nj 8", er_folds=3, er_epochs=8,
