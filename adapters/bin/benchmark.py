@@ -188,13 +188,20 @@ def train_args(z: dict, column: str) -> str:
     return f"--max_epoch {z[column + '_epochs']}" + (f" --scheduler_conf warmup_steps={warmup}" if warmup else "")
 
 
+def lm_options(z: dict) -> list:
+    """LibriSpeech's LM options: the recipe's default (with its LM, trained in the data preparation,
+    stages 6-8), for ``lm_args`` epochs where the profile sets them, or none (``ls_lm=False``)."""
+    if not z.get("ls_lm", True):
+        return ["--use_lm", "false"]
+    return ["--lm_args", z["lm_args"]] if z.get("lm_args") else []
+
+
 def sized_profile(size: str, methods: str, mt_methods: str) -> list:
     z = SIZES[size]
     dirs = ["--expdir", f"exp_{size}", "--dumpdir", f"dump_{size}", *z.get("run_args", [])]
     env = {"SYNTH_CACHE": f"downloads_{size}"}
     vox = ["--local_data_opts", z["vox"]]
-    # the recipe's default: with its LM (trained in the data preparation, stages 6-8)
-    ls_lm = (["--lm_args", z["lm_args"]] if z.get("lm_args") else []) if z.get("ls_lm", True) else ["--use_lm", "false"]
+    ls_lm = lm_options(z)
     entries = [
         dict(recipe="librispeech/asr1", name="ASR-CTC", methods=methods, env=env,
              args=["--decoder", "ctc", "--local_data_opts", z["ls"],
