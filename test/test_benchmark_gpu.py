@@ -19,7 +19,7 @@ def dry_run(monkeypatch, capsys, gpus, *extra, profile="quick"):
 
 def test_cpu_commands_have_no_gpu(monkeypatch, capsys):
     out = dry_run(monkeypatch, capsys, 0)
-    assert "--ngpu" not in out and "# runs, 3 at a time, the data preparation above in one of the slots" in out
+    assert "--ngpu" not in out and "# runs, 3 at a time, the data preparation above in one of the slots;" in out
 
 
 def test_gpu_commands_one_gpu_per_run(monkeypatch, capsys):

@@ -8,11 +8,11 @@ is running and how long is left.
 
 For each entry of the profile (a recipe, a column hint, extra ``run.sh``
 arguments, methods): the data stages once (``./run.sh ARGS --methods "M..."
---stop_stage 10``, in one of the ``--jobs`` slots, more while no run is ready,
-the recipes with long runs first, a recipe's entries one after another), and
-each (entry, method) as its own run (``./run.sh ARGS --stage 11 --methods M
---train_jobs 1``) once every entry of its recipe is prepared, up to ``--jobs``
-at a time (the data stages included) with ``OMP_NUM_THREADS`` = cores // jobs.  Where
+--stop_stage 10``, entries one after another in one of the ``--jobs`` slots,
+the recipes with long runs first), and each (entry, method) as its own run
+(``./run.sh ARGS --stage 11 --methods M --train_jobs 1``) once every entry of
+its recipe is prepared, up to ``--jobs`` at a time (the data stages included)
+with ``OMP_NUM_THREADS`` = cores // jobs.  Where
 ``torch.cuda.is_available()``, each run trains and decodes on one GPU
 (``--ngpu 1`` added to the entry's arguments: the templates train and run stage 12 on
 it; ``CUDA_VISIBLE_DEVICES`` names the GPU) and ``--jobs`` defaults to, and is capped
@@ -663,9 +663,7 @@ class Driver:
         return time.time() - child.start
 
     def start_prep(self, entry: Entry) -> Child:
-        """The data stages of one entry, in the background (a slot of --jobs, as a run, and its
-        OMP_NUM_THREADS: a preparation with every core's threads beside the runs waited on them
-        at each step; its LM trained 5x slower than alone)."""
+        """The data stages of one entry, in the background (a slot of --jobs, as a run)."""
         if ensure_data_profile(self.egs / entry.recipe, entry.data_signature()):
             log(f"{entry.recipe}: data options changed ({entry.data_signature()}): stage 1 prepares data/ again")
         path = str(self.out / "logs" / f"{entry.id}_prep.log")
@@ -673,8 +671,7 @@ class Driver:
                                         "duration_s": None, "log": path, "returncode": None}
         self.save()
         log(f"{entry.label} ({entry.recipe}): data preparation (log: {path})")
-        return self.spawn(f"{entry.id}_prep", entry, entry.prep_command(), path,
-                          {} if self.gpus else {"OMP_NUM_THREADS": str(self.threads)})
+        return self.spawn(f"{entry.id}_prep", entry, entry.prep_command(), path, {})
 
     def finish_prep(self, entry: Entry, child: Child, jobs) -> bool:
         """Record the data stages' end; on failure the entry's runs are failed with their log."""
@@ -719,45 +716,32 @@ class Driver:
             line = f"done {job.label} in {fmt_duration(took)}{missing}"
         log(f"{line}; {counts([self.state['runs'][j.key] for j in jobs])}")
 
-    def status_line(self, jobs, running, prepping=()) -> str:
+    def status_line(self, jobs, running, prepping=None) -> str:
         recs = [self.state["runs"][j.key] for j in jobs]
         now_running = ", ".join([f"{j.label} ({log_progress(self.state['runs'][j.key]['log'])})"
                                  for j in running.values()]
-                                + [f"{e.label} data preparation ({log_progress(self.state['prep'][e.id]['log'])})"
-                                   for e in prepping]) or "nothing"
+                                + ([f"{prepping.label} data preparation "
+                                    f"({log_progress(self.state['prep'][prepping.id]['log'])})"] if prepping else [])) \
+            or "nothing"
         return (f"status: running {now_running}; {counts(recs)}; "
                 f"time left ~ {fmt_duration(eta(recs, self.jobs))}")
 
     def run_all(self, todo, jobs, preps=()) -> None:
         """Every job of todo, --jobs at a time; a failure never stops the others.  ``preps``: the
-        entries whose data stages come first; one of them always holds a slot while any is left,
-        the runs of the recipes already prepared take the other slots, and a slot no run can take
-        goes to the next recipe's data stages (the data stages alone left cores idle: synthesis,
-        stage 3's dump and the LM are partly single-threaded).  A run starts once every entry of
-        its recipe is prepared (they share its data/, see ``check_entries``); a recipe's entries
-        are prepared one after another.  With GPUs the data stages take no slot (they run on the
-        CPU, the slots count runs on the GPUs) and one at a time."""
-        queue, running, preps, prepping = list(todo), {}, list(preps), {}
+        entries whose data stages come first, one at a time in a slot of their own, while the runs
+        of the recipes already prepared take the other slots (the data stages alone leave cores
+        idle: synthesis, stage 3's dump and the LM are partly single-threaded).  A run starts once
+        every entry of its recipe is prepared (they share its data/, see ``check_entries``).  With
+        GPUs the data stages take no slot: they run on the CPU, the slots count runs on the GPUs."""
+        queue, running, preps, prepping = list(todo), {}, list(preps), None
         last = time.monotonic()
-
-        def slots_free() -> bool:
-            return len(running) + (0 if self.gpus else len(prepping)) < self.jobs
-
-        def next_prep():
-            busy = {e.recipe for e in prepping.values()}
-            return next((e for e in preps if e.recipe not in busy), None)
-
-        def start_prep(entry) -> None:
-            preps.remove(entry)
-            prepping[entry.id] = entry
-            self.start_prep(entry)
-
         while queue or running or preps or prepping:
             self.check_stop()
-            if not prepping and preps and (self.gpus or slots_free()):
-                start_prep(preps[0])
-            unprepared = {e.recipe for e in [*preps, *prepping.values()]}
-            while slots_free():
+            if prepping is None and preps and (self.gpus or len(running) < self.jobs):
+                entry = preps.pop(0)
+                prepping = (entry, self.start_prep(entry))
+            unprepared = {e.recipe for e in preps} | ({prepping[0].recipe} if prepping else set())
+            while len(running) + (prepping is not None and not self.gpus) < self.jobs:
                 job = next((j for j in queue if j.entry.recipe not in unprepared
                             and not waits_for_another(j, [*queue, *running.values()])), None)
                 if job is None:
@@ -765,21 +749,19 @@ class Driver:
                 queue.remove(job)
                 self.start(job)
                 running[job.key] = job
-            while not self.gpus and slots_free() and next_prep() is not None:
-                start_prep(next_prep())
-            for entry in list(prepping.values()):
-                child = self.children[f"{entry.id}_prep"]
-                if child.proc.poll() is not None:
-                    del prepping[entry.id]
-                    if not self.finish_prep(entry, child, [j for j in queue if j.entry is entry]):
-                        queue = [j for j in queue if j.entry is not entry]
+            if prepping and prepping[1].proc.poll() is not None:
+                entry, child = prepping
+                prepping = None
+                if not self.finish_prep(entry, child, [j for j in queue if j.entry is entry]):
+                    queue = [j for j in queue if j.entry is not entry]
+                continue  # the slot goes to the next preparation, or to a run it made ready
             for key, job in list(running.items()):
                 child = self.children[key]
                 if child.proc.poll() is not None:
                     self.finish(job, child, child.proc.returncode, jobs)
                     del running[key]
             if time.monotonic() - last >= STATUS_EVERY_S:
-                log(self.status_line(jobs, running, list(prepping.values())))
+                log(self.status_line(jobs, running, prepping[0] if prepping else None))
                 last = time.monotonic()
             if running or prepping:
                 time.sleep(POLL_S)
@@ -963,13 +945,12 @@ def dry_run(driver: Driver, entries, jobs, todo) -> None:
           + (f" ({seeds} seeds each)" if seeds > 1 else ""))
     for e in prep_order(entries, todo):
         print(f"# {e.label} ({e.recipe}): data preparation" + (f" for {e.expdir}" if e.seed else ""))
-        env = e.env if driver.gpus else {**e.env, "OMP_NUM_THREADS": driver.threads}
-        print(f"{shell_line(driver.egs / e.recipe, env, e.prep_command())} "
+        print(f"{shell_line(driver.egs / e.recipe, e.env, e.prep_command())} "
               f"> {driver.out / 'logs' / f'{e.id}_prep.log'} 2>&1")
     gpu = "" if not driver.gpus else ", one GPU each" if driver.runs_per_gpu == 1 else \
         f", one GPU each, {driver.runs_per_gpu} to a GPU"
     print(f"# runs, {driver.jobs} at a time{gpu}"
-          + ("" if driver.gpus else ", the data preparation above in one of the slots (more while no run is ready)")
+          + ("" if driver.gpus else ", the data preparation above in one of the slots")
           + "; a recipe's runs start once its entries are prepared")
     for j in todo:
         env = {**j.entry.env, "OMP_NUM_THREADS": driver.threads}
