@@ -2,8 +2,7 @@
 writes results.json, counts its calls and fails on request): the table at the
 end, one failure not stopping the others, no rerun of finished work, resuming
 an interrupted benchmark, a deleted results.json, a failed data preparation,
-SIGTERM, the data options of a shared data/, data preparation beside the runs, the dry run,
-and --seeds (a run per seed in its
+SIGTERM, the data options of a shared data/, the dry run, and --seeds (a run per seed in its
 own exp dir with --seed, resumed per seed, combined by the collector)."""
 import json
 import os
@@ -33,7 +32,6 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (fake.sh) $*"; }
 if [ "$stage" -le 1 ]; then
   log "Stage 1: data preparation"
   [ ! -f FAIL_PREP ] || { echo "data preparation broke" >&2; exit 3; }
-  [ ! -f SLOW_PREP ] || sleep "$(cat SLOW_PREP)"
   mkdir -p data && echo "${SYNTH_CACHE:-downloads}" > data/prepared_with
 fi
 [ "$stop_stage" -ge 11 ] || exit 0
@@ -288,42 +286,6 @@ def test_data_options_of_a_shared_data_dir(bench):
     # the quick results live in exp_q: the table reads them through a view, and only them
     md = Path(str(out) + "_quick", "superb.md").read_text()
     assert "| frozen | **61.0** |" in md and (d / "exp_q/cls_frozen/results.json").exists()
-
-
-def test_runs_of_a_prepared_recipe_go_on_while_another_recipe_prepares(bench, capsys):
-    """The data stages take one slot; the recipe with the long runs is prepared first; a recipe's
-    runs start only once every entry of it is prepared (its entries share data/)."""
-    egs, out, run = bench
-    make_recipe(egs, "corpc/spk1", "sid")
-    (egs / "corpa/ks1/SLOW_PREP").write_text("1.5")
-    (egs / "corpc/spk1/SLOW_PREP").write_text("0.5")
-    entries = [entry("corpa/ks1", "KS", "frozen"), entry("corpc/spk1", "SID", "frozen hra"),
-               entry("corpc/spk1", "ASV", "frozen"), entry("corpb/er1", "ER", "frozen hra", heavy="hra")]
-    assert run(entries, "--jobs", "2") == 0
-    printed = capsys.readouterr().out
-    prep = json.loads((out / "state.json").read_text())["prep"]
-    runs = state(out)
-    # ER (long runs) first, then in the profile's order, a recipe's entries together
-    assert sorted(prep, key=lambda k: prep[k]["start"]) == ["er", "ks", "sid", "asv"]
-    assert [line.split("data preparation")[0].split()[-2] for line in printed.splitlines()
-            if "): data preparation (log:" in line] == ["ER", "KS", "SID", "ASV"]
-    # ER's runs ran while KS prepared (1.5 s), before KS's ended
-    assert runs["er_hra"]["start"] < prep["ks"]["end"] and runs["er_hra"]["start"] >= prep["er"]["end"]
-    # SID's runs waited for ASV's preparation too (same recipe, same data/)
-    assert min(runs[k]["start"] for k in ("sid_frozen", "sid_hra", "asv_frozen")) >= prep["asv"]["end"]
-    assert runs["ks_frozen"]["start"] >= prep["ks"]["end"]
-    assert all(r["status"] == "done" for r in runs.values())
-
-
-def test_a_failed_preparation_beside_running_runs(bench):
-    egs, out, run = bench
-    (egs / "corpa/ks1/FAIL_PREP").touch()
-    entries = [entry("corpb/er1", "ER", "frozen hra", heavy="hra"), entry("corpa/ks1", "KS", "frozen hra")]
-    assert run(entries, "--jobs", "3") == 1
-    runs = state(out)
-    assert runs["ks_frozen"]["status"] == runs["ks_hra"]["status"] == "failed"
-    assert runs["er_frozen"]["status"] == runs["er_hra"]["status"] == "done"
-    assert calls(egs, "corpa/ks1") == ["1 10 frozen hra"]
 
 
 def test_dry_run_prints_and_runs_nothing(bench, capsys):

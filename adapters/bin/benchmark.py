@@ -8,11 +8,9 @@ is running and how long is left.
 
 For each entry of the profile (a recipe, a column hint, extra ``run.sh``
 arguments, methods): the data stages once (``./run.sh ARGS --methods "M..."
---stop_stage 10``, entries one after another in one of the ``--jobs`` slots,
-the recipes with long runs first), and each (entry, method) as its own run
-(``./run.sh ARGS --stage 11 --methods M --train_jobs 1``) once every entry of
-its recipe is prepared, up to ``--jobs`` at a time (the data stages included)
-with ``OMP_NUM_THREADS`` = cores // jobs.  Where
+--stop_stage 10``, entries one after another), then each (entry, method) as
+its own run (``./run.sh ARGS --stage 11 --methods M --train_jobs 1``), up to
+``--jobs`` at a time with ``OMP_NUM_THREADS`` = cores // jobs.  Where
 ``torch.cuda.is_available()``, each run trains and decodes on one GPU
 (``--ngpu 1`` added to the entry's arguments: the templates train and run stage 12 on
 it; ``CUDA_VISIBLE_DEVICES`` names the GPU) and ``--jobs`` defaults to, and is capped
@@ -662,31 +660,28 @@ class Driver:
         self.gpu_of.pop(child.key, None)
         return time.time() - child.start
 
-    def start_prep(self, entry: Entry) -> Child:
-        """The data stages of one entry, in the background (a slot of --jobs, as a run)."""
+    def prepare(self, entry: Entry, jobs) -> bool:
+        """The data stages of one entry; on failure its runs are failed with this log."""
         if ensure_data_profile(self.egs / entry.recipe, entry.data_signature()):
             log(f"{entry.recipe}: data options changed ({entry.data_signature()}): stage 1 prepares data/ again")
         path = str(self.out / "logs" / f"{entry.id}_prep.log")
-        self.state["prep"][entry.id] = {"status": "running", "start": now(), "end": None,
-                                        "duration_s": None, "log": path, "returncode": None}
+        rec = self.state["prep"][entry.id] = {"status": "running", "start": now(), "end": None,
+                                              "duration_s": None, "log": path, "returncode": None}
         self.save()
         log(f"{entry.label} ({entry.recipe}): data preparation (log: {path})")
-        return self.spawn(f"{entry.id}_prep", entry, entry.prep_command(), path, {})
-
-    def finish_prep(self, entry: Entry, child: Child, jobs) -> bool:
-        """Record the data stages' end; on failure the entry's runs are failed with their log."""
+        child = self.spawn(f"{entry.id}_prep", entry, entry.prep_command(), path, {})
+        while child.proc.poll() is None:
+            self.check_stop()
+            time.sleep(POLL_S)
         rc = child.proc.returncode
         took = self.reap(child)
-        rec = self.state["prep"][entry.id]
         rec.update(status="done" if rc == 0 else "failed", end=now(), duration_s=round(took, 1), returncode=rc)
         if rc != 0:
-            log(f"FAILED: {entry.label} data preparation (exit {rc}); its runs are failed; see {rec['log']}")
+            log(f"FAILED: {entry.label} data preparation (exit {rc}); its runs are failed; see {path}")
             for job in jobs:
                 self.state["runs"][job.key].update(status="failed", start=rec["start"], end=rec["end"],
-                                                   duration_s=None, log=rec["log"], returncode=rc,
+                                                   duration_s=None, log=path, returncode=rc,
                                                    reason="data preparation failed")
-        else:
-            log(f"{entry.label}: data prepared in {fmt_duration(took)}")
         self.save()
         return rc == 0
 
@@ -716,54 +711,35 @@ class Driver:
             line = f"done {job.label} in {fmt_duration(took)}{missing}"
         log(f"{line}; {counts([self.state['runs'][j.key] for j in jobs])}")
 
-    def status_line(self, jobs, running, prepping=None) -> str:
+    def status_line(self, jobs, running) -> str:
         recs = [self.state["runs"][j.key] for j in jobs]
-        now_running = ", ".join([f"{j.label} ({log_progress(self.state['runs'][j.key]['log'])})"
-                                 for j in running.values()]
-                                + ([f"{prepping.label} data preparation "
-                                    f"({log_progress(self.state['prep'][prepping.id]['log'])})"] if prepping else [])) \
-            or "nothing"
+        now_running = ", ".join(f"{j.label} ({log_progress(self.state['runs'][j.key]['log'])})"
+                                for j in running.values()) or "nothing"
         return (f"status: running {now_running}; {counts(recs)}; "
                 f"time left ~ {fmt_duration(eta(recs, self.jobs))}")
 
-    def run_all(self, todo, jobs, preps=()) -> None:
-        """Every job of todo, --jobs at a time; a failure never stops the others.  ``preps``: the
-        entries whose data stages come first, one at a time in a slot of their own, while the runs
-        of the recipes already prepared take the other slots (the data stages alone leave cores
-        idle: synthesis, stage 3's dump and the LM are partly single-threaded).  A run starts once
-        every entry of its recipe is prepared (they share its data/, see ``check_entries``).  With
-        GPUs the data stages take no slot: they run on the CPU, the slots count runs on the GPUs."""
-        queue, running, preps, prepping = list(todo), {}, list(preps), None
+    def run_all(self, todo, jobs) -> None:
+        """Every job of todo, --jobs at a time; a failure never stops the others."""
+        queue, running = list(todo), {}
         last = time.monotonic()
-        while queue or running or preps or prepping:
+        while queue or running:
             self.check_stop()
-            if prepping is None and preps and (self.gpus or len(running) < self.jobs):
-                entry = preps.pop(0)
-                prepping = (entry, self.start_prep(entry))
-            unprepared = {e.recipe for e in preps} | ({prepping[0].recipe} if prepping else set())
-            while len(running) + (prepping is not None and not self.gpus) < self.jobs:
-                job = next((j for j in queue if j.entry.recipe not in unprepared
-                            and not waits_for_another(j, [*queue, *running.values()])), None)
+            while len(running) < self.jobs:
+                job = next((j for j in queue if not waits_for_another(j, [*queue, *running.values()])), None)
                 if job is None:
                     break
                 queue.remove(job)
                 self.start(job)
                 running[job.key] = job
-            if prepping and prepping[1].proc.poll() is not None:
-                entry, child = prepping
-                prepping = None
-                if not self.finish_prep(entry, child, [j for j in queue if j.entry is entry]):
-                    queue = [j for j in queue if j.entry is not entry]
-                continue  # the slot goes to the next preparation, or to a run it made ready
             for key, job in list(running.items()):
                 child = self.children[key]
                 if child.proc.poll() is not None:
                     self.finish(job, child, child.proc.returncode, jobs)
                     del running[key]
             if time.monotonic() - last >= STATUS_EVERY_S:
-                log(self.status_line(jobs, running, prepping[0] if prepping else None))
+                log(self.status_line(jobs, running))
                 last = time.monotonic()
-            if running or prepping:
+            if running:
                 time.sleep(POLL_S)
 
     def terminate(self) -> None:
@@ -943,15 +919,14 @@ def dry_run(driver: Driver, entries, jobs, todo) -> None:
     seeds = max(e.seed for e in entries) + 1
     print(f"# plan checked: {sum(not e.seed for e in entries)} entries, {len(jobs)} runs"
           + (f" ({seeds} seeds each)" if seeds > 1 else ""))
-    for e in prep_order(entries, todo):
-        print(f"# {e.label} ({e.recipe}): data preparation" + (f" for {e.expdir}" if e.seed else ""))
-        print(f"{shell_line(driver.egs / e.recipe, e.env, e.prep_command())} "
-              f"> {driver.out / 'logs' / f'{e.id}_prep.log'} 2>&1")
+    for e in entries:
+        if any(j.entry is e for j in todo):
+            print(f"# {e.label} ({e.recipe}): data preparation" + (f" for {e.expdir}" if e.seed else ""))
+            print(f"{shell_line(driver.egs / e.recipe, e.env, e.prep_command())} "
+                  f"> {driver.out / 'logs' / f'{e.id}_prep.log'} 2>&1")
     gpu = "" if not driver.gpus else ", one GPU each" if driver.runs_per_gpu == 1 else \
         f", one GPU each, {driver.runs_per_gpu} to a GPU"
-    print(f"# runs, {driver.jobs} at a time{gpu}"
-          + ("" if driver.gpus else ", the data preparation above in one of the slots")
-          + "; a recipe's runs start once its entries are prepared")
+    print(f"# runs, {driver.jobs} at a time{gpu}")
     for j in todo:
         env = {**j.entry.env, "OMP_NUM_THREADS": driver.threads}
         print(f"{shell_line(driver.egs / j.entry.recipe, env, j.entry.run_command(j.method))} "
@@ -961,24 +936,20 @@ def dry_run(driver: Driver, entries, jobs, todo) -> None:
         print(f"# done already (skipped): {' '.join(skip)}")
 
 
-def prep_order(entries, todo) -> list:
-    """The entries to prepare (those with a run to do), a recipe's entries together: first the
-    recipes with long runs (``starts_early``), so that these start while the others prepare."""
-    todo_entries = [e for e in entries if any(j.entry is e for j in todo)]
-    recipes = list(dict.fromkeys(e.recipe for e in todo_entries))
-    early = {j.entry.recipe for j in todo if starts_early(j)}
-    recipes.sort(key=lambda r: r not in early)
-    return [e for r in recipes for e in todo_entries if e.recipe == r]
-
-
 def run_benchmark(driver: Driver, entries, jobs, todo) -> None:
     log(f"{len(jobs)} runs: {len(jobs) - len(todo)} done already, {len(todo)} to run; "
-        f"{driver.jobs} at a time, OMP_NUM_THREADS={driver.threads}; data preparation in one of the slots")
+        f"{driver.jobs} at a time, OMP_NUM_THREADS={driver.threads}")
+    ready = []
+    for e in entries:
+        ej = [j for j in todo if j.entry is e]
+        if ej and driver.prepare(e, ej):
+            ready += ej
+        driver.check_stop()
     # the long runs (and what they start from) first, so that the last minutes do not wait on one
     # of them alone; then seed 0's
     # (a table with one seed of every run before the other seeds)
-    ready = sorted(todo, key=lambda j: (not starts_early(j), j.entry.seed))
-    driver.run_all(ready, jobs, prep_order(entries, todo))
+    ready.sort(key=lambda j: (not starts_early(j), j.entry.seed))
+    driver.run_all(ready, jobs)
 
 
 def main(argv=None) -> int:
