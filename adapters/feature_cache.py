@@ -12,6 +12,13 @@ it is rebuilt, and the reason is printed.  A cache is
 written to a temporary directory and renamed when complete, so an interrupted
 build leaves no partial cache behind.
 
+``utt2audio_sha1`` records each utterance's audio (the SHA-1 of its decoded samples).  A
+build given ``reuse_root`` copies, instead of computing again, the features of every
+utterance whose samples another complete cache under that root (same upstream, cut and
+dtype) already holds: IEMOCAP's folds are five splits of the same utterances, so
+folds 2-5 would otherwise recompute fold 1's work.  The copy is the stored matrix itself,
+and an utterance whose audio changed has another digest and is computed again.
+
 What is cut where is the method's business (``AdapterMethod.cache_cut``); this
 module only computes ``adapters.upstream_cut.frozen_part`` for every utterance.
 """
@@ -132,10 +139,56 @@ def stale_reason(out_dir: Path, wanted: dict) -> Optional[str]:
     return None
 
 
+def audio_digest(wav: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(wav, dtype=np.float32).tobytes()).hexdigest()
+
+
+# what must agree for another cache's matrices to be this one's (the data dir may differ)
+_SAME_FEATURES = ("upstream", "path_or_url", "upstream_sha256", "cut", "dim", "hidden_states", "dtype")
+
+
+def reusable_features(root, out_dir: Path, wanted: dict) -> dict:
+    """{audio digest: [(feats.scp, utterance), ...]} of the complete caches under ``root`` other
+    than ``out_dir`` whose features are ``wanted``'s (``_SAME_FEATURES``)."""
+    found = {}
+    if root is None or not Path(root).is_dir():
+        return found
+    for man in sorted(Path(root).rglob("manifest.json")):
+        d = man.parent
+        if d.resolve() == out_dir.resolve() or d.name.endswith(".tmp") or not (d / "utt2audio_sha1").exists():
+            continue
+        try:
+            have = json.loads(man.read_text())
+            digests = read_table(d / "utt2audio_sha1")
+        except (OSError, ValueError):
+            continue  # not a cache this build can trust: it computes instead
+        if not isinstance(have, dict) or any(have.get(k) != wanted[k] for k in _SAME_FEATURES):
+            continue
+        for utt, digest in digests.items():
+            found.setdefault(digest, []).append((d / "feats.scp", utt))
+    return found
+
+
+def copied(open_scps: dict, donors) -> Optional[np.ndarray]:
+    """The first donor's (feats.scp, utterance) matrix that can be read, or None (then it is
+    computed): a cache moved away from its scp's paths, or removed meanwhile, is passed over."""
+    import kaldiio
+
+    for scp, utt in donors or ():
+        try:
+            if scp not in open_scps:
+                open_scps[scp] = kaldiio.load_scp(str(scp))
+            return open_scps[scp][utt]
+        except (OSError, KeyError, ValueError, EOFError):
+            continue
+    return None
+
+
 def build(up, upstream: str, path_or_url, cut: str, data_dir, out_dir, dtype: str = "float16",
-          upstream_sha: Optional[str] = None, log=print) -> dict:
+          upstream_sha: Optional[str] = None, log=print, reuse_root=None) -> dict:
     """Cache ``frozen_part`` at ``cut`` for every utterance of ``data_dir`` into ``out_dir``
-    (kept when its manifest matches).  Returns the manifest, with ``built`` and ``seconds``."""
+    (kept when its manifest matches), copying what a cache under ``reuse_root`` holds for the
+    same audio.  Returns the manifest, with ``built``, ``seconds`` and ``reused``."""
     import kaldiio
     from espnet2.fileio.sound_scp import SoundScpReader
 
@@ -159,12 +212,14 @@ def build(up, upstream: str, path_or_url, cut: str, data_dir, out_dir, dtype: st
     log(f"cache {out_dir} ({reason}): {len(samples)} utterances, {hours:.2f} h of audio, "
         f"cut {cut} ({wanted['dim']} x {dtype} per frame): about {human(need)}")
     check_space(out_dir.parent, need)
+    donors = reusable_features(reuse_root, out_dir, wanted)
     with replacing(out_dir) as tmp:  # <out_dir>.tmp, renamed when complete
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(out_dir, ignore_errors=True)
         tmp.mkdir(parents=True)
         reader = SoundScpReader(str(data_dir / "wav.scp"), dtype="float32", always_2d=False)
-        start, frames, step = time.time(), {}, max(1, len(samples) // 10)
+        start, frames, digests, step = time.time(), {}, {}, max(1, len(samples) // 10)
+        donor_scps, reused = {}, 0  # the donors' opened feats.scp; utterances copied
         ark, scp = tmp / "feats.ark", tmp / "feats.scp"
         with kaldiio.WriteHelper(f"ark,scp:{ark},{scp}", write_function="numpy") as writer:
             for i, utt in enumerate(read_table(data_dir / "wav.scp")):
@@ -176,20 +231,28 @@ def build(up, upstream: str, path_or_url, cut: str, data_dir, out_dir, dtype: st
                     raise CacheError(f"utterance {utt} in {data_dir}/wav.scp: {rate} Hz; the upstream takes 16 kHz")
                 if wav.ndim != 1:
                     raise CacheError(f"utterance {utt} in {data_dir}/wav.scp: {wav.shape[1]} channels; expected mono")
-                feats = frozen_part(backbone, torch.from_numpy(np.ascontiguousarray(wav)), cut, utt)
-                writer(utt, feats.numpy().astype(dtype))
-                frames[utt] = feats.size(0)
+                digests[utt] = audio_digest(wav)
+                mat = copied(donor_scps, donors.get(digests[utt]))
+                if mat is not None:
+                    reused += 1
+                else:
+                    mat = frozen_part(backbone, torch.from_numpy(np.ascontiguousarray(wav)), cut, utt).numpy()
+                writer(utt, mat.astype(dtype, copy=False))
+                frames[utt] = mat.shape[0]
                 if (i + 1) % step == 0 or i + 1 == len(samples):
                     el = time.time() - start
-                    log(f"  {out_dir.name}: {i + 1}/{len(samples)} utterances, {el:.0f} s"
-                        f" (about {el / (i + 1) * (len(samples) - i - 1):.0f} s left)")
+                    log(f"  {out_dir.name}: {i + 1}/{len(samples)} utterances ({reused} copied from "
+                        f"another set's cache), {el:.0f} s (about {el / (i + 1) * (len(samples) - i - 1):.0f} s left)")
         # the scp must name the ark where it will live
         scp.write_text(scp.read_text().replace(str(ark), str(out_dir / "feats.ark")))
         (tmp / "utt2num_frames").write_text("".join(f"{u} {n}\n" for u, n in frames.items()))
+        (tmp / "utt2audio_sha1").write_text("".join(f"{u} {d}\n" for u, d in digests.items()))
         seconds = time.time() - start
-        manifest = dict(wanted, utterances=len(frames), bytes=ark.stat().st_size, seconds=round(seconds, 2))
+        manifest = dict(wanted, utterances=len(frames), bytes=ark.stat().st_size, seconds=round(seconds, 2),
+                        reused=reused)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    log(f"cache {out_dir}: {len(frames)} utterances, {human(manifest['bytes'])} in {seconds:.1f} s")
+    log(f"cache {out_dir}: {len(frames)} utterances ({reused} copied from another set's cache), "
+        f"{human(manifest['bytes'])} in {seconds:.1f} s")
     return dict(manifest, built=True)
 
 

@@ -172,6 +172,52 @@ def test_build_writes_kaldi_ark_and_reuses_it(tmp_path, ckpt_dir, dtype):
     assert "data_fingerprint" in said[0]
 
 
+def test_a_set_copies_what_another_sets_cache_holds_for_the_same_audio(tmp_path, ckpt_dir):
+    """IEMOCAP's folds split the same utterances five ways: fold 2's cache copies fold 1's
+    matrices instead of recomputing them, equal to the bit to a computation; audio that differs
+    (same utterance name, other samples) and a cache of another cut are not copied."""
+    import kaldiio
+
+    from adapters.feature_cache import build, load_upstream
+
+    path = str(ckpt_dir / "hubert.pt")
+    up = load_upstream("hubert_local", path)
+    d = _data_dir(tmp_path, n=4)
+    root = tmp_path / "cache" / "tag"
+    quiet = lambda *a: None  # noqa: E731
+    first = build(up, "hubert_local", path, "encoder", d, root / "fold1" / "train", "float32",
+                  log=quiet, reuse_root=root)
+    assert first["reused"] == 0
+    # fold 2: u0 and u2 as before, u1's samples changed, u4 new
+    d2 = tmp_path / "data2"
+    (d2 / "wav").mkdir(parents=True)
+    g = np.random.default_rng(7)
+    for u, n in (("u1", 4900), ("u4", 7000)):
+        sf.write(d2 / "wav" / f"{u}.wav", (g.standard_normal(n) * 0.1).astype(np.float32), 16000, subtype="PCM_16")
+    old = dict(line.split() for line in (d / "wav.scp").read_text().splitlines())
+    scp = {"u0": old["u0"], "u1": str(d2 / "wav/u1.wav"), "u2": old["u2"], "u4": str(d2 / "wav/u4.wav")}
+    (d2 / "wav.scp").write_text("".join(f"{u} {w}\n" for u, w in scp.items()))
+    (d2 / "utt2num_samples").write_text("".join(f"{u} {sf.info(w).frames}\n" for u, w in scp.items()))
+    said = []
+    second = build(up, "hubert_local", path, "encoder", d2, root / "fold2" / "train", "float32",
+                   log=said.append, reuse_root=root)
+    assert second["reused"] == 2 and "(2 copied from another set's cache)" in said[-1]
+    fresh = build(up, "hubert_local", path, "encoder", d2, tmp_path / "alone" / "train", "float32", log=quiet)
+    got, ref = kaldiio.load_scp(str(root / "fold2/train/feats.scp")), kaldiio.load_scp(str(tmp_path / "alone/train/feats.scp"))
+    assert fresh["reused"] == 0 and sorted(got) == sorted(ref) == ["u0", "u1", "u2", "u4"]
+    for u in ref:
+        assert np.array_equal(got[u], ref[u]), u
+    # another cut under the same root: nothing to copy from the encoder caches
+    other = build(up, "hubert_local", path, "cnn", d2, root / "fold3" / "train", "float32", log=quiet, reuse_root=root)
+    assert other["reused"] == 0
+    # a donor whose ark is gone: computed instead, not a failure
+    (root / "fold1/train/feats.ark").unlink()
+    again = build(up, "hubert_local", path, "encoder", d, root / "fold4" / "train", "float32", log=quiet,
+                  reuse_root=root)
+    assert again["utterances"] == 4
+    assert again["reused"] == 2  # u0 and u2 from fold 2's cache; u1 and u3 computed
+
+
 def test_build_names_bad_audio_and_short_disk(tmp_path, ckpt_dir, monkeypatch):
     import shutil
 

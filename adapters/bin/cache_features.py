@@ -123,7 +123,7 @@ def main(argv=None):
                 sha = file_sha256(path) if path and Path(path).is_file() else None
                 for s in a.sets:
                     build(upstreams[cut[0]], name, path, where, Path(a.data_root) / s, root / tag / s,
-                          a.dtype, upstream_sha=sha)
+                          a.dtype, upstream_sha=sha, reuse_root=root / tag)
                 built[tag] = True
             (runs_dir / run).write_text(str(root / tag) + "\n")
             print(f"{run}: method cuts the upstream at {where!r}; reads {root / tag}")
