@@ -233,7 +233,8 @@ def build(up, upstream: str, path_or_url, cut: str, data_dir, out_dir, dtype: st
                     raise CacheError(f"utterance {utt} in {data_dir}/wav.scp: {wav.shape[1]} channels; expected mono")
                 digests[utt] = audio_digest(wav)
                 mat = copied(donor_scps, donors.get(digests[utt]))
-                if mat is not None:
+                # a donor of another shape (a hand-edited or foreign cache) is not trusted either
+                if mat is not None and mat.shape == (cnn_frames(backbone, len(wav)), wanted["dim"]):
                     reused += 1
                 else:
                     mat = frozen_part(backbone, torch.from_numpy(np.ascontiguousarray(wav)), cut, utt).numpy()

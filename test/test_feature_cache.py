@@ -216,6 +216,20 @@ def test_a_set_copies_what_another_sets_cache_holds_for_the_same_audio(tmp_path,
                   reuse_root=root)
     assert again["utterances"] == 4
     assert again["reused"] == 2  # u0 and u2 from fold 2's cache; u1 and u3 computed
+    # a donor whose matrix has another shape than the utterance's frames x dim: computed instead
+    bad = root / "fold5" / "train"
+    bad.mkdir(parents=True)
+    (bad / "manifest.json").write_text((root / "fold4/train/manifest.json").read_text())
+    (bad / "utt2audio_sha1").write_text((root / "fold4/train/utt2audio_sha1").read_text())
+    with kaldiio.WriteHelper(f"ark,scp:{bad / 'feats.ark'},{bad / 'feats.scp'}") as w:
+        for u in ("u0", "u1", "u2", "u3"):
+            w(u, np.zeros((3, 5), dtype=np.float32))
+    for d_ in ("fold2", "fold4"):
+        for f in (root / d_ / "train").iterdir():
+            f.unlink()
+    last = build(up, "hubert_local", path, "encoder", d, root / "fold6" / "train", "float32", log=quiet,
+                 reuse_root=root)
+    assert last["reused"] == 0
 
 
 def test_build_names_bad_audio_and_short_disk(tmp_path, ckpt_dir, monkeypatch):
