@@ -1,6 +1,7 @@
 """The Euphonia-like multi-task recipe: TORGO synthesis and preparation, task routing
 through ESPnet (training frontend, decoding), the multi-task table, and a tiny run
 of egs/euphonia/asr1 through every stage."""
+import collections
 import json
 import math
 import os
@@ -125,6 +126,24 @@ def test_synthetic_torgo_layout_and_speakers(tmp_path):
     # other options, same folder: the old corpus goes, nothing of it is mixed in
     synth.build(tmp_path / "s", impaired=2, typical=1, prompts=4, nj=1)
     assert len(list(root.glob("*/Session*/wav_arrayMic/*.wav"))) == 3 * 4
+
+
+@needs_espeak
+def test_synthetic_torgo_takes_of_a_repeated_prompt_differ(tmp_path):
+    """A speaker who reads a prompt twice gives two recordings, never one copied: with a copy,
+    a test utterance equal to a training one scores memory, not recognition."""
+    import hashlib
+    from adapters.synth import torgo as synth
+
+    listing = synth.listing(tmp_path / "s", impaired=1, typical=1, prompts=8, vocab=2)
+    by_speaker_text = collections.Counter((w.parts[-4], t) for w, t in listing)
+    assert max(by_speaker_text.values()) > 1  # 2 words: every speaker repeats prompts
+    root = synth.build(tmp_path / "s", impaired=1, typical=1, prompts=8, vocab=2, nj=1)
+    digests = collections.defaultdict(list)
+    for w in sorted(root.glob("*/Session*/wav_arrayMic/*.wav")):
+        x, _ = sf.read(str(w), dtype="int16")
+        digests[hashlib.sha1(x.tobytes()).hexdigest()].append(w)
+    assert len(digests) == 16, [v for v in digests.values() if len(v) > 1]
 
 
 def test_frontend_adds_a_task_from_an_adapter_only_file(ckpt_dir, wavs, tmp_path):

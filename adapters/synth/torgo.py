@@ -16,6 +16,10 @@ mix of what makes dysarthric speech hard to recognise, each at its own severity:
 * imprecise articulation (a low-pass that removes the consonants' high band, and
   overdrive).
 
+Every take is a recording of its own, as in TORGO, where a speaker reads a prompt again in
+another session: its tempo, pitch and noise floor differ a little from every other take, so a
+repeated prompt is never a sample-for-sample copy of a training utterance.
+
 Prompts are TORGO-like: single words and short phrases over a small closed word list,
 plus, as in TORGO, prompts that are not speech to transcribe (image references
 and bracketed instructions), which the preparation skips.
@@ -96,6 +100,8 @@ def _render_utt(text, voice, per_utt, path):  # the output path last: render() r
     extra = []
     if per_utt.get("tempo"):
         extra += ["tempo", f"{per_utt['tempo']:.3f}"]
+    if per_utt.get("cents"):
+        extra += ["pitch", f"{per_utt['cents']:.0f}"]
     if per_utt.get("bend"):
         extra += ["bend", per_utt["bend"]]
     spoken = text.strip("[]").replace("input/images/", "picture ").replace(".jpg", "")
@@ -128,14 +134,17 @@ def plan(root: Path, impaired: int, typical: int, prompts: int, sessions: int, v
             d = root / "TORGO" / spk / f"Session{sess}"
             num = f"{n + 1:04d}"
             text = _prompt_text(rng, words, n)
-            per_utt = {}
+            # every take differs from the speaker's other takes of the same prompt (a copy in
+            # the test set of a training utterance would score memory, not recognition)
+            per_utt = {"tempo": rng.uniform(0.95, 1.05), "cents": rng.uniform(-60, 60),
+                       "snr_db": rng.uniform(35, 45)}
             if "rate" in mix:  # uneven: the tempo changes from one utterance to the next
                 per_utt["tempo"] = rng.uniform(1 - 0.3 * mix["rate"], 1 + 0.15 * mix["rate"])
             if mix.get("pitch", 0) >= 0.65:
                 per_utt["bend"] = f"0.1,{rng.choice((-1, 1)) * int(200 * mix['pitch'])},0.3"
             if "breath" in mix:
                 per_utt["snr_db"] = 25 - 20 * mix["breath"]
-                per_utt["noise_seed"] = rng.randint(0, 2 ** 31)
+            per_utt["noise_seed"] = rng.randint(0, 2 ** 31)
             prompt_files[d / "prompts" / f"{num}.txt"] = text + "\n"
             jobs.append((_render_utt, (text, voice, per_utt, d / "wav_arrayMic" / f"{num}.wav")))
     return jobs, prompt_files, speakers
@@ -154,7 +163,7 @@ def build(root, impaired=DEFAULTS["impaired"], typical=DEFAULTS["typical"], prom
           sessions=DEFAULTS["sessions"], vocab=DEFAULTS["vocab"], seed: int = 0, nj: int = 2) -> Path:
     """Synthesize (or find cached) the corpus under ``root``; returns ``root/TORGO``."""
     root = Path(root)
-    spec = {"corpus": "torgo", "version": 3, "seed": seed, "impaired": impaired, "typical": typical,
+    spec = {"corpus": "torgo", "version": 4, "seed": seed, "impaired": impaired, "typical": typical,
             "prompts": prompts, "sessions": sessions, "vocab": vocab}
     if is_complete(root, spec):
         return root / "TORGO"
