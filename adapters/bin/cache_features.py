@@ -93,9 +93,8 @@ def run_cut(config: dict, upstreams: dict):
 def warn_shared_audio(cache_dir: Path, sets) -> None:
     """The first set trains; a later set with a training utterance's very samples is not held out."""
     for s in sets[1:]:
-        pairs = shared_audio(cache_dir / sets[0], cache_dir / s)
+        pairs, n = shared_audio(cache_dir / sets[0], cache_dir / s)
         if pairs:
-            n = len((cache_dir / s / "utt2audio_sha1").read_text().splitlines())
             shown = ", ".join(f"{u} = {t}" for u, t in pairs[:3])
             print(f"warning: {len(pairs)} of {n} utterances of {s} have the same samples as a "
                   f"training utterance of {sets[0]} ({shown}{', ...' if len(pairs) > 3 else ''}): "
