@@ -28,10 +28,16 @@ while [ $# -gt 0 ]; do
   shift 2
 done
 echo "$stage $stop_stage $methods" >> calls.txt
+if [ -n "${BENCH_EVENTS:-}" ]; then  # one file for all recipes: the order in which runs start and end
+  event="$(basename "$(dirname "$PWD")") $stage $methods"
+  echo "start $event" >> "$BENCH_EVENTS"
+  trap 'echo "end $event" >> "$BENCH_EVENTS"' EXIT
+fi
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (fake.sh) $*"; }
 if [ "$stage" -le 1 ]; then
   log "Stage 1: data preparation"
   [ ! -f FAIL_PREP ] || { echo "data preparation broke" >&2; exit 3; }
+  [ ! -f SLOW_PREP ] || sleep 2
   mkdir -p data && echo "${SYNTH_CACHE:-downloads}" > data/prepared_with
 fi
 [ "$stop_stage" -ge 11 ] || exit 0
@@ -191,6 +197,27 @@ def test_a_run_waits_for_the_run_it_starts_from(bench, capsys):
     assert run(entries, "--jobs", "3") == 1
     runs = state(out)
     assert runs["mt_frozen"]["status"] == "failed" and runs["mt_fusion"]["status"] == "done"
+
+
+def test_a_recipes_runs_train_while_another_recipe_prepares(bench, monkeypatch):
+    """The data stages share the slots with the runs: a recipe's runs start when its data are
+    ready, not after every recipe's; the data stages of one recipe (two entries on its data/, as
+    SID and ASV on VoxCeleb's) run one after the other, and no run of it starts before both."""
+    egs, out, run = bench
+    events = egs.parent / "events.txt"
+    monkeypatch.setenv("BENCH_EVENTS", str(events))
+    (egs / "corpb/er1/SLOW_PREP").touch()
+    entries = [entry("corpb/er1", "ER", "frozen"), entry("corpa/ks1", "KS", "frozen hra"),
+               entry("corpa/ks1", "KS2", "elp")]
+    assert run(entries, "--jobs", "3") == 0
+    ev = events.read_text().splitlines()
+    at = {line: i for i, line in enumerate(ev)}
+    assert at["start corpa 1 elp"] > at["end corpa 1 frozen hra"]  # one recipe: one preparation at a time
+    first_ks_run = min(at[f"start corpa 11 {m}"] for m in ("frozen", "hra", "elp"))
+    assert first_ks_run > at["end corpa 1 elp"]
+    assert first_ks_run < at["end corpb 1 frozen"]  # KS trains while ER still prepares
+    assert at["start corpb 11 frozen"] > at["end corpb 1 frozen"]
+    assert all(r["status"] == "done" for r in state(out).values())
 
 
 def test_rerun_after_completion_runs_nothing(bench):

@@ -8,9 +8,11 @@ is running and how long is left.
 
 For each entry of the profile (a recipe, a column hint, extra ``run.sh``
 arguments, methods): the data stages once (``./run.sh ARGS --methods "M..."
---stop_stage 10``, entries one after another), then each (entry, method) as
-its own run (``./run.sh ARGS --stage 11 --methods M --train_jobs 1``), up to
-``--jobs`` at a time with ``OMP_NUM_THREADS`` = cores // jobs.  Where
+--stop_stage 10``), then each (entry, method) as its own run (``./run.sh ARGS
+--stage 11 --methods M --train_jobs 1``), up to ``--jobs`` at a time in all
+(runs with ``OMP_NUM_THREADS`` = cores // jobs).  A recipe's runs start once its
+data stages are done, while other recipes still prepare theirs; the data stages
+of one recipe (SID and ASV share VoxCeleb's) run one after another.  Where
 ``torch.cuda.is_available()``, each run trains and decodes on one GPU
 (``--ngpu 1`` added to the entry's arguments: the templates train and run stage 12 on
 it; ``CUDA_VISIBLE_DEVICES`` names the GPU) and ``--jobs`` defaults to, and is capped
@@ -660,27 +662,29 @@ class Driver:
         self.gpu_of.pop(child.key, None)
         return time.time() - child.start
 
-    def prepare(self, entry: Entry, jobs) -> bool:
-        """The data stages of one entry; on failure its runs are failed with this log."""
+    def start_prep(self, entry: Entry) -> None:
+        """Start the data stages of one entry (``finish_prep`` reaps them)."""
         if ensure_data_profile(self.egs / entry.recipe, entry.data_signature()):
             log(f"{entry.recipe}: data options changed ({entry.data_signature()}): stage 1 prepares data/ again")
         path = str(self.out / "logs" / f"{entry.id}_prep.log")
-        rec = self.state["prep"][entry.id] = {"status": "running", "start": now(), "end": None,
-                                              "duration_s": None, "log": path, "returncode": None}
+        self.state["prep"][entry.id] = {"status": "running", "start": now(), "end": None,
+                                        "duration_s": None, "log": path, "returncode": None}
         self.save()
         log(f"{entry.label} ({entry.recipe}): data preparation (log: {path})")
-        child = self.spawn(f"{entry.id}_prep", entry, entry.prep_command(), path, {})
-        while child.proc.poll() is None:
-            self.check_stop()
-            time.sleep(POLL_S)
-        rc = child.proc.returncode
+        self.spawn(prep_key(entry), entry, entry.prep_command(), path, {})
+
+    def finish_prep(self, entry: Entry, child: Child, rc: int, jobs) -> bool:
+        """Record the data stages' end; on failure the entry's runs are failed with their log."""
+        rec = self.state["prep"][entry.id]
         took = self.reap(child)
         rec.update(status="done" if rc == 0 else "failed", end=now(), duration_s=round(took, 1), returncode=rc)
-        if rc != 0:
-            log(f"FAILED: {entry.label} data preparation (exit {rc}); its runs are failed; see {path}")
+        if rc == 0:
+            log(f"{entry.label}: data prepared in {fmt_duration(took)}")
+        else:
+            log(f"FAILED: {entry.label} data preparation (exit {rc}); its runs are failed; see {rec['log']}")
             for job in jobs:
                 self.state["runs"][job.key].update(status="failed", start=rec["start"], end=rec["end"],
-                                                   duration_s=None, log=path, returncode=rc,
+                                                   duration_s=None, log=rec["log"], returncode=rc,
                                                    reason="data preparation failed")
         self.save()
         return rc == 0
@@ -711,35 +715,55 @@ class Driver:
             line = f"done {job.label} in {fmt_duration(took)}{missing}"
         log(f"{line}; {counts([self.state['runs'][j.key] for j in jobs])}")
 
-    def status_line(self, jobs, running) -> str:
+    def status_line(self, jobs, running, prepping=()) -> str:
         recs = [self.state["runs"][j.key] for j in jobs]
-        now_running = ", ".join(f"{j.label} ({log_progress(self.state['runs'][j.key]['log'])})"
-                                for j in running.values()) or "nothing"
+        now_running = ", ".join(
+            [f"{e.label} data ({log_progress(self.state['prep'][e.id]['log'])})" for e in prepping]
+            + [f"{j.label} ({log_progress(self.state['runs'][j.key]['log'])})" for j in running.values()]) or "nothing"
         return (f"status: running {now_running}; {counts(recs)}; "
                 f"time left ~ {fmt_duration(eta(recs, self.jobs))}")
 
-    def run_all(self, todo, jobs) -> None:
-        """Every job of todo, --jobs at a time; a failure never stops the others."""
-        queue, running = list(todo), {}
+    def run_all(self, todo, jobs, preps=()) -> None:
+        """The data stages of ``preps`` and every job of todo, --jobs at a time in all; a failure
+        never stops the others.  A run starts once its recipe has no data stages left to run
+        (entries of one recipe share its data/), so the runs of a column prepared early train
+        while the other columns prepare theirs; the data stages of a recipe run one at a time."""
+        queue, running, pending, prepping = list(todo), {}, list(preps), {}
         last = time.monotonic()
-        while queue or running:
+        while queue or running or pending or prepping:
             self.check_stop()
-            while len(running) < self.jobs:
-                job = next((j for j in queue if not waits_for_another(j, [*queue, *running.values()])), None)
-                if job is None:
+            while len(running) + len(prepping) < self.jobs:
+                busy = {e.recipe for e in [*pending, *prepping.values()]}
+                run = next((j for j in queue if j.entry.recipe not in busy
+                            and not waits_for_another(j, [*queue, *running.values()])), None)
+                prep = next((e for e in pending
+                             if e.recipe not in {p.recipe for p in prepping.values()}), None)
+                if prep is not None and (run is None or prep_rank(prep, queue) < run_rank(run)):
+                    pending.remove(prep)
+                    self.start_prep(prep)
+                    prepping[prep_key(prep)] = prep
+                elif run is not None:
+                    queue.remove(run)
+                    self.start(run)
+                    running[run.key] = run
+                else:
                     break
-                queue.remove(job)
-                self.start(job)
-                running[job.key] = job
+            for key, entry in list(prepping.items()):
+                child = self.children[key]
+                if child.proc.poll() is not None:
+                    del prepping[key]
+                    mine = [j for j in queue if j.entry is entry]
+                    if not self.finish_prep(entry, child, child.proc.returncode, mine):
+                        queue = [j for j in queue if j.entry is not entry]
             for key, job in list(running.items()):
                 child = self.children[key]
                 if child.proc.poll() is not None:
                     self.finish(job, child, child.proc.returncode, jobs)
                     del running[key]
             if time.monotonic() - last >= STATUS_EVERY_S:
-                log(self.status_line(jobs, running))
+                log(self.status_line(jobs, running, prepping.values()))
                 last = time.monotonic()
-            if running:
+            if running or prepping:
                 time.sleep(POLL_S)
 
     def terminate(self) -> None:
@@ -780,6 +804,21 @@ def starts_early(job: Job) -> bool:
     """The long runs (the entry's ``heavy``) and the runs they start from, which they wait for."""
     heavy = job.entry.heavy
     return job.method in heavy or job.method in catalogue.prerequisites(heavy)
+
+
+def prep_key(entry: Entry) -> str:
+    return f"{entry.id}_prep"
+
+
+def prep_rank(entry: Entry, queue) -> int:
+    """Which a free slot takes first: the data stages of an entry with long runs (0), the long
+    runs (1), the other data stages (2), the other runs (3).  The long runs are the last minutes'
+    risk, and data stages before short runs keep every recipe's runs coming."""
+    return 0 if any(j.entry is entry and starts_early(j) for j in queue) else 2
+
+
+def run_rank(job: Job) -> int:
+    return 1 if starts_early(job) else 3
 
 
 def rec_label(rec: dict) -> str:
@@ -939,17 +978,12 @@ def dry_run(driver: Driver, entries, jobs, todo) -> None:
 def run_benchmark(driver: Driver, entries, jobs, todo) -> None:
     log(f"{len(jobs)} runs: {len(jobs) - len(todo)} done already, {len(todo)} to run; "
         f"{driver.jobs} at a time, OMP_NUM_THREADS={driver.threads}")
-    ready = []
-    for e in entries:
-        ej = [j for j in todo if j.entry is e]
-        if ej and driver.prepare(e, ej):
-            ready += ej
-        driver.check_stop()
+    preps = [e for e in entries if any(j.entry is e for j in todo)]
     # the long runs (and what they start from) first, so that the last minutes do not wait on one
     # of them alone; then seed 0's
     # (a table with one seed of every run before the other seeds)
-    ready.sort(key=lambda j: (not starts_early(j), j.entry.seed))
-    driver.run_all(ready, jobs)
+    ready = sorted(todo, key=lambda j: (not starts_early(j), j.entry.seed))
+    driver.run_all(ready, jobs, preps)
 
 
 def main(argv=None) -> int:
