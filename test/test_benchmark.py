@@ -172,9 +172,13 @@ def test_heavy_runs_start_first(bench, capsys):
     egs, out, run = bench
     entries = [entry("corpa/ks1", "KS", "frozen hra"), entry("corpb/er1", "ER", "frozen hra elp", heavy="elp")]
     assert run(entries, "--jobs", "1") == 0
-    started = [line.split(" start ")[1].split()[0] for line in capsys.readouterr().out.splitlines()
-               if " start " in line]
+    printed = capsys.readouterr().out.splitlines()
+    started = [line.split(" start ")[1].split()[0] for line in printed if " start " in line]
     assert started == ["ER/elp", "KS/frozen", "KS/hra", "ER/frozen", "ER/hra"]
+    # the data of the entry with the long run first, though the profile lists it second
+    order = [line.split(" start ")[1].split()[0] if " start " in line else line.split(") ")[1].split()[0] + " data"
+             for line in printed if " start " in line or "data preparation (log" in line]
+    assert order == ["ER data", "ER/elp", "KS data", "KS/frozen", "KS/hra", "ER/frozen", "ER/hra"]
 
 
 def test_a_run_waits_for_the_run_it_starts_from(bench, capsys):

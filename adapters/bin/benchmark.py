@@ -736,8 +736,8 @@ class Driver:
                 busy = {e.recipe for e in [*pending, *prepping.values()]}
                 run = next((j for j in queue if j.entry.recipe not in busy
                             and not waits_for_another(j, [*queue, *running.values()])), None)
-                prep = next((e for e in pending
-                             if e.recipe not in {p.recipe for p in prepping.values()}), None)
+                prep = min((e for e in pending if e.recipe not in {p.recipe for p in prepping.values()}),
+                           key=lambda e: prep_rank(e, queue), default=None)
                 if prep is not None and (run is None or prep_rank(prep, queue) < run_rank(run)):
                     pending.remove(prep)
                     self.start_prep(prep)
