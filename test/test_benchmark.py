@@ -35,7 +35,7 @@ if [ -n "${BENCH_EVENTS:-}" ]; then  # one file for all recipes: the order in wh
 fi
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (fake.sh) $*"; }
 if [ "$stage" -le 1 ]; then
-  log "Stage 1: data preparation"
+  log "Stage 1: data preparation (OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset})"
   [ ! -f FAIL_PREP ] || { echo "data preparation broke" >&2; exit 3; }
   [ ! -f SLOW_PREP ] || sleep 2
   mkdir -p data && echo "${SYNTH_CACHE:-downloads}" > data/prepared_with
@@ -116,7 +116,7 @@ def test_all_done_writes_plan_and_table(bench, capsys, monkeypatch):
     assert sorted(calls(egs, "corpa/ks1")[1:]) == ["11 13 elp", "11 13 frozen", "11 13 hra"]
     threads = max(1, benchmark.cpu_count() // 2)
     assert f"OMP_NUM_THREADS={threads}" in (out / "logs" / "ks_hra.log").read_text()
-    assert "Stage 1: data preparation" in (out / "logs" / "ks_prep.log").read_text()
+    assert "Stage 1: data preparation (OMP_WAIT_POLICY=PASSIVE)" in (out / "logs" / "ks_prep.log").read_text()
     plan = json.loads((out / "plan.json").read_text())
     assert {(p["recipe"], p["method"], p["column_hint"], p["status"]) for p in plan} >= {
         (str(egs / "corpa/ks1"), "hra", "KS", "done"), (str(egs / "corpb/er1"), "frozen", "ER", "done")}
