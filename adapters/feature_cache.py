@@ -30,7 +30,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional
 
 import numpy as np
 import torch
@@ -167,19 +167,6 @@ def reusable_features(root, out_dir: Path, wanted: dict) -> dict:
         for utt, digest in digests.items():
             found.setdefault(digest, []).append((d / "feats.scp", utt))
     return found
-
-
-def shared_audio(train_cache: Path, other_cache: Path) -> Tuple[List[Tuple[str, str]], int]:
-    """``(utterance, training utterance)`` for every utterance of ``other_cache`` whose samples
-    are a training utterance's (their ``utt2audio_sha1``), and how many utterances
-    ``other_cache`` has: a held-out set that holds copies of training audio scores memory.
-    No pairs where either cache records no digests."""
-    try:
-        train = {d: u for u, d in read_table(Path(train_cache) / "utt2audio_sha1").items()}
-        other = read_table(Path(other_cache) / "utt2audio_sha1")
-    except (OSError, ValueError):
-        return [], 0
-    return [(u, train[d]) for u, d in sorted(other.items()) if d in train], len(other)
 
 
 def copied(open_scps: dict, donors) -> Optional[np.ndarray]:

@@ -121,6 +121,56 @@ def test_format_stops_on_bad_audio_unless_skipped(tmp_path):
     assert set(read_table(tmp_path / "out" / "text")) == {"u0", "u1"}
 
 
+def _distinct_data_dir(root, freqs):
+    root.mkdir(parents=True, exist_ok=True)
+    wav = {u: str(tone(root / f"{u}.wav", freq=f)) for u, f in freqs.items()}
+    write_table(root / "data" / "wav.scp", wav)
+    return root / "data"
+
+
+@pytest.mark.parametrize("audio_format", ["flac", "wav"])
+def test_format_records_the_digest_of_each_dumped_utterance(tmp_path, audio_format):
+    import hashlib
+
+    d = _distinct_data_dir(tmp_path, {"u0": 300.0, "u1": 400.0})
+    (d / "wav.scp").write_text((d / "wav.scp").read_text() + f"u2 {tmp_path / 'u0.wav'}\n")  # u0's file again
+    out, audio = tmp_path / "org", tmp_path / "audio"
+    fmt.format_data_dir(d, out, audio, audio_format=audio_format, nj=1)
+    digests = read_table(out / "utt2audio_sha1")
+    for u, dig in digests.items():  # what a reader of the dump decodes, not what was asked to be written
+        pcm, _ = sf.read(str(audio / f"{u}.{audio_format}"), dtype="int16")
+        assert dig == hashlib.sha1(pcm.tobytes()).hexdigest()
+    assert digests["u0"] == digests["u2"] != digests["u1"]
+    fmt.format_data_dir(d, out, audio, audio_format=audio_format, nj=1)  # resumed: the files are kept
+    assert read_table(out / "utt2audio_sha1") == digests
+    write_table(out / "text", {"u0": "A", "u1": "", "u2": "B"})
+    fmt.filter_data_dir(out, tmp_path / "flt")
+    assert read_table(tmp_path / "flt" / "utt2audio_sha1") == {u: digests[u] for u in ("u0", "u2")}
+
+
+def test_overlap_warns_when_a_held_out_set_holds_a_training_utterances_samples(tmp_path, capsys):
+    from adapters.data import overlap
+
+    train = _distinct_data_dir(tmp_path / "tr", {"u0": 300.0, "u1": 400.0, "u2": 500.0})
+    test = _distinct_data_dir(tmp_path / "te", {"t0": 600.0})
+    (test / "wav.scp").write_text((test / "wav.scp").read_text() + f"t1 {tmp_path / 'tr' / 'u1.wav'}\n")
+    clean = _distinct_data_dir(tmp_path / "cl", {"c0": 700.0})
+    dirs = {}
+    for name, d in (("train", train), ("test", test), ("clean", clean)):
+        fmt.format_data_dir(d, tmp_path / "dump" / name, tmp_path / "audio" / name, nj=1)
+        dirs[name] = str(tmp_path / "dump" / name)
+    (tmp_path / "dump" / "old").mkdir()  # formatted before the digests: passed over, named
+    capsys.readouterr()  # the format's progress bars
+    overlap.main([dirs["train"], dirs["test"], dirs["clean"], str(tmp_path / "dump" / "old")])
+    cap = capsys.readouterr()
+    assert cap.err.strip() == ("warning: 1 of 2 utterances of test have the same samples as a training utterance "
+                               "of train (t1 = u1): their scores measure memory, not generalisation")
+    assert "clean: none of its 1 utterances has the samples of a training utterance" in cap.out
+    assert "old: no utt2audio_sha1: not checked against train" in cap.out
+    # each held-out utterance paired with the (first) training utterance holding its samples
+    assert overlap.shared_audio({"u0": "a", "u1": "b"}, {"t0": "b", "t1": "c", "t2": "a"}) == [("t0", "u1"), ("t2", "u0")]
+
+
 def test_filter_by_duration(tmp_path):
     d = _data_dir(tmp_path)
     tone(tmp_path / "u1.wav", sec=3.0)

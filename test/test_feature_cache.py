@@ -273,37 +273,6 @@ def test_cli_names_the_cut_and_turns_off_for_augmentation(tmp_path, ckpt_dir):
     assert "speed perturbation" in (root / "runs" / "aug.off").read_text()
 
 
-def test_cli_warns_when_a_held_out_set_holds_a_training_utterances_audio(tmp_path, ckpt_dir, capsys):
-    """A test utterance whose samples are a training utterance's (a corpus that copies a
-    repeated prompt) is named with its training twin; a clean split says nothing."""
-    import yaml
-
-    from adapters.bin.cache_features import main
-
-    train = _data_dir(tmp_path)
-    test = tmp_path / "test"
-    (test / "wav").mkdir(parents=True)
-    sf.write(test / "wav" / "t0.wav", (np.random.default_rng(5).standard_normal(5000) * 0.1).astype(np.float32),
-             16000, subtype="PCM_16")
-    scp = {"t0": str(test / "wav/t0.wav"), "t1": str(train / "wav/u2.wav")}  # t1: u2's very file
-    (test / "wav.scp").write_text("".join(f"{u} {w}\n" for u, w in scp.items()))
-    (test / "utt2num_samples").write_text("".join(f"{u} {sf.info(w).frames}\n" for u, w in scp.items()))
-    conf = {"frontend": "s3prl_adapter", "frontend_conf": {
-        "upstream": "hubert_local", "path_or_url": str(ckpt_dir / "hubert.pt"), "method": "frozen"}}
-    (tmp_path / "frozen.yaml").write_text(yaml.safe_dump(conf))
-    args = ["--config", str(tmp_path / "frozen.yaml"), "--run", "frozen", "--data_root", str(tmp_path),
-            "--cache_root", str(tmp_path / "cache")]
-    main(args + ["--sets", "data", "test"])
-    err = capsys.readouterr().err
-    assert "warning: 1 of 2 utterances of test have the same samples as a training utterance of data (t1 = u2)" in err
-    clean = tmp_path / "clean"
-    clean.mkdir()
-    for f in ("wav.scp", "utt2num_samples"):
-        (clean / f).write_text((test / f).read_text().splitlines()[0] + "\n")  # t0 only
-    main(args + ["--sets", "data", "clean"])
-    assert "warning" not in capsys.readouterr().err
-
-
 def test_cut_of_a_method_that_needs_later_files(ckpt_dir):
     """A-AF's composition needs the stage-1 adapter files to attach, but its cut does not
     depend on them; ELP's does, so a failed attach is an error for it."""

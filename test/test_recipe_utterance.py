@@ -49,6 +49,8 @@ def test_speech_commands_ks(tmp_path_factory):
     test = res["test"]["test"]
     n_test = len(lines(d / "dump/raw/test/wav.scp"))
     assert test["utterances"] == n_test == len(lines(d / "exp/cls_hra/decode/test/prediction"))
+    # stage 3 compared the held-out sets' dumped samples with the training set's
+    assert f"test: none of its {n_test} utterances has the samples of a training utterance" in r.stdout
     assert 0.0 <= test["accuracy"] <= 100.0 and res["task"] == "ks" and res["method"] == "hra"
     assert 0 < res["adapter_params"] < res["trainable_params"] < res["total_params"]
     assert res["train_time_s"] > 0 and res["peak_mem_mb"] > 100

@@ -25,7 +25,7 @@ import yaml
 
 from adapters import catalogue
 from adapters.data.kaldi import DataDirError
-from adapters.feature_cache import CacheError, build, file_sha256, load_upstream, shared_audio, upstream_tag
+from adapters.feature_cache import CacheError, build, file_sha256, load_upstream, upstream_tag
 
 
 def waveform_augmentation(config: dict) -> Optional[str]:
@@ -90,17 +90,6 @@ def run_cut(config: dict, upstreams: dict):
     return (key, cut), None
 
 
-def warn_shared_audio(cache_dir: Path, sets) -> None:
-    """The first set trains; a later set with a training utterance's very samples is not held out."""
-    for s in sets[1:]:
-        pairs, n = shared_audio(cache_dir / sets[0], cache_dir / s)
-        if pairs:
-            shown = ", ".join(f"{u} = {t}" for u, t in pairs[:3])
-            print(f"warning: {len(pairs)} of {n} utterances of {s} have the same samples as a "
-                  f"training utterance of {sets[0]} ({shown}{', ...' if len(pairs) > 3 else ''}): "
-                  "their scores measure memory, not generalisation", file=sys.stderr)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", action="append", required=True, help="a run's training config (repeatable)")
@@ -135,8 +124,6 @@ def main(argv=None):
                 for s in a.sets:
                     build(upstreams[cut[0]], name, path, where, Path(a.data_root) / s, root / tag / s,
                           a.dtype, upstream_sha=sha, reuse_root=root / tag)
-                if not built:  # the sets' audio is the same for every cut: checked once
-                    warn_shared_audio(root / tag, a.sets)
                 built[tag] = True
             (runs_dir / run).write_text(str(root / tag) + "\n")
             print(f"{run}: method cuts the upstream at {where!r}; reads {root / tag}")

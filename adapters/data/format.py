@@ -2,8 +2,9 @@
 
 format: read every utterance of a data dir, check it, resample to ``--fs`` when
 needed (torchaudio), write it as 16-bit ``--audio_format`` under ``dump`` and a
-data dir pointing at the dumped files, plus ``utt2num_samples``.  Files already
-dumped by an interrupted run are kept.  A bad utterance stops the stage with
+data dir pointing at the dumped files, plus ``utt2num_samples`` and ``utt2audio_sha1``
+(the SHA-1 of the dumped 16-bit samples: ``adapters.data.overlap`` compares the held-out
+sets with the training set by it).  Files already dumped by an interrupted run are kept.  A bad utterance stops the stage with
 its id and file named; ``--skip_bad`` drops it instead and lists it in
 ``bad_utts``.
 
@@ -13,6 +14,7 @@ non-empty label (ESPnet's stage 4).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 from pathlib import Path
 from typing import Dict, Tuple
@@ -38,12 +40,19 @@ def _up_to_date(out: Path, src) -> bool:
         return False
 
 
-def _dump_one(job) -> Tuple[str, int, str]:
+def dumped_digest(out: Path) -> Tuple[int, str]:
+    """(samples, SHA-1 of the 16-bit samples) of a dumped file, as every later reader decodes it
+    (read back: libsndfile's float-to-16-bit rounding differs between FLAC and WAV)."""
+    pcm, _ = sf.read(str(out), dtype="int16")
+    return len(pcm), hashlib.sha1(pcm.tobytes()).hexdigest()
+
+
+def _dump_one(job) -> Tuple[str, int, str, str]:
     utt, entry, out, fs, fmt = job
     out = Path(out)
     path = audio_path(entry)
     if _up_to_date(out, path):  # dumped by an earlier (interrupted) run from this same file
-        return utt, sf.info(str(out)).frames, ""
+        return (utt, *dumped_digest(out), "")
     try:
         if path is None:
             raise DataDirError(f"pipes are not supported ({entry!r})")
@@ -65,9 +74,9 @@ def _dump_one(job) -> Tuple[str, int, str]:
             raise DataDirError(f"{path} contains NaN or infinite samples")
         with replacing(out, ".part") as tmp:
             sf.write(str(tmp), np.clip(data, -1.0, 1.0), fs, subtype="PCM_16", format=fmt.upper())
-        return utt, len(data), ""
+        return (utt, *dumped_digest(out), "")
     except DataDirError as e:
-        return utt, 0, f"utterance {utt}: {e}"
+        return utt, 0, "", f"utterance {utt}: {e}"
 
 
 def format_data_dir(src, dst, dump_dir, fs=16000, audio_format="flac", nj=2, skip_bad=False) -> int:
@@ -76,14 +85,15 @@ def format_data_dir(src, dst, dump_dir, fs=16000, audio_format="flac", nj=2, ski
     dump_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(u, e, str(dump_dir / f"{u}.{audio_format}"), fs, audio_format) for u, e in wav.items()]
     results: Dict[str, int] = {}
+    digests: Dict[str, str] = {}
     bad: Dict[str, str] = {}
     bar = tqdm(total=len(jobs), desc=f"format {src.name}", unit="utt", mininterval=2.0)
-    for utt, n, err in parallel_map(_dump_one, jobs, nj):
+    for utt, n, digest, err in parallel_map(_dump_one, jobs, nj):
         bar.update()
         if err:
             bad[utt] = err
         else:
-            results[utt] = n
+            results[utt], digests[utt] = n, digest
     bar.close()
     if bad and not skip_bad:
         first = next(iter(bad.values()))
@@ -94,6 +104,7 @@ def format_data_dir(src, dst, dump_dir, fs=16000, audio_format="flac", nj=2, ski
     dst.mkdir(parents=True, exist_ok=True)
     write_table(dst / "wav.scp", {u: str((dump_dir / f"{u}.{audio_format}").resolve()) for u in keep})
     write_table(dst / "utt2num_samples", {u: str(n) for u, n in results.items()})
+    write_table(dst / "utt2audio_sha1", digests)
     _copy_side_files(src, dst, keep)
     if bad:
         write_table(dst / "bad_utts", bad)
@@ -116,7 +127,9 @@ def filter_data_dir(src, dst, fs=16000, min_sec=0.0, max_sec=float("inf"), label
     lab = read_table(src / label, allow_empty_value=True)
     keep = {u for u, v in n.items() if min_sec * fs <= int(v) <= max_sec * fs and lab.get(u, "").strip()}
     dst.mkdir(parents=True, exist_ok=True)
-    for name in ("wav.scp", "utt2num_samples"):
+    for name in ("wav.scp", "utt2num_samples", "utt2audio_sha1"):
+        if name == "utt2audio_sha1" and not (src / name).is_file():  # formatted before it was written
+            continue
         t = read_table(src / name)
         write_table(dst / name, {u: v for u, v in t.items() if u in keep})
     _copy_side_files(src, dst, keep)

@@ -204,6 +204,13 @@ format_stage() {
     [ -z "$after" ] || "$after" "$s" "$out"
     stamp_write "$out/.done" "$rec"
   done
+  # a held-out utterance with a training utterance's very samples scores memory: warn, naming them
+  local train_dir= others=()
+  for s in $train_set $valid_set $test_sets; do
+    if [[ "$org" == *" $s "* ]]; then out=${dumpdir}/raw/org/$s; else out=${dumpdir}/raw/$s; fi
+    if [ "$s" = "$train_set" ]; then train_dir=$out; else others+=("$out"); fi
+  done
+  [ ${#others[@]} -eq 0 ] || spawn $python -m adapters.data.overlap "$train_dir" "${others[@]}"
 }
 
 # filter_stage WHAT "SET..." FILTER_ARG...: stage 4, the SETs' utterances of the allowed
