@@ -166,7 +166,10 @@ def test_overlap_warns_when_a_held_out_set_holds_a_training_utterances_samples(t
     assert cap.err.strip() == ("warning: 1 of 2 utterances of test have the same samples as a training utterance "
                                "of train (t1 = u1): their scores measure memory, not generalisation")
     assert "clean: none of its 1 utterances has the samples of a training utterance" in cap.out
-    assert "old: no utt2audio_sha1: not checked against train" in cap.out
+    assert "old: no readable utt2audio_sha1: not checked against train" in cap.out
+    (tmp_path / "dump" / "old" / "utt2audio_sha1").write_text("t9\n")  # malformed: no digest
+    overlap.main([dirs["train"], str(tmp_path / "dump" / "old")])
+    assert "old: no readable utt2audio_sha1: not checked against train" in capsys.readouterr().out
     # each held-out utterance paired with the (first) training utterance holding its samples
     assert overlap.shared_audio({"u0": "a", "u1": "b"}, {"t0": "b", "t1": "c", "t2": "a"}) == [("t0", "u1"), ("t2", "u0")]
 

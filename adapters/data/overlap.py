@@ -50,13 +50,13 @@ def check(train_dir, other_dirs, out=print, warn=None) -> int:
     train_dir = Path(train_dir)
     train = read_digests(train_dir)
     if train is None:
-        out(f"{train_dir}: no {DIGESTS} (formatted before stage 3 wrote it): held-out sets not checked")
+        out(f"{train_dir}: no readable {DIGESTS} (formatted before stage 3 wrote it?): held-out sets not checked")
         return 0
     total = 0
     for d in map(Path, other_dirs):
         other = read_digests(d)
         if other is None:
-            out(f"{d}: no {DIGESTS}: not checked against {train_dir.name}")
+            out(f"{d}: no readable {DIGESTS}: not checked against {train_dir.name}")
             continue
         pairs = shared_audio(train, other)
         total += len(pairs)
