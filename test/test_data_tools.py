@@ -143,6 +143,9 @@ def test_format_records_the_digest_of_each_dumped_utterance(tmp_path, audio_form
     assert digests["u0"] == digests["u2"] != digests["u1"]
     fmt.format_data_dir(d, out, audio, audio_format=audio_format, nj=1)  # resumed: the files are kept
     assert read_table(out / "utt2audio_sha1") == digests
+    (audio / f"u1.{audio_format}").write_bytes(b"cut short")  # newer than its source, unreadable
+    fmt.format_data_dir(d, out, audio, audio_format=audio_format, nj=1)  # dumped again, not a traceback
+    assert read_table(out / "utt2audio_sha1") == digests
     write_table(out / "text", {"u0": "A", "u1": "", "u2": "B"})
     fmt.filter_data_dir(out, tmp_path / "flt")
     assert read_table(tmp_path / "flt" / "utt2audio_sha1") == {u: digests[u] for u in ("u0", "u2")}

@@ -52,7 +52,10 @@ def _dump_one(job) -> Tuple[str, int, str, str]:
     out = Path(out)
     path = audio_path(entry)
     if _up_to_date(out, path):  # dumped by an earlier (interrupted) run from this same file
-        return (utt, *dumped_digest(out), "")
+        try:
+            return (utt, *dumped_digest(out), "")
+        except Exception:  # noqa: BLE001 - unreadable (cut short, a disk error): dumped again below
+            pass
     try:
         if path is None:
             raise DataDirError(f"pipes are not supported ({entry!r})")
