@@ -124,13 +124,19 @@ SIZES = {
     # ones the models learnt the channel (valid 96 %, test 57 % for ELP even at 12 epochs); with 4
     # seen ones, 8 epochs, 10-step warm-up: frozen 50.0 -> 75.0, ELP 54.2 -> 79.2; ASV (4 epochs)
     # frozen EER 24.0 -> 20.0, ELP 14.0 -> 14.7 (2026-12-05, on e287af5's data).
+    # MT-ASR: 120 prompts a speaker, not the recipe's 40 (360 training utterances, not 119): at 40 the
+    # runs learnt little, and more epochs did not help (40 epochs: frozen test WER 83.8 -> 82.4, Houlsby
+    # 70.6 -> 70.6); with 120, 10 epochs: frozen 50.2 [44.1, 56.3], Houlsby 39.1 [31.7, 46.5], zero-shot
+    # 92.9 -> 72.2 and 68.9 (2026-12-05; egs/superb_demo/RESULTS.md).  Its warm-up, 40 steps, is about
+    # one epoch of the larger corpus (45 steps).
     "full": dict(ls="--synth_scale 0.3", ls_epochs=2, ctc_args="--max_epoch 4 --scheduler_conf warmup_steps=100",
                  rnnt_args="--max_epoch 6 --scheduler_conf warmup_steps=100",
                  ks="--synth_speakers 60", ks_epochs=6, ks_warmup=20,
                  er="--synth_utts_per_actor 16", er_folds=3, er_epochs=8,
                  vox="--synth_speakers 24 --synth_test_speakers 8 --dev_trials 40 --synth_videos 5 --synth_utts_per_video 3",
                  sid_epochs=8, sid_warmup=10, asv_epochs=4, asv_warmup=10,
-                 mt="--synth_impaired 6 --synth_typical 2 --zeroshot_count 2", mt_epochs=10, mt_warmup=40, aaf="aaf_avg"),
+                 mt="--synth_impaired 6 --synth_typical 2 --zeroshot_count 2 --synth_prompts 120", mt_epochs=10, mt_warmup=40,
+                 aaf="aaf_avg"),
     # quick: CTC 6 epochs after a one-epoch warm-up (27 steps): under the base config's 300 steps its 2
     # epochs (54 steps) never took the learning rate above 2.8e-4 and every method scored 100 % WER (dev
     # CER 0.78).  The recipe's LM for one epoch, not three (stage 7: 80 s, test_clean perplexity 3.60
@@ -168,7 +174,7 @@ GPU_SIZE = dict(ls="--synth_scale 0.5 --nj 8", ls_epochs=3, ctc_args="--max_epoc
                 er="--synth_utts_per_actor 24 --nj 8", er_folds=3, er_epochs=8,
                 vox="--synth_speakers 32 --synth_test_speakers 8 --dev_trials 60 --synth_videos 5 --synth_utts_per_video 3 --nj 8",
                 sid_epochs=10, sid_warmup=14, asv_epochs=6, asv_warmup=14,
-                mt="--synth_impaired 8 --synth_typical 2 --zeroshot_count 2 --nj 8", mt_epochs=15, mt_warmup=60,
+                mt="--synth_impaired 8 --synth_typical 2 --zeroshot_count 2 --synth_prompts 120 --nj 8", mt_epochs=15, mt_warmup=60,
                 aaf="aaf_avg", run_args=["--nj", "8"])
 SIZES["gpu"] = GPU_SIZE
 # runs sharing one GPU at a time, per profile (default 1; --runs_per_gpu); the gpu profile's runs
