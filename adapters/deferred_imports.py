@@ -1,12 +1,14 @@
 """Modules that ESPnet imports at start-up but a run of ours never uses, loaded on first use instead.
 
-``espnet2.tasks.asr`` imports ``espnet2.text.phoneme_tokenizer``, which imports ``g2p_en`` at
-module level; ``g2p_en`` imports ``inflect``, whose typeguard-decorated functions are instrumented
-on import: 2.7 of the 10 s that importing ``espnet2.tasks.asr`` takes on the project's 2-core CPU
-machine (``python -X importtime``, 2026-12-05).  Every training, decoding and scoring process pays
-it, four or more a benchmark run.  The phoneme tokenizer only touches ``g2p_en.G2p`` when a
-``g2p_en`` tokenizer is built, so the module object it holds can stand in for the real one until
-then: the first attribute it asks for imports the real module and answers from it.
+``espnet2.tasks.asr`` imports ``g2p_en`` (for its phoneme tokenizer) and ``tacotron_cleaner``
+(for its text cleaner) at module level; both import ``inflect``, whose typeguard-decorated
+functions are instrumented on import: 2.35 s of the 11.3 s (wall, idle) that importing
+``espnet2.tasks.asr`` takes on the project's 2-core CPU machine (``python -X importtime``,
+2026-12-05; 8.6 s with these deferred).  Every training, decoding and scoring process pays it,
+four or more a benchmark run.  ESPnet touches ``g2p_en.G2p`` only when a ``g2p_en`` tokenizer is
+built and ``tacotron_cleaner.cleaners`` only when the ``tacotron`` cleaner runs, so the module
+objects it holds can stand in for the real ones until then: the first attribute asked of a
+stand-in imports the real module and answers from it.
 """
 from __future__ import annotations
 
