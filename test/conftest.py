@@ -1,6 +1,10 @@
 import os
 import warnings
 
+# ESPnet's run-time type checks stay on in the tests (adapters/typechecks.py skips them in runs):
+# every call we make into ESPnet is checked, here and in the entry points the tests start
+os.environ.setdefault("ADAPTERS_TYPECHECK", "1")
+
 import pytest
 import torch
 
