@@ -111,7 +111,7 @@ def train_info(exp: Path) -> dict:
     return out
 
 
-def _output_dir(argv) -> Optional[Path]:
+def output_dir_of(argv) -> Optional[Path]:
     """ESPnet's ``--output_dir`` of a training command line (None: not given or not made)."""
     import sys
 
@@ -130,7 +130,7 @@ def record_peak_memory(argv) -> None:
     (the SUPERB table's memory column; on a GPU, ESPnet's log has the GPU figure)."""
     import resource
 
-    out = _output_dir(argv)
+    out = output_dir_of(argv)
     if out is not None:
         kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
         (out / "peak_mem_mb").write_text(f"{kb / 1024:.0f}\n")
@@ -163,7 +163,7 @@ def machine_record() -> dict:
 
 def record_machine(argv) -> None:
     """Write :func:`machine_record` of the training process to ``<output_dir>/train_machine.json``."""
-    out = _output_dir(argv)
+    out = output_dir_of(argv)
     if out is not None:
         write_json(out / MACHINE_FILE, machine_record())
 

@@ -54,6 +54,9 @@ def test_speech_commands_ks(tmp_path_factory):
     assert 0.0 <= test["accuracy"] <= 100.0 and res["task"] == "ks" and res["method"] == "hra"
     assert 0 < res["adapter_params"] < res["trainable_params"] < res["total_params"]
     assert res["train_time_s"] > 0 and res["peak_mem_mb"] > 100
+    # the training curves, drawn once at the end (not after every epoch)
+    assert "use_matplotlib: false" in (d / "exp/cls_hra/config.yaml").read_text()
+    assert {"loss.png", "acc.png"} <= {p.name for p in (d / "exp/cls_hra/images").iterdir()}
     # the machine it trained on (another processor type rounds differently)
     import torch
     assert res["train_machine"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()

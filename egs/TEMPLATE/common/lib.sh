@@ -27,20 +27,22 @@ share_cores() {
 }
 
 # watch_training PID DIR NAME METRIC_REGEX: one progress line per finished epoch of an
-# ESPnet training writing DIR/train.log, until PID exits; returns PID's status.
+# ESPnet training writing DIR/train.log, until PID exits; returns PID's status.  It looks once a
+# second: the stage goes on as soon as the training ends (a 10 s sleep kept every training
+# waiting 5 s on average after its end, and counted the wait in train_time_s).
 watch_training() {
   local pid=$1 dir=$2 name=$3 metric=$4 seen=0 n line max
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 10 & wait $!  # (a signal's trap runs at once, not after the sleep)
+    sleep 1 & wait $!  # (a signal's trap runs at once, not after the sleep)
     n=$(grep -c "epoch results" "$dir/train.log" 2>/dev/null || true)
-    if [ "${n:-0}" -gt "$seen" ]; then
-      seen=$n
-      line=$(grep "epoch results" "$dir/train.log" | tail -n 1)
+    while [ "${n:-0}" -gt "$seen" ]; do  # every epoch finished since the last look, in order
+      seen=$(( seen + 1 ))
+      line=$(grep "epoch results" "$dir/train.log" | sed -n "${seen}p")
       max=$(grep -m1 -o '^max_epoch: [0-9]*' "$dir/config.yaml" 2>/dev/null | cut -d' ' -f2)
       log "  $name: epoch $(echo "$line" | grep -o '[0-9]*epoch results' | cut -de -f1) of ${max:-?}," \
           "$(echo "$line" | grep -o ' time=[^,]*' | head -n 1 | sed 's/ time=/took /');" \
           "$(echo "$line" | grep -o 'valid\] [^,]*' | sed 's/\]//') $(echo "$line" | grep -oE "$metric" | tail -n 1)"
-    fi
+    done
   done
   wait "$pid"
 }
