@@ -133,6 +133,7 @@ SIZES = {
     # frozen's test WER 43.3; with SpecAugment, 20 epochs: Houlsby 29.2 [23.1, 35.3], frozen 49.8 (one
     # run each, on f194b76's data, 2026-12-05).  Houlsby's 3 best dev losses were at epochs 10, 12 and
     # 15, and the learning rate does not depend on max_epoch, so 15 epochs average the same 3 epochs.
+    # In make demo at e93ae7f: Houlsby mean WER 31.3 +- 5.5, frozen 64.3 (egs/superb_demo/RESULTS.md).
     "full": dict(ls="--synth_scale 0.3", ls_epochs=2, ctc_args="--max_epoch 4 --scheduler_conf warmup_steps=100",
                  rnnt_args="--max_epoch 6 --scheduler_conf warmup_steps=100",
                  ks="--synth_speakers 60", ks_epochs=6, ks_warmup=20,
