@@ -103,6 +103,19 @@ def test_bad_audio_is_named(recipe):
     assert f"utterance {utt}: unreadable audio {broken}" in r.stdout + r.stderr
 
 
+def test_bpe_token_stage(tmp_path_factory):
+    """Stage 5 with --token_type bpe: sentencepiece's trainer, then ESPnet's token list from it
+    (the real corpus's documented ``--token_type bpe --nbpe 5000``, here on a tiny synthetic one)."""
+    recipe = copy_recipe(tmp_path_factory.mktemp("bpe"), "librispeech/asr1")
+    r = run(recipe, "--stop_stage", "5", "--local_data_opts", "--synth_scale 0.05 --lm_text_lines 50",
+            "--token_type", "bpe", "--nbpe", "40", *TINY)
+    tokens = (recipe / "data/token_list/bpe_unigram40/tokens.txt").read_text().split()
+    assert tokens[:2] == ["<blank>", "<unk>"] and tokens[-1] == "<sos/eos>"
+    assert len(tokens) == 40  # 37 pieces (sentencepiece counts its <unk>, <s>, </s> in --nbpe) + ESPnet's 3
+    assert (recipe / "data/token_list/bpe_unigram40/bpe.model").is_file()
+    assert "nltk" not in r.stdout + r.stderr  # ESPnet's tokenize_text ran without g2p_en's download
+
+
 def test_options_are_checked(recipe):
     r = run(recipe, "--no_such_option", "1", check=False)
     assert r.returncode != 0 and "unknown option --no_such_option" in r.stderr

@@ -158,7 +158,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     rm -f "${token_dir}/.done"
     cut -f 2- -d " " "$text" > "${token_dir}/train.txt"
     if [ "$token_type" = bpe ]; then
-      spawn $python -m espnet2.bin.spm_train --input="${token_dir}/train.txt" --vocab_size="$nbpe" \
+      spawn $python -m adapters.bin.spm_train --input="${token_dir}/train.txt" --vocab_size="$nbpe" \
         --model_type="$bpemode" --model_prefix="${token_dir}/bpe" --character_coverage=1.0 \
         --input_sentence_size=100000000
       tok_opts="--token_type bpe --bpemodel $bpemodel"
@@ -166,7 +166,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
       tok_opts="--token_type $token_type"
     fi
     # shellcheck disable=SC2086
-    spawn $python -m espnet2.bin.tokenize_text --input "${token_dir}/train.txt" --output "${token_list}.tmp" \
+    spawn $python -m adapters.bin.espnet tokenize_text --input "${token_dir}/train.txt" --output "${token_list}.tmp" \
       $tok_opts --field 1- --cleaner none --g2p none --write_vocabulary true \
       --add_symbol "<blank>:0" --add_symbol "<unk>:1" --add_symbol "<sos/eos>:-1"
     replace_if_changed "${token_list}.tmp" "$token_list"
@@ -219,14 +219,14 @@ if "$use_lm" && [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
     rm -f "$lm_exp/.done"; mkdir -p "$lm_exp"
     stamp_write "$lm_exp/.inputs" "$rec"
     # shellcheck disable=SC2046,SC2086
-    spawn $python -m espnet2.bin.lm_train --collect_stats true --use_preprocessor true --config "$lm_config" \
+    spawn $python -m adapters.bin.espnet lm_train --collect_stats true --use_preprocessor true --config "$lm_config" \
       $(tok_args) --cleaner none --g2p none --ngpu 0 --num_workers 0 \
       --train_data_path_and_name_and_type "$lm_text,text,text" --valid_data_path_and_name_and_type "$lm_valid,text,text" \
       --train_shape_file "$lm_text" --valid_shape_file "$lm_valid" --output_dir "$lm_exp/stats" ${lm_args} \
       > "$lm_exp/stats.log" 2>&1 || die "LM collect_stats failed; see $lm_exp/stats.log"
     vocab_shapes "$lm_exp/stats"
     # shellcheck disable=SC2046,SC2086
-    $python -m espnet2.bin.lm_train --use_preprocessor true --config "$lm_config" $(tok_args) --cleaner none --g2p none \
+    $python -m adapters.bin.espnet lm_train --use_preprocessor true --config "$lm_config" $(tok_args) --cleaner none --g2p none \
       --ngpu "$ngpu" --resume true \
       --train_data_path_and_name_and_type "$lm_text,text,text" --valid_data_path_and_name_and_type "$lm_valid,text,text" \
       --train_shape_file "$lm_exp/stats/train/text_shape.${token_type}" \
@@ -245,7 +245,7 @@ if "$use_lm" && [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
     rec=$(record lm "$(file_sig "$lm_exp/$inference_lm")" text "$(file_sig "${dumpdir}/raw/$s/text")")
     if ! { [ -s "$out/ppl" ] && stage_done "LM perplexity $s" "$out/.done" "$rec"; }; then
       rm -f "$out/.done"
-      spawn $python -m espnet2.bin.lm_calc_perplexity --ngpu 0 --data_path_and_name_and_type "${dumpdir}/raw/$s/text,text,text" \
+      spawn $python -m adapters.bin.espnet lm_calc_perplexity --ngpu 0 --data_path_and_name_and_type "${dumpdir}/raw/$s/text,text,text" \
         --train_config "$lm_exp/config.yaml" --model_file "$lm_exp/$inference_lm" --output_dir "$out" \
         > "$out.log" 2>&1 || die "LM perplexity on $s failed; see $out.log"
       stamp_write "$out/.done" "$rec"
