@@ -20,7 +20,7 @@ apt:
 # project's machines) nothing ever writes them: every process then compiled ESPnet and torch
 # again (importing espnet2.tasks.asr: 18.7 s against 10.5, a quick demo 22.1 min against 16.7).
 # Measured here from an empty venv: pip 7.4 GB of disk at the peak and 2.5 min, uv 5.8 GB and
-# 57 s, the same versions (ci_sdr too).
+# 57 s, the same versions (ci_sdr too).  --system-certs: the system's CA bundle, as pip uses here.
 UV_VERSION := 0.13.9
 INSTALL_NEEDS_MB := 6000
 $(STAMP): setup.py
@@ -29,7 +29,7 @@ $(STAMP): setup.py
 	  echo "make install: $$free_mb MB free on $$(df -P . | awk 'NR==2 {print $$6}'), the install needs $(INSTALL_NEEDS_MB) MB" >&2; exit 1; fi
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q "uv==$(UV_VERSION)"
-	UV_CACHE_DIR=$(VENV)/.uv-cache $(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -e ".[test]"
+	UV_CACHE_DIR=$(VENV)/.uv-cache $(VENV)/bin/uv pip install -q --compile-bytecode --system-certs --python $(PY) -e ".[test]"
 	@touch $(STAMP)
 
 test: install
