@@ -18,7 +18,7 @@ apt:
 # it shares the venv's file system and goes with `make clean`.  --compile-bytecode: pip writes the
 # .pyc files at install time and uv does not, and where PYTHONDONTWRITEBYTECODE is set (as on this
 # project's machines) nothing ever writes them: every process then compiled ESPnet and torch
-# again (importing espnet2.tasks.asr: 18.7 s against 10.5, a quick demo 22.1 min against 16.7).
+# again (importing espnet2.tasks.asr: 18.7 s against 10.5; make demo-quick 22.1 min against 14.3).
 # Measured here from an empty venv: pip 7.4 GB of disk at the peak and 2.5 min, uv 5.8 GB and
 # 57 s, the same versions (ci_sdr too).  --system-certs: the system's CA bundle, as pip uses here.
 UV_VERSION := 0.13.9
