@@ -62,7 +62,7 @@ def build_model(method: str, token_list, work: Path):
     from adapters.espnet.register import register_asr
 
     register_asr()
-    from espnet2.tasks.asr import ASRTask
+    from adapters.espnet.tasks import AdapterASRTask as ASRTask  # the recipe's training task
 
     cfg = yaml.safe_load((RECIPE / "conf" / f"train_ctc_{method}.yaml").read_text())
     cfg["frontend_conf"]["path_or_url"] = str(UPSTREAM)

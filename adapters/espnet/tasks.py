@@ -1,11 +1,13 @@
 """ESPnet's tasks as our training entry points run them: the same classes with
-per-parameter learning-rate scales (:mod:`adapters.espnet.optim_groups`).  Module-level
+per-parameter learning-rate scales (:mod:`adapters.espnet.optim_groups`) and a cheaper CPU
+dropout mask (:mod:`adapters.espnet.fast_dropout`).  Module-level
 classes that register our frontend and model on import, so that a worker started by
 ESPnet's multi-process launcher, which unpickles them by name, has them too."""
 from espnet2.tasks.asr import ASRTask
 from espnet2.tasks.cls import CLSTask
 from espnet2.tasks.spk import SpeakerTask
 
+from adapters.espnet.fast_dropout import FastDropoutModels
 from adapters.espnet.optim_groups import LrScaledOptimizers
 from adapters.espnet.register import register_asr, register_cls, register_spk
 
@@ -14,7 +16,7 @@ register_cls()
 register_spk()
 
 
-class AdapterASRTask(LrScaledOptimizers, ASRTask):
+class AdapterASRTask(LrScaledOptimizers, FastDropoutModels, ASRTask):
     @classmethod
     def add_task_arguments(cls, parser):
         super().add_task_arguments(parser)
@@ -38,9 +40,9 @@ class AdapterASRTask(LrScaledOptimizers, ASRTask):
         return super().build_model(args)
 
 
-class AdapterCLSTask(LrScaledOptimizers, CLSTask):
+class AdapterCLSTask(LrScaledOptimizers, FastDropoutModels, CLSTask):
     pass
 
 
-class AdapterSpeakerTask(LrScaledOptimizers, SpeakerTask):
+class AdapterSpeakerTask(LrScaledOptimizers, FastDropoutModels, SpeakerTask):
     pass
