@@ -396,8 +396,9 @@ def test_verification_paired_on_trials_and_the_ci_fallback(tmp_path):
 
 def test_seeds_combine_into_the_mean_and_t_interval(tmp_path):
     """Two seeds of frozen and hra (exp/, exp_seed1/): the cell is their mean ± Student's t over
-    the seeds, n = 2 seeds; the paired test pairs the seed-0 runs' items; elp (seed 0 only) and
-    --seeds 1 are the one-seed table."""
+    the seeds, n = 2 seeds; hra against frozen pairs the seeds (t with 1 degree of freedom: not
+    significant), hra against elp (seed 0 only) the seed-0 runs' items; --seeds 1 is the one-seed
+    table."""
     egs, ks = tmp_path / "egs", "speech_commands/ks1"
     outcomes = {("frozen", "exp"): [1] * 50 + [0] * 50, ("frozen", "exp_seed1"): [1] * 54 + [0] * 46,
                 ("hra", "exp"): [1] * 90 + [0] * 10, ("hra", "exp_seed1"): [1] * 86 + [0] * 14,
@@ -414,13 +415,18 @@ def test_seeds_combine_into_the_mean_and_t_interval(tmp_path):
     assert [r.seed for r in hra.seed_runs] == [0, 1] and "over 2 seeds" in hra.ci_method
     assert frozen.value == pytest.approx(52.0) and frozen.seeds == 2
     assert (elp.value, elp.seeds, elp.n) == (70.0, 1, 100)  # one seed: its bootstrap CI as before
+    assert hra.seed_values == {0: 90.0, 1: 86.0} and elp.seed_values == {}
     j = s.judgements[col.key]
-    assert j.best == {"hra"} and j.best_how == "paired"  # on the seed-0 runs' items
-    assert j.vs_baseline == {"hra": "better", "elp": "better"}
+    assert j.best == {"hra"} and j.best_how == "paired"  # against elp: the seed-0 runs' items
+    # against frozen: per-seed differences 40 and 32, t interval 36 ± 12.7 x 4: spans 0
+    v = superb.Tester().compare(col, hra, frozen)
+    assert v.how == "seeds" and not v.significant and v.diff == pytest.approx(36.0)
+    assert v.ci == pytest.approx(tuple(stats.t_interval([40.0, 32.0])))
+    assert j.vs_baseline == {"hra": "not significant", "elp": "better"}
     assert any("Student's t interval over the seeds" in n for n in s.notes)
     _, rows = _md_rows("\n".join(superb.markdown_table(s)[0]))
     h = (hra.ci[1] - hra.ci[0]) / 2
-    assert rows["hra"]["KS acc↑"] == f"**88.0 ± {h:.1f}**"
+    assert rows["hra"]["KS acc↑"] == f"**88.0 ± {h:.1f}** {superb.SAME_AS_BASELINE}"
     csv_rows = {r["method"]: r for r in csv.DictReader(io.StringIO(superb.csv_text(s))) if r["column"] == "KS acc"}
     assert (csv_rows["hra"]["seeds"], csv_rows["hra"]["n"], csv_rows["elp"]["seeds"]) == ("2", "2", "1")
     # one seed: the table of exp/ alone, as before seeds
@@ -434,6 +440,26 @@ def test_seeds_combine_into_the_mean_and_t_interval(tmp_path):
     assert superb.markdown_table(one) == superb.markdown_table(before)
     assert superb.csv_text(one).replace(str(egs), "X") == superb.csv_text(before).replace(str(alone), "X")
     assert not any("over the seeds" in n for n in one.notes)
+
+
+@pytest.mark.parametrize("hra_seeds,houlsby_seeds,bold", [
+    ((90, 60, 62), (70, 72, 61), set()),  # seed 0 alone says hra by 20 points; the seeds disagree
+    ((90, 88, 91), (70, 71, 69), {"hra"}),  # every seed says hra
+])
+def test_bold_with_several_seeds_needs_the_seeds_to_agree(tmp_path, hra_seeds, houlsby_seeds, bold):
+    egs, ks = tmp_path / "egs", "speech_commands/ks1"
+    for m, accs in (("hra", hra_seeds), ("houlsby", houlsby_seeds)):
+        for seed, acc in enumerate(accs):
+            e, items = _cls_items([1] * acc + [0] * (100 - acc))
+            _write(egs, ks, f"cls_{m}", _res("ks", m, {"test": e}), {"test": items},
+                   exp="exp" if seed == 0 else f"exp_seed{seed}")
+    s = superb.summarize(egs, ["hra", "houlsby"])
+    (col,) = s.columns
+    j = s.judgements[col.key]
+    assert j.best_how == "seeds" and j.best == bold
+    # seed 0's items alone: hra 90 against houlsby 70 on the same 100 items is a clear difference
+    one = superb.summarize(egs, ["hra", "houlsby"], seeds=1)
+    assert one.judgements[col.key].best == {"hra"} and one.judgements[col.key].best_how == "paired"
 
 
 def test_seeds_plan_reasons(tmp_path):

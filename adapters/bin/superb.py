@@ -47,8 +47,11 @@ Seeds: a run of seed s > 0 lives in ``<recipe>/exp_seed<s>/`` (the benchmark dri
 seed found).  Where a cell has results of several seeds, it shows their mean, ± the half-width
 of the 95 % Student's t interval over the seeds (``n`` = the seeds, ``seeds`` in
 ``superb.csv``); each seed's own result is chosen as above (the newest, the fold average).
-Bold and ``≈`` pair the lowest seed's runs (seed 0) on their test items; the costs are those
-of that run (one training).
+Where both cells of a comparison have two or more seeds in common, bold and ``≈`` use the
+paired Student's t interval of their per-seed differences (seed s against seed s): the training's
+spread, which a bootstrap over one run's test items does not see (on the embedded Euphonia, one
+seed moved a cell by 10 points).  Otherwise they pair the lowest seed's runs (seed 0) on their
+test items.  The costs are those of the lowest seed's run (one training).
 
 Data: each results.json records the ids of the data its run was trained,
 validated and tested on (``provenance``, ``adapters.results``).  The collector
@@ -315,6 +318,7 @@ class Cell:
     seeds: int = 1  # the seeds behind the value (its mean)
     seed_runs: list = field(default_factory=list)  # several seeds: each seed's run, the lowest first (run)
     run_value: float | None = None  # several seeds: run's own value (what its per-item outcomes give)
+    seed_values: dict = field(default_factory=dict)  # several seeds: seed -> that seed's value
     _items: dict = field(default_factory=dict, repr=False)  # metric -> checked per-item outcomes
 
     @property
@@ -372,11 +376,11 @@ def choose(col: Column, cands: list) -> Cell:
 
 def combine_seeds(col: Column, per_seed: dict) -> Cell:
     """The mean over the seeds with a value, its 95 % Student's t interval over them (n = seeds).
-    The cell's run is the lowest seed's: its costs, provenance and per-item outcomes.  Paired
-    comparisons use that one run's items, not the seeds' pooled: the paired bootstrap resamples
-    test items, and pooling would count the seeds' runs as more items of one run (and
-    adapters.stats cannot stratify EER/minDCF by seed); the seed-0 runs are the ones every method
-    of a benchmark has, the same test a one-seed table makes; the seeds' spread is in the CI."""
+    The cell's run is the lowest seed's: its costs, provenance and per-item outcomes.  Against a
+    cell with two or more of the same seeds, comparisons pair the seeds (``Tester.compare``);
+    otherwise they use the lowest seed's items, not the seeds' pooled: pooling would count the
+    seeds' runs as more items of one run (and adapters.stats cannot stratify EER/minDCF by
+    seed)."""
     have = {s: c for s, c in per_seed.items() if c.value is not None}
     if not have:
         return per_seed[min(per_seed)]
@@ -389,6 +393,7 @@ def combine_seeds(col: Column, per_seed: dict) -> Cell:
         cell = Cell(statistics.fmean(vals), run=first.run, test=first.test, ci=_ci(stats.t_interval(vals)),
                     n=len(vals), seeds=len(vals), seed_runs=[c.run for c in have.values()],
                     run_value=first.value, std=statistics.stdev(vals),
+                    seed_values={s: c.value for s, c in have.items()},
                     ci_method=f"{100 * stats.CONFIDENCE:g} % Student's t interval of the mean over "
                               f"{len(vals)} seeds ({', '.join(map(str, have))})")
         majors = [c.majority for c in have.values()]
@@ -496,7 +501,7 @@ class Verdict:
     """How two cells of a column compare: ``how`` is ``paired`` (paired bootstrap on the same
     items), ``ci`` (non-overlapping CIs, no per-item outcomes to pair) or ``value`` (no CI
     at all: nothing to test, ``significant`` None); ``why`` says why pairing was not possible."""
-    how: str
+    how: str  # paired / seeds (paired Student's t over the seeds both cells have) / ci / value
     significant: bool | None
     diff: float  # a - b
     ci: tuple | None = None  # of the difference, paired only
@@ -528,6 +533,11 @@ class Tester:
 
     def compare(self, col: Column, a: Cell, b: Cell) -> Verdict:
         diff = a.value - b.value
+        common = sorted(set(a.seed_values) & set(b.seed_values))
+        if len(common) >= 2:  # the seeds' spread decides, not one run's test items
+            d = [a.seed_values[s] - b.seed_values[s] for s in common]
+            lo, hi = stats.t_interval(d)
+            return Verdict("seeds", not lo <= 0.0 <= hi, statistics.fmean(d), (lo, hi))
         res, why = self._pair(a, b, col.metric)
         if res is not None:
             return Verdict("paired", res["significant"], res["diff"], tuple(res["ci"]) if res["ci"] else None)
@@ -541,7 +551,7 @@ class Judgement:
     """A column's marks: the bold methods, the methods not different from the baseline, the
     accuracies at or below the majority class, and how the comparisons were made."""
     best: set = field(default_factory=set)
-    best_how: str = ""  # paired / ci / value / only / "" (no value)
+    best_how: str = ""  # paired / seeds / ci / value / only / "" (no value)
     runner_up: str | None = None
     same_as_baseline: set = field(default_factory=set)
     vs_baseline: dict = field(default_factory=dict)  # method -> "not significant" / "better" / "worse"
@@ -999,7 +1009,8 @@ def markdown(s: Summary, egs: Path, bench_lines=()) -> str:
         " and n); (sd x): standard deviation over folds, where no interval was recorded.",
         "- **bold**: the best of the column (arrows: ↓ lower is better, ↑ higher is better), only where it is"
         " significantly better than the runner-up (paired bootstrap of the difference on the same test"
-        " items, 95 %); a column without bold has no clear winner.",
+        " items, 95 %; where both have several seeds: the paired Student's t interval of their per-seed"
+        " differences); a column without bold has no clear winner.",
         f"- {SAME_AS_BASELINE}: not significantly different from `{BASELINE}` (the same test);"
         f" {BELOW_MAJORITY}: accuracy at or below the majority-class rate (always answering the most"
         " frequent class).",
