@@ -498,13 +498,14 @@ NO_ITEMS = "no per-item outcomes"
 
 @dataclass
 class Verdict:
-    """How two cells of a column compare: ``how`` is ``paired`` (paired bootstrap on the same
-    items), ``ci`` (non-overlapping CIs, no per-item outcomes to pair) or ``value`` (no CI
-    at all: nothing to test, ``significant`` None); ``why`` says why pairing was not possible."""
-    how: str  # paired / seeds (paired Student's t over the seeds both cells have) / ci / value
+    """How two cells of a column compare: ``how`` is ``seeds`` (paired Student's t over the
+    seeds both cells have), ``paired`` (paired bootstrap on the same items), ``ci``
+    (non-overlapping CIs, no per-item outcomes to pair) or ``value`` (no CI at all: nothing to
+    test, ``significant`` None); ``why`` says why pairing was not possible."""
+    how: str
     significant: bool | None
     diff: float  # a - b
-    ci: tuple | None = None  # of the difference, paired only
+    ci: tuple | None = None  # of the difference: seeds and paired only
     why: str = ""
 
 
