@@ -213,6 +213,22 @@ def test_synthetic_librispeech_layout_and_cache(tmp_path):
     assert len(synth.vocabulary()) >= 1000
 
 
+def test_synthetic_librispeech_test_scale_grows_the_test_sets_only(tmp_path):
+    from adapters.synth import librispeech as synth
+
+    small, big = synth.scaled_sets(0.3), synth.scaled_sets(0.3, test_scale=1.0)
+    assert small["train-clean-100"] == big["train-clean-100"] and small["dev-clean"] == big["dev-clean"]
+    assert small["test-clean"][2] == 4 and big["test-clean"][2] == 12 and big["test-other"][2] == 12
+    a = synth.plan(tmp_path, small)[1]
+    b = synth.plan(tmp_path, big)[1]
+    train = [k for k in a if "train-clean-100" in k.parts or "dev-clean" in k.parts]
+    assert train and all(a[k] == b[k] for k in train)  # the same sentences, speakers and chapters
+    test = [k for k in b if "test-clean" in k.parts]
+    assert sum(t.count("\n") for k, t in b.items() if k in test) == 72
+    with pytest.raises(SystemExit, match="positive"):
+        synth.scaled_sets(0.3, test_scale=0)
+
+
 def test_synthetic_lm_text_shares_the_words_not_the_sentences(tmp_path):
     import gzip
 

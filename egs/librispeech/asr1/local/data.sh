@@ -6,6 +6,7 @@ set -euo pipefail
 . ../../TEMPLATE/common/lib.sh  # corpus_fingerprint, corpus_done, the signal trap
 
 synth_scale=1.0   # embedded default only: utterances per chapter x this
+synth_test_scale= # the same for test_clean and test_other only (empty: synth_scale)
 lm_text_lines=0   # language-model text: keep its first N sentences (0: all; the real one has 40 M)
 nj=2
 . ../../../tools/parse_options.sh
@@ -14,7 +15,7 @@ parts="train-clean-100 dev-clean test-clean test-other"
 if [ -z "$LIBRISPEECH" ]; then
   echo "LIBRISPEECH is empty: using the embedded mini-LibriSpeech under $SYNTH_CACHE"
   root=$($PYTHON -m adapters.synth.librispeech --out "$SYNTH_CACHE/librispeech_synth" \
-           --scale "$synth_scale" --nj "$nj" | tail -n 1)
+           --scale "$synth_scale" ${synth_test_scale:+--test_scale "$synth_test_scale"} --nj "$nj" | tail -n 1)
   lm_text=$SYNTH_CACHE/librispeech_synth/librispeech-lm-norm.txt.gz
 else
   root=$LIBRISPEECH
