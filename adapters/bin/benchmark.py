@@ -138,7 +138,9 @@ SIZES = {
     # (egs/superb_demo/RESULTS.md).
     # LibriSpeech's test sets at 72 utterances each (--synth_test_scale 1.0), not the training scale's
     # 24: the quick profile's 12 scored 10 points better than 36 from the same 6 speakers (below), so
-    # 24 decide too little; the training and dev sets are unchanged.
+    # 24 decide too little; the training and dev sets are unchanged.  The price: decoding 144 test
+    # utterances takes 170-190 s an ASR run (about 9 min of make demo's wall time more); make demo at
+    # 0e35558 took 94.5 min on an AMD EPYC (75.2 at 05cacf3 on an Intel Xeon), over issue 19's 90.
     "full": dict(ls="--synth_scale 0.3 --synth_test_scale 1.0", ls_epochs=2, ctc_args="--max_epoch 4 --scheduler_conf warmup_steps=100",
                  rnnt_args="--max_epoch 6 --scheduler_conf warmup_steps=100",
                  ks="--synth_speakers 60", ks_epochs=6, ks_warmup=20,
@@ -163,7 +165,8 @@ SIZES = {
     # 77.0, HRA 71.3 [62.0, 80.8] (dev loss lowest at epoch 7-10; one run each).  The LM for 3 epochs
     # (valid loss 1.321 -> 1.237 -> ~1.22, 1.6 min an epoch alone): HRA 67.7 [57.7, 78.0], CER 29.9 ->
     # 29.7; not taken: 3 more minutes on the profile's longest path for a few points that leave it far
-    # from issue 19's <= 60.
+    # from issue 19's <= 60.  In make demo-quick at 0e35558 (AMD EPYC, 19.0 min): ELP 64.7 [54.8, 74.7],
+    # HRA 71.3, frozen 73.3 (egs/superb_demo/RESULTS.md).
     "quick": dict(ls="--synth_scale 0.15 --synth_test_scale 0.5", ls_epochs=2, rnnt=False, lm_args="--max_epoch 1",
                   ctc_args="--max_epoch 12 --scheduler_conf warmup_steps=27", ctc_specaug=True,
                   ks="--synth_speakers 24", ks_epochs=5, ks_warmup=8,
@@ -214,8 +217,8 @@ RUNS_PER_GPU = {"gpu": 4}
 # up to 32 of the 256 dimensions, 3 time masks of up to 5 % of the utterance, no time warp.  One
 # word per option: asr.sh splits --asr_args on spaces.
 SPECAUG = ("--specaug specaug --specaug_conf apply_time_warp=false --specaug_conf freq_mask_width_range=[0,32] "
-              "--specaug_conf num_freq_mask=2 --specaug_conf time_mask_width_ratio_range=[0.0,0.05] "
-              "--specaug_conf num_time_mask=3")
+           "--specaug_conf num_freq_mask=2 --specaug_conf time_mask_width_ratio_range=[0.0,0.05] "
+           "--specaug_conf num_time_mask=3")
 
 
 def train_args(z: dict, column: str) -> str:
