@@ -213,7 +213,7 @@ def test_synthetic_librispeech_layout_and_cache(tmp_path):
     assert len(synth.vocabulary()) >= 1000
 
 
-def test_synthetic_librispeech_test_scale_grows_the_test_sets_only(tmp_path):
+def test_synthetic_librispeech_test_scales_grow_the_test_sets_only(tmp_path):
     from adapters.synth import librispeech as synth
 
     small, big = synth.scaled_sets(0.3), synth.scaled_sets(0.3, test_scale=1.0)
@@ -225,8 +225,16 @@ def test_synthetic_librispeech_test_scale_grows_the_test_sets_only(tmp_path):
     assert train and all(a[k] == b[k] for k in train)  # the same sentences, speakers and chapters
     test = [k for k in b if "test-clean" in k.parts]
     assert sum(t.count("\n") for k, t in b.items() if k in test) == 72
+    # test-other alone back at 24: test-clean's 72 stay the same utterances
+    other = synth.scaled_sets(0.3, test_scale=1.0, test_other_scale=0.3)
+    assert other["test-clean"] == big["test-clean"] and other["test-other"][2] == 4
+    c = synth.plan(tmp_path, other)[1]
+    assert all(c[k] == b[k] for k in [*train, *test])
+    assert sum(t.count("\n") for k, t in c.items() if "test-other" in k.parts) == 24
     with pytest.raises(SystemExit, match="positive"):
         synth.scaled_sets(0.3, test_scale=0)
+    with pytest.raises(SystemExit, match="positive"):
+        synth.scaled_sets(0.3, test_other_scale=-1)
 
 
 def test_synthetic_lm_text_shares_the_words_not_the_sentences(tmp_path):

@@ -141,7 +141,11 @@ SIZES = {
     # 24 decide too little; the training and dev sets are unchanged.  The price: decoding 144 test
     # utterances takes 170-190 s an ASR run (about 9 min of make demo's wall time more); make demo at
     # 0e35558 took 94.5 min on an AMD EPYC (75.2 at 05cacf3 on an Intel Xeon), over issue 19's 90.
-    "full": dict(ls="--synth_scale 0.3 --synth_test_scale 1.0", ls_epochs=2, ctc_args="--max_epoch 4 --scheduler_conf warmup_steps=100",
+    # So test_other is back at 24 (--synth_test_other_scale 0.3; its utterances come after
+    # test_clean's, which stay the same 72): every method scored 92-99 % WER there, CTC and RNN-T
+    # alike (one bold cell: RNN-T LoRA 92.4 +- 2.1), and its 48 more utterances were a third of the
+    # decoding; no issue threshold is on test_other.
+    "full": dict(ls="--synth_scale 0.3 --synth_test_scale 1.0 --synth_test_other_scale 0.3", ls_epochs=2, ctc_args="--max_epoch 4 --scheduler_conf warmup_steps=100",
                  rnnt_args="--max_epoch 6 --scheduler_conf warmup_steps=100",
                  ks="--synth_speakers 60", ks_epochs=6, ks_warmup=20,
                  er="--synth_utts_per_actor 16", er_folds=3, er_epochs=8,

@@ -38,15 +38,18 @@ DEFAULT_SETS = {
 }
 
 
-def scaled_sets(scale: float = 1.0, test_scale: float | None = None) -> dict:
+def scaled_sets(scale: float = 1.0, test_scale: float | None = None, test_other_scale: float | None = None) -> dict:
     """DEFAULT_SETS with the utterances per chapter times ``scale`` (the test sets: ``test_scale``,
-    default ``scale``).  The training and dev sets come first in the plan, so a test scale
-    changes none of their sentences or voices."""
+    default ``scale``; test-other alone: ``test_other_scale``, default ``test_scale``).  The
+    training and dev sets come first in the plan, then test-clean, so a test scale changes none of
+    their sentences or voices, and test-other's scale none of test-clean's."""
     test_scale = scale if test_scale is None else test_scale
-    if scale <= 0 or test_scale <= 0:
-        raise SystemExit(f"--scale {scale} / --test_scale {test_scale}: both must be positive")
-    return {k: (s, c, max(1, round(u * (test_scale if k.startswith("test") else scale))), h)
-            for k, (s, c, u, h) in DEFAULT_SETS.items()}
+    other_scale = test_scale if test_other_scale is None else test_other_scale
+    if min(scale, test_scale, other_scale) <= 0:
+        raise SystemExit(f"--scale {scale} / --test_scale {test_scale} / --test_other_scale {other_scale}: "
+                         "each must be positive")
+    factor = {"test-clean": test_scale, "test-other": other_scale}
+    return {k: (s, c, max(1, round(u * factor.get(k, scale))), h) for k, (s, c, u, h) in DEFAULT_SETS.items()}
 
 
 def _hard(voice: Voice, rng: random.Random) -> Voice:
@@ -138,10 +141,13 @@ def main(argv=None):
     ap.add_argument("--test_scale", type=float, default=None,
                     help="the same for the test sets only (default: --scale); more test utterances "
                          "narrow the confidence intervals without changing what is trained on")
+    ap.add_argument("--test_other_scale", type=float, default=None,
+                    help="the same for test-other only (default: --test_scale); its utterances are "
+                         "drawn after test-clean's, so it leaves test-clean as it was")
     ap.add_argument("--lm_sentences", type=int, default=LM_SENTENCES,
                     help=f"sentences of the language-model text {LM_TEXT} (0: none)")
     a = ap.parse_args(argv)
-    root = build(a.out, scaled_sets(a.scale, a.test_scale), a.seed, a.nj)
+    root = build(a.out, scaled_sets(a.scale, a.test_scale, a.test_other_scale), a.seed, a.nj)
     if a.lm_sentences > 0:
         build_lm_text(a.out, a.lm_sentences, a.seed + 1)
     print(root)
