@@ -51,3 +51,20 @@ def test_an_already_imported_module_is_left_alone():
 
     defer(("json",))
     assert sys.modules["json"] is json and load("json") is json
+
+
+def test_the_package_imports_torch_only_when_its_api_is_used():
+    # a scoring or data process (python -m adapters.bin.score_asr) imports the package first;
+    # it needs no torch, whose import is over a second of every such process's start-up
+    out = run_python("""
+        import adapters, adapters.bin, adapters.stats, adapters.scoring, adapters.data.kaldi
+        print("torch" in sys.modules)
+        from adapters import attach, available_methods
+        print("torch" in sys.modules, attach is adapters.inject.attach, "hra" in available_methods())
+        print(sorted(set(adapters.__all__) - set(dir(adapters))))
+        try:
+            adapters.no_such_name
+        except AttributeError as e:
+            print("AttributeError")
+    """)
+    assert out == ["False", "True", "True", "True", "[]", "AttributeError"]
