@@ -254,6 +254,26 @@ def test_fusion_lr_scale_trains_the_fusion_at_its_own_rate(ckpt_dir, wavs, tmp_p
     assert moved["head.weight"] == pytest.approx(0.002 / 10, rel=1e-3)
 
 
+def test_finetune_trains_the_upstream_at_a_tenth_of_the_downstreams_rate(ckpt_dir):
+    from adapters.espnet.tasks import AdapterASRTask
+
+    fe = frontend(ckpt_dir, "finetune")
+    head = torch.nn.Linear(fe.output_size(), 3)
+    model = torch.nn.ModuleDict({"frontend": fe, "head": head})
+    (optim,) = AdapterASRTask.build_optimizers(_optim_args(), model)
+    by_lr = {g["lr"]: {id(p) for p in g["params"]} for g in optim.param_groups}
+    assert sorted(by_lr) == pytest.approx([0.0002, 0.002])
+    trained = {id(p) for p in fe.adapted.upstream.parameters() if p.requires_grad}
+    assert trained and by_lr[min(by_lr)] == trained  # the transformer: 0.1x (backbone_lr_scale)
+    assert {id(p) for p in head.parameters()} <= by_lr[max(by_lr)]  # the downstream: the rate itself
+    # one rate for all on request; a bad scale named
+    same = frontend(ckpt_dir, "finetune", method_conf={"backbone_lr_scale": 1.0})
+    (optim,) = AdapterASRTask.build_optimizers(_optim_args(), same)
+    assert len(optim.param_groups) == 1
+    with pytest.raises(ValueError, match="backbone_lr_scale must be > 0"):
+        frontend(ckpt_dir, "finetune", method_conf={"backbone_lr_scale": 0})
+
+
 def test_without_lr_scales_espnets_optimizer_is_unchanged(ckpt_dir, tmp_path):
     from adapters.espnet.tasks import AdapterASRTask
 

@@ -1,9 +1,10 @@
 """The two modes that add no modules: a frozen upstream and full fine-tuning."""
 from __future__ import annotations
 
+import dataclasses
 from typing import List
 
-from adapters.methods.base import AdapterMethod
+from adapters.methods.base import AdapterMethod, check_lr_scale
 from adapters.registry import register
 
 
@@ -17,14 +18,27 @@ class Frozen(AdapterMethod):
     cache_cut = "hidden_states"
 
 
+@dataclasses.dataclass
+class FineTuneConfig:
+    # the pretrained transformer learns at the optimizer's rate times this, the downstream (random
+    # at the start) at the rate itself; one rate for both left the downstream too slow or
+    # the upstream too fast (egs/librispeech/asr1/RESULTS.md)
+    backbone_lr_scale: float = 0.1
+
+    def __post_init__(self):
+        check_lr_scale("backbone_lr_scale", self.backbone_lr_scale)
+
+
 @register("finetune")
 class FineTune(AdapterMethod):
     """The transformer (and the feature projection) trains; the CNN feature
     encoder stays frozen, as in the wav2vec2 / HuBERT fine-tuning recipes."""
 
+    Config = FineTuneConfig
     description = "full fine-tuning of the transformer (CNN feature encoder frozen)"
     table_label = "full fine-tuning"
-    recipe_lr_scale = 0.1
+    training_only_options = ("backbone_lr_scale",)
+    lr_scale_options = {"backbone": "backbone_lr_scale"}
     trains_backbone = True
     lowest_adapted = 0
     cache_cut = "cnn"  # the feature LayerNorm and projection train
@@ -40,3 +54,6 @@ class FineTune(AdapterMethod):
 
     def upstream_trainable_names(self) -> List[str]:
         return [n for n, _ in self._named()]
+
+    def lr_components(self):
+        return {"backbone": [p for _, p in self._named()]}
