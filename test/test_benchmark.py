@@ -234,6 +234,10 @@ def test_rerun_after_completion_runs_nothing(bench):
     (out / "superb.md").unlink()
     assert run(TWO, "--collect_only") == 0 and (out / "superb.md").exists()
     assert [calls(egs, r) for r in ("corpa/ks1", "corpb/er1")] == before
+    # an --out whose state.json never saw the runs: the table all the same, the runs named not done
+    (out / "state.json").unlink()
+    (out / "superb.md").unlink()
+    assert run(TWO, "--collect_only") == 1 and "| hra | **75.5**" in (out / "superb.md").read_text()
 
 
 def test_interrupted_benchmark_resumes_the_unfinished_run(bench):

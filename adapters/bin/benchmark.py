@@ -1122,10 +1122,12 @@ def main(argv=None) -> int:
         write_plan(out / "plan.json", egs, jobs, driver.state)
     else:
         ok = collect(egs, out, entries, jobs, driver.state, a.bench, a.seeds) and ok
-    failed = [driver.state["runs"][j.key] for j in jobs
-              if driver.state["runs"].get(j.key, {}).get("status") != "done"]
-    for r in failed:
-        log(f"not done: {rec_label(r)}: {r['status']} (see {r['log']})")
+    for j in jobs:
+        r = driver.state["runs"].get(j.key)
+        if r is None:  # --collect_only into an --out whose state.json never saw the run
+            log(f"not done: {j.key}: no record in {driver.state_path}")
+        elif r.get("status") != "done":
+            log(f"not done: {rec_label(r)}: {r['status']} (see {r['log']})")
     return 0 if ok else 1
 
 
