@@ -64,7 +64,7 @@ def test_the_package_imports_torch_only_when_its_api_is_used():
         print(sorted(set(adapters.__all__) - set(dir(adapters))))
         try:
             adapters.no_such_name
-        except AttributeError as e:
+        except AttributeError:
             print("AttributeError")
     """)
     assert out == ["False", "True", "True", "True", "[]", "AttributeError"]

@@ -170,8 +170,8 @@ SIZES = {
     # 77.0, HRA 71.3 [62.0, 80.8] (dev loss lowest at epoch 7-10; one run each).  The LM for 3 epochs
     # (valid loss 1.321 -> 1.237 -> ~1.22, 1.6 min an epoch alone): HRA 67.7 [57.7, 78.0], CER 29.9 ->
     # 29.7; not taken: 3 more minutes on the profile's longest path for a few points that leave it far
-    # from issue 19's <= 60.  In make demo-quick at 0e35558 (AMD EPYC, 19.0 min): ELP 64.7 [54.8, 74.7],
-    # HRA 71.3, frozen 73.3 (egs/superb_demo/RESULTS.md).
+    # from issue 19's <= 60.  In make demo-quick at 0e35558 (AMD EPYC, 19.0 min; 15.5 min at 5aa45b7
+    # with the same cells): ELP 64.7 [54.8, 74.7], HRA 71.3, frozen 73.3 (egs/superb_demo/RESULTS.md).
     "quick": dict(ls="--synth_scale 0.15 --synth_test_scale 0.5", ls_epochs=2, rnnt=False, lm_args="--max_epoch 1",
                   ctc_args="--max_epoch 12 --scheduler_conf warmup_steps=27", ctc_specaug=True,
                   ks="--synth_speakers 24", ks_epochs=5, ks_warmup=8,
