@@ -2,7 +2,7 @@
 writes results.json, counts its calls and fails on request): the table at the
 end, one failure not stopping the others, no rerun of finished work, resuming
 an interrupted benchmark, a deleted results.json, a failed data preparation,
-SIGTERM, the data options of a shared data/, the dry run, and --seeds (a run per seed in its
+SIGTERM, an edited config, the data options of a shared data/, the dry run, and --seeds (a run per seed in its
 own exp dir with --seed, resumed per seed, combined by the collector)."""
 import json
 import os
@@ -261,6 +261,29 @@ def test_done_run_without_results_is_rerun(bench):
     assert run(TWO) == 0
     assert calls(egs, "corpa/ks1")[n:] == ["1 10 frozen hra elp", "11 13 hra"]
     assert (egs / "corpa/ks1/exp/cls_hra/results.json").exists()
+
+
+def test_an_edited_config_runs_its_recipes_runs_again(bench):
+    egs, out, run = bench
+    conf = egs / "corpa/ks1/conf"
+    conf.mkdir()
+    (conf / "train_hra.yaml").write_text("lr: 0.001\n")
+    assert run(TWO) == 0
+    n_a, n_b = len(calls(egs, "corpa/ks1")), len(calls(egs, "corpb/er1"))
+    (conf / "train_hra.yaml").write_text("lr: 0.002\n")
+    assert run(TWO) == 0
+    # the edited recipe's runs go again (the recipe's own stamps decide what to retrain); not the other's
+    assert sorted(calls(egs, "corpa/ks1")[n_a:]) == ["1 10 frozen hra elp", "11 13 elp", "11 13 frozen", "11 13 hra"]
+    assert calls(egs, "corpb/er1")[n_b:] == []
+    n_a = len(calls(egs, "corpa/ks1"))
+    assert run(TWO) == 0 and len(calls(egs, "corpa/ks1")) == n_a  # once, not at every start
+    # a state written before runs recorded their configs: taken as unchanged, and recorded now
+    s = json.loads((out / "state.json").read_text())
+    for r in s["runs"].values():
+        del r["conf"]
+    (out / "state.json").write_text(json.dumps(s))
+    assert run(TWO) == 0 and len(calls(egs, "corpa/ks1")) == n_a
+    assert all(r["conf"] for r in state(out).values())
 
 
 def test_failed_data_preparation_fails_its_runs_only(bench):

@@ -46,7 +46,10 @@ collector reads seed s from ``<recipe>/exp_seed<s>`` (through the view below) an
 mean over the seeds with a Student's t interval (``adapters.bin.superb``).
 
 Resuming: a run marked done is never recomputed while its ``results.json`` is
-there (and its command is unchanged); runs left "running" or "failed" run
+there, its command is unchanged and so are its recipe's configs (``conf/``: an edited
+config runs the recipe's runs again; the recipe itself reuses those whose own inputs did
+not change, and refuses, naming the exp dir to move away, to overwrite one that was
+trained on the old config); runs left "running" or "failed" run
 again (the recipes resume from ESPnet's checkpoints themselves).  Ctrl-C or
 SIGTERM stops launching, terminates the runs (their process groups), marks
 them pending and saves the state.  One driver at a time per recipe: the
@@ -78,6 +81,7 @@ import copy
 import dataclasses
 import fcntl
 import glob
+import hashlib
 import json
 import os
 import re
@@ -545,26 +549,43 @@ def load_state(path: Path, profile: str) -> dict:
     return state
 
 
+def conf_digest(recipe_dir: Path) -> str:
+    """A digest of every file under the recipe's ``conf/`` (names and contents): a run records
+    the configs it was started with, so that an edited config is not mistaken for a done run."""
+    h = hashlib.sha256()
+    conf = recipe_dir / "conf"
+    for f in sorted(p for p in conf.rglob("*") if p.is_file()) if conf.is_dir() else ():
+        h.update(str(f.relative_to(conf)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def reconcile(state: dict, jobs, egs: Path, out: Path, quiet: bool = False) -> list:
     """The jobs to run; the others are done (and their results.json is there)."""
-    todo = []
+    todo, digests = [], {}
     for job in jobs:
         fresh, rec = job.record(out), state["runs"].get(job.key)
+        recipe = job.entry.recipe
+        fresh["conf"] = digests[recipe] = digests.get(recipe) or conf_digest(egs / recipe)
         why = None
         if rec is None:
             rec = state["runs"][job.key] = fresh
         elif (rec.get("command"), rec.get("env") or {}) != (fresh["command"], fresh["env"]):
             why = "its command changed"
             rec = state["runs"][job.key] = fresh
+        elif rec.get("conf", fresh["conf"]) != fresh["conf"]:
+            # a state from before configs were recorded has none: taken as unchanged
+            why = f"{recipe}/conf changed since it ran"
+            rec = state["runs"][job.key] = fresh
         elif rec.get("status") == "done":
             if job.has_results(egs):
+                rec.setdefault("conf", fresh["conf"])
                 continue
             why = f"done, but {job.entry.results_glob(egs, job.method)} is gone"
         elif rec.get("status") == "running":
             why = "left running by an interrupted benchmark"
         elif rec.get("status") == "failed":
             why = "failed before"
-        rec.update(status="pending", log=fresh["log"])
+        rec.update(status="pending", log=fresh["log"], conf=fresh["conf"])
         if why and not quiet:
             log(f"{job.key}: {why}: it runs again")
         todo.append(job)
