@@ -182,6 +182,8 @@ SIZES = {
     # HRA 61.0, ELP 64.4; the same models with the 3-epoch LM (+5.6 min of stage 7, alone): frozen
     # 57.3, HRA 54.2 [45.7, 62.6] / CER 24.2, ELP 59.3.  Every run's dev loss was lowest at epoch 7 or
     # 8 (the model decoded is the best one), so 8 epochs decode the same models for 2/3 of the training.
+    # make demo-quick at 23bbe69 (EPYC): 21.4 min, those same numbers; the ASR-CTC data stage (13.2 min
+    # beside the other columns' runs, the LM's 3 epochs included) is the profile's longest path.
     "quick": dict(ls="--synth_scale 0.3 --synth_test_scale 0.5", ls_epochs=2, rnnt=False,
                   ctc_args="--max_epoch 8 --scheduler_conf warmup_steps=27", ctc_specaug=True,
                   ks="--synth_speakers 24", ks_epochs=5, ks_warmup=8,
