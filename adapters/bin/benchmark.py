@@ -150,6 +150,8 @@ SIZES = {
     # alike (one bold cell: RNN-T LoRA 92.4 +- 2.1), and its 48 more utterances were a third of the
     # decoding; no issue threshold is on test_other.  make demo at 77e39e5: 84.7 min on that EPYC,
     # every test_clean cell as at 0e35558.
+    # At 8c03817 (fine-tuning's downstream at the full rate since 5450db8): 88.6 min on that EPYC, 1.4
+    # min inside issue 19's 90; a profile change that adds work needs a saving beside it.
     "full": dict(ls="--synth_scale 0.3 --synth_test_scale 1.0 --synth_test_other_scale 0.3", ls_epochs=2, ctc_args="--max_epoch 4 --scheduler_conf warmup_steps=100",
                  rnnt_args="--max_epoch 6 --scheduler_conf warmup_steps=100",
                  ks="--synth_speakers 60", ks_epochs=6, ks_warmup=20,
