@@ -237,6 +237,43 @@ def test_synthetic_librispeech_test_scales_grow_the_test_sets_only(tmp_path):
         synth.scaled_sets(0.3, test_other_scale=-1)
 
 
+def test_synthetic_librispeech_more_training_speakers_keep_the_held_out_sets(tmp_path):
+    from adapters.synth import librispeech as synth
+
+    sets = synth.scaled_sets(0.3, test_scale=1.0, test_other_scale=0.3)
+    base_jobs, base = synth.plan(tmp_path, sets)
+    jobs, more = synth.plan(tmp_path, sets, train_speakers=160)
+    held = [k for k in base if "train-clean-100" not in k.parts]
+    assert held and all(more[k] == base[k] for k in held) and len(held) == len(more) - 160
+
+    def voices(js, train):
+        return {a[2].name: a[1] for _, a in js if ("train-clean-100" in a[2].parts) == train}
+
+    assert voices(jobs, False) == voices(base_jobs, False)  # the same voices read them
+    train = voices(jobs, True)
+    assert len(train) == 480  # 48 speakers x 2 chapters x 5 utterances, now 160 x 1 x 3
+    speakers = {name.split("-")[0] for name in train}
+    assert len(speakers) == 160 and len({v.name for v in train.values()}) == 160
+    assert not {v.name for v in train.values()} & {v.name for v in voices(jobs, False).values()}
+    assert not speakers & {k.parts[-3] for k in held}
+    with pytest.raises(SystemExit, match="at least 1"):
+        synth.plan(tmp_path, sets, train_speakers=0)
+
+
+def test_synthetic_librispeech_another_spec_leaves_no_old_speaker(tmp_path):
+    pytest.importorskip("shutil").which("espeak-ng") or pytest.skip("espeak-ng not installed")
+    from adapters.synth import librispeech as synth
+
+    sets = {"train-clean-100": (2, 2, 1, False), "test-clean": (1, 1, 1, False)}
+    root = synth.build(tmp_path / "c", sets, seed=3, nj=1)
+    assert len(list(root.glob("train-clean-100/*"))) == 2
+    root = synth.build(tmp_path / "c", sets, seed=3, nj=1, train_speakers=4)
+    # the first build's two speakers' transcripts would join the training set if left behind
+    assert len(list(root.glob("train-clean-100/*/*/*.trans.txt"))) == 4
+    assert len(list(root.glob("train-clean-100/*/*/*.flac"))) == 4
+    assert len(list(root.glob("test-clean/*/*/*.flac"))) == 1
+
+
 def test_synthetic_lm_text_shares_the_words_not_the_sentences(tmp_path):
     import gzip
 

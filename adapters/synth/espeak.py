@@ -59,10 +59,14 @@ class Voice:
     pitch_range: str = ""  # SSML prosody range: x-low (monotone) ... x-high; "" = the voice's own
 
 
-def sample_voices(n: int, rng: random.Random, rate=(130, 200), pitch=(25, 75)) -> List[Voice]:
-    """``n`` distinct voices: every (voice, variant) pair is used before any repeats."""
+def sample_voices(n: int, rng: random.Random, rate=(130, 200), pitch=(25, 75), avoid=()) -> List[Voice]:
+    """``n`` distinct voices: every (voice, variant) pair is used before any repeats, and the
+    pairs of ``avoid`` (voice names, e.g. another set's speakers) only after every other pair."""
+    avoid = set(avoid)
     pairs = [(v, var) for var in VARIANTS for v in ENGLISH_VOICES]
     rng.shuffle(pairs)
+    if avoid:
+        pairs.sort(key=lambda p: f"{p[0]}+{p[1]}" in avoid)  # stable: the shuffle's order otherwise
     voices = []
     for i in range(n):
         v, var = pairs[i % len(pairs)]

@@ -22,7 +22,7 @@ import gzip
 import random
 from pathlib import Path
 
-from adapters.synth.corpus import is_complete, mark_complete, random_sentence, render, spec_hash, vocabulary
+from adapters.synth.corpus import begin, is_complete, mark_complete, random_sentence, render, spec_hash, vocabulary
 from adapters.synth.espeak import Voice, require_tools, sample_voices, synthesize
 from adapters.fileio import replacing
 
@@ -63,9 +63,51 @@ def _hard(voice: Voice, rng: random.Random) -> Voice:
     return Voice(voice.name, rate, voice.pitch, effects, voice.gain_db)
 
 
-def plan(root: Path, sets=None, seed: int = 0):
-    """The jobs (synthesize, (text, voice, path)) and transcripts, all from ``seed``."""
+TRAIN_SET = "train-clean-100"
+
+
+def plan(root: Path, sets=None, seed: int = 0, train_speakers: int | None = None):
+    """The jobs (synthesize, (text, voice, path)) and transcripts, all from ``seed``.
+
+    ``train_speakers``: the training set's utterances spread over that many speakers, one chapter
+    each (by default its speakers read two chapters each).  The held-out sets stay exactly as
+    without it (same sentences, voices and ids), so results with and without it compare on the
+    same test items; the training set is then drawn from its own random stream, its voices from
+    the (voice, variant) pairs no held-out speaker uses."""
     sets = sets or DEFAULT_SETS
+    jobs, transcripts = _plan_sets(root, sets, seed)
+    if train_speakers is None or TRAIN_SET not in sets:
+        return jobs, transcripts
+    if train_speakers < 1:
+        raise SystemExit(f"--train_speakers {train_speakers}: must be at least 1")
+    train_dir = root / "LibriSpeech" / TRAIN_SET
+    held_out = {a[1].name for _, a in jobs if train_dir not in a[2].parents}
+    jobs = [j for j in jobs if train_dir not in j[1][2].parents]
+    transcripts = {p: t for p, t in transcripts.items() if train_dir not in p.parents}
+    n, chapters, per_chapter, hard = sets[TRAIN_SET]
+    per_speaker = max(1, round(n * chapters * per_chapter / train_speakers))
+    rng = random.Random(f"{seed}-{TRAIN_SET}-{train_speakers}")
+    words = vocabulary()
+    voices = sample_voices(train_speakers, rng, avoid=held_out)
+    # ids from 200 up: never one of the held-out sets' (100 + their place in the plan)
+    for i, voice in enumerate(voices):
+        _add_chapter(root, TRAIN_SET, str(200 + i), voice, per_speaker, rng, words, jobs, transcripts)
+    return jobs, transcripts
+
+
+def _add_chapter(root, set_name, spk, voice, per_chapter, rng, words, jobs, transcripts):
+    chapter = str(1000 + rng.randint(0, 8999))
+    d = root / "LibriSpeech" / set_name / spk / chapter
+    lines = []
+    for u in range(per_chapter):
+        uid = f"{spk}-{chapter}-{u:04d}"
+        text = random_sentence(rng, words)
+        lines.append(f"{uid} {text.upper()}")
+        jobs.append((synthesize, (text, voice, d / f"{uid}.flac")))
+    transcripts[d / f"{spk}-{chapter}.trans.txt"] = "\n".join(lines) + "\n"
+
+
+def _plan_sets(root: Path, sets, seed: int):
     rng = random.Random(seed)
     words = vocabulary()
     n_spk = sum(s[0] for s in sets.values())
@@ -80,28 +122,24 @@ def plan(root: Path, sets=None, seed: int = 0):
             spk = str(spk_id)
             spk_id += 1
             for c in range(chapters):
-                chapter = str(1000 + rng.randint(0, 8999))
-                d = root / "LibriSpeech" / name / spk / chapter
-                lines = []
-                for u in range(per_chapter):
-                    uid = f"{spk}-{chapter}-{u:04d}"
-                    text = random_sentence(rng, words)
-                    lines.append(f"{uid} {text.upper()}")
-                    jobs.append((synthesize, (text, voice, d / f"{uid}.flac")))
-                transcripts[d / f"{spk}-{chapter}.trans.txt"] = "\n".join(lines) + "\n"
+                _add_chapter(root, name, spk, voice, per_chapter, rng, words, jobs, transcripts)
     return jobs, transcripts
 
 
-def build(root, sets=None, seed: int = 0, nj: int = 2) -> Path:
+def build(root, sets=None, seed: int = 0, nj: int = 2, train_speakers: int | None = None) -> Path:
     """Synthesize (or find cached) the corpus under ``root``; returns ``root/LibriSpeech``."""
     root = Path(root)
     sets = sets or DEFAULT_SETS
     spec = {"corpus": "librispeech", "version": 2, "seed": seed,
             "sets": {k: list(v) for k, v in sets.items()}}
+    if train_speakers is not None:  # absent otherwise: corpora synthesized before it stay valid
+        spec["train_speakers"] = train_speakers
     if is_complete(root, spec):
         return root / "LibriSpeech"
     require_tools()
-    jobs, transcripts = plan(root, sets, seed)
+    # another spec's files go first: its speakers' transcripts would otherwise join the data
+    begin(root, spec)
+    jobs, transcripts = plan(root, sets, seed, train_speakers)
     for path, text in transcripts.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -144,10 +182,14 @@ def main(argv=None):
     ap.add_argument("--test_other_scale", type=float, default=None,
                     help="the same for test-other only (default: --test_scale); its utterances are "
                          "drawn after test-clean's, so it leaves test-clean as it was")
+    ap.add_argument("--train_speakers", type=int, default=None,
+                    help="spread the training set's utterances over this many speakers, one chapter "
+                         "each (default: 48 speakers, two chapters each); the dev and test sets stay "
+                         "the same")
     ap.add_argument("--lm_sentences", type=int, default=LM_SENTENCES,
                     help=f"sentences of the language-model text {LM_TEXT} (0: none)")
     a = ap.parse_args(argv)
-    root = build(a.out, scaled_sets(a.scale, a.test_scale, a.test_other_scale), a.seed, a.nj)
+    root = build(a.out, scaled_sets(a.scale, a.test_scale, a.test_other_scale), a.seed, a.nj, a.train_speakers)
     if a.lm_sentences > 0:
         build_lm_text(a.out, a.lm_sentences, a.seed + 1)
     print(root)
