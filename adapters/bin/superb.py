@@ -27,8 +27,9 @@ were meant to happen, so that an empty cell says why it is empty::
 (optional) picks the recipe's columns whose name starts with it (``ASV`` gives
 both ASV columns) and names the columns of a recipe with no result at all.
 Empty cells read ``failed (see <log>)``, ``not run``, or ``done, no
-results.json (see <log>)``; without a plan entry, ``not run`` (a run that needs several
-tasks, ``adapters.catalogue``, on a single-task column: ``n/a (needs several tasks)``).
+results.json (see <log>)``; a (column, method) that a plan leaves out, ``not in the plan``;
+without a plan, ``not run`` (a run that needs several tasks, ``adapters.catalogue``, on a
+single-task column: ``n/a (needs several tasks)``).
 
 Uncertainty (``adapters.stats``): a cell shows ``value ± h``, h the half-width of
 the 95 % confidence interval its results.json records (``<metric>_ci``: bootstrap
@@ -470,6 +471,12 @@ def fill_cells(columns, cands, methods, plan):
                         + (f" (see {entry['log']})" if entry.get("log") else ""))
                 cell.notes.append(f"{what}; shown: an earlier result ({shown.created}, {shown.path})" if shown
                                   else f"{what}: not in the cell")
+    # a profile may leave a method out of a column (the full profile's RNN-T runs 4 of its methods):
+    # "not run" would read as a run that went missing
+    planned = {(c.key, e["method"]) for e in plan for c in plan_columns(e, columns)}
+    for (key, m), cell in cells.items():
+        if plan and cell.value is None and cell.text == Cell().text and (key, m) not in planned:
+            cell.text = "not in the plan"
     return cells
 
 
