@@ -122,7 +122,7 @@ def test_all_done_writes_plan_and_table(bench, capsys, monkeypatch):
         (str(egs / "corpa/ks1"), "hra", "KS", "done"), (str(egs / "corpb/er1"), "frozen", "ER", "done")}
     md = (out / "superb.md").read_text()
     assert "| method | KS acc↑ | ER acc↑ |" in md
-    assert "| hra | **75.5** | **75.5** |" in md and "| elp | 70.2 | not run |" in md
+    assert "| hra | **75.5** | **75.5** |" in md and "| elp | 70.2 | not in the plan |" in md
     printed = capsys.readouterr().out
     assert "| frozen | 61.0 | 61.0 |" in printed and "start KS/hra" in printed and "done ER/hra" in printed
     assert "status: running KS/" in printed and "time left ~" in printed
