@@ -89,9 +89,10 @@ def plan(root: Path, sets=None, seed: int = 0, train_speakers: int | None = None
     rng = random.Random(f"{seed}-{TRAIN_SET}-{train_speakers}")
     words = vocabulary()
     voices = sample_voices(train_speakers, rng, avoid=held_out)
-    # ids from 200 up: never one of the held-out sets' (100 + their place in the plan)
+    # ids after every id the sets' plan gives (100 + a speaker's place in it): never a held-out one
+    first = 100 + sum(spec[0] for spec in sets.values())
     for i, voice in enumerate(voices):
-        _add_chapter(root, TRAIN_SET, str(200 + i), voice, per_speaker, rng, words, jobs, transcripts)
+        _add_chapter(root, TRAIN_SET, str(first + i), voice, per_speaker, rng, words, jobs, transcripts)
     return jobs, transcripts
 
 
