@@ -260,6 +260,33 @@ def test_synthetic_librispeech_more_training_speakers_keep_the_held_out_sets(tmp
         synth.plan(tmp_path, sets, train_speakers=0)
 
 
+
+def test_synthetic_librispeech_more_chapters_grow_the_training_set_as_a_superset(tmp_path):
+    from adapters.synth import librispeech as synth
+
+    sets = synth.scaled_sets(0.3, test_scale=1.0, test_other_scale=0.3)
+    base_jobs, base = synth.plan(tmp_path, sets)
+    jobs, more = synth.plan(tmp_path, sets, train_chapters=4)
+    # every old transcript, held-out or training, exactly as it was, read by the same voice
+    assert all(more[k] == base[k] for k in base)
+    old = {a[2]: a[1] for _, a in base_jobs}
+    new = {a[2]: a[1] for _, a in jobs}
+    assert all(new[p] == v for p, v in old.items())
+    added = {p: v for p, v in new.items() if p not in old}
+    assert len(added) == 480 and all("train-clean-100" in p.parts for p in added)
+    # two new chapters a speaker, in the speaker's own voice, under chapter ids of their own
+    by_speaker = {}
+    for p, v in new.items():
+        if "train-clean-100" in p.parts:
+            by_speaker.setdefault(p.parts[-3], set()).add((p.parts[-2], v))
+    assert len(by_speaker) == 48
+    assert all(len({c for c, _ in cv}) == 4 and len({v for _, v in cv}) == 1 for cv in by_speaker.values())
+    assert synth.plan(tmp_path, sets, train_chapters=2)[1] == base
+    with pytest.raises(SystemExit, match="at least the training set's 2"):
+        synth.plan(tmp_path, sets, train_chapters=1)
+    with pytest.raises(SystemExit, match="not both"):
+        synth.plan(tmp_path, sets, train_chapters=3, train_speakers=100)
+
 def test_synthetic_librispeech_another_spec_leaves_no_old_speaker(tmp_path):
     pytest.importorskip("shutil").which("espeak-ng") or pytest.skip("espeak-ng not installed")
     from adapters.synth import librispeech as synth

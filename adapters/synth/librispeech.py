@@ -66,8 +66,13 @@ def _hard(voice: Voice, rng: random.Random) -> Voice:
 TRAIN_SET = "train-clean-100"
 
 
-def plan(root: Path, sets=None, seed: int = 0, train_speakers: int | None = None):
+def plan(root: Path, sets=None, seed: int = 0, train_speakers: int | None = None,
+         train_chapters: int | None = None):
     """The jobs (synthesize, (text, voice, path)) and transcripts, all from ``seed``.
+
+    ``train_chapters``: each training speaker reads this many chapters (by default the set's two):
+    the first ones exactly as without it, the others drawn from a random stream of their own, so
+    the training set grows as a superset and the held-out sets stay exactly as they were.
 
     ``train_speakers``: the training set's utterances spread over that many speakers, one chapter
     each (by default its speakers read two chapters each).  The held-out sets stay exactly as
@@ -76,6 +81,10 @@ def plan(root: Path, sets=None, seed: int = 0, train_speakers: int | None = None
     the (voice, variant) pairs no held-out speaker uses."""
     sets = sets or DEFAULT_SETS
     jobs, transcripts = _plan_sets(root, sets, seed)
+    if train_chapters is not None and TRAIN_SET in sets:
+        if train_speakers is not None:
+            raise SystemExit("--train_chapters and --train_speakers: give one of them, not both")
+        _more_chapters(root, sets, seed, train_chapters, jobs, transcripts)
     if train_speakers is None or TRAIN_SET not in sets:
         return jobs, transcripts
     if train_speakers < 1:
@@ -96,8 +105,30 @@ def plan(root: Path, sets=None, seed: int = 0, train_speakers: int | None = None
     return jobs, transcripts
 
 
-def _add_chapter(root, set_name, spk, voice, per_chapter, rng, words, jobs, transcripts):
+def _more_chapters(root, sets, seed, train_chapters, jobs, transcripts):
+    n, chapters, per_chapter, hard = sets[TRAIN_SET]
+    if train_chapters < chapters:
+        raise SystemExit(f"--train_chapters {train_chapters}: must be at least the training set's "
+                         f"{chapters} chapters a speaker")
+    train_dir = root / "LibriSpeech" / TRAIN_SET
+    voices = {}  # the speaker's own voice, as the plan gave it (a job's path names its speaker)
+    for _, (_, voice, path) in jobs:
+        if train_dir in path.parents:
+            voices.setdefault(path.parent.parent.name, voice)
+    taken = {p.parent.name for p in transcripts if train_dir in p.parents}
+    rng = random.Random(f"{seed}-{TRAIN_SET}-chapters-{train_chapters}")
+    words = vocabulary()
+    for spk, voice in voices.items():
+        for _ in range(train_chapters - chapters):
+            _add_chapter(root, TRAIN_SET, spk, voice, per_chapter, rng, words, jobs, transcripts, taken)
+
+
+def _add_chapter(root, set_name, spk, voice, per_chapter, rng, words, jobs, transcripts, taken=None):
     chapter = str(1000 + rng.randint(0, 8999))
+    while taken is not None and chapter in taken:  # a speaker's new chapter never merges into an old one
+        chapter = str(1000 + rng.randint(0, 8999))
+    if taken is not None:
+        taken.add(chapter)
     d = root / "LibriSpeech" / set_name / spk / chapter
     lines = []
     for u in range(per_chapter):
@@ -127,7 +158,8 @@ def _plan_sets(root: Path, sets, seed: int):
     return jobs, transcripts
 
 
-def build(root, sets=None, seed: int = 0, nj: int = 2, train_speakers: int | None = None) -> Path:
+def build(root, sets=None, seed: int = 0, nj: int = 2, train_speakers: int | None = None,
+          train_chapters: int | None = None) -> Path:
     """Synthesize (or find cached) the corpus under ``root``; returns ``root/LibriSpeech``."""
     root = Path(root)
     sets = sets or DEFAULT_SETS
@@ -135,12 +167,14 @@ def build(root, sets=None, seed: int = 0, nj: int = 2, train_speakers: int | Non
             "sets": {k: list(v) for k, v in sets.items()}}
     if train_speakers is not None:  # absent otherwise: corpora synthesized before it stay valid
         spec["train_speakers"] = train_speakers
+    if train_chapters is not None:
+        spec["train_chapters"] = train_chapters
     if is_complete(root, spec):
         return root / "LibriSpeech"
     require_tools()
     # another spec's files go first: its speakers' transcripts would otherwise join the data
     begin(root, spec)
-    jobs, transcripts = plan(root, sets, seed, train_speakers)
+    jobs, transcripts = plan(root, sets, seed, train_speakers, train_chapters)
     for path, text in transcripts.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -187,10 +221,14 @@ def main(argv=None):
                     help="spread the training set's utterances over this many speakers, one chapter "
                          "each (default: 48 speakers, two chapters each); the dev and test sets stay "
                          "the same")
+    ap.add_argument("--train_chapters", type=int, default=None,
+                    help="chapters each training speaker reads (default: 2); the first two as without "
+                         "it, the dev and test sets the same: more training data, the same test items")
     ap.add_argument("--lm_sentences", type=int, default=LM_SENTENCES,
                     help=f"sentences of the language-model text {LM_TEXT} (0: none)")
     a = ap.parse_args(argv)
-    root = build(a.out, scaled_sets(a.scale, a.test_scale, a.test_other_scale), a.seed, a.nj, a.train_speakers)
+    root = build(a.out, scaled_sets(a.scale, a.test_scale, a.test_other_scale), a.seed, a.nj, a.train_speakers,
+                 a.train_chapters)
     if a.lm_sentences > 0:
         build_lm_text(a.out, a.lm_sentences, a.seed + 1)
     print(root)

@@ -9,6 +9,7 @@ synth_scale=1.0   # embedded default only: utterances per chapter x this
 synth_test_scale= # the same for test_clean and test_other only (empty: synth_scale)
 synth_test_other_scale= # the same for test_other alone (empty: synth_test_scale)
 synth_train_speakers= # the training utterances spread over this many speakers (empty: 48, two chapters each)
+synth_train_chapters= # chapters each training speaker reads (empty: 2); dev and test stay the same
 lm_text_lines=0   # language-model text: keep its first N sentences (0: all; the real one has 40 M)
 nj=2
 . ../../../tools/parse_options.sh
@@ -19,7 +20,8 @@ if [ -z "$LIBRISPEECH" ]; then
   root=$($PYTHON -m adapters.synth.librispeech --out "$SYNTH_CACHE/librispeech_synth" \
            --scale "$synth_scale" ${synth_test_scale:+--test_scale "$synth_test_scale"} \
            ${synth_test_other_scale:+--test_other_scale "$synth_test_other_scale"} \
-           ${synth_train_speakers:+--train_speakers "$synth_train_speakers"} --nj "$nj" | tail -n 1)
+           ${synth_train_speakers:+--train_speakers "$synth_train_speakers"} \
+           ${synth_train_chapters:+--train_chapters "$synth_train_chapters"} --nj "$nj" | tail -n 1)
   lm_text=$SYNTH_CACHE/librispeech_synth/librispeech-lm-norm.txt.gz
 else
   root=$LIBRISPEECH
