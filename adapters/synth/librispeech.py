@@ -106,7 +106,7 @@ def plan(root: Path, sets=None, seed: int = 0, train_speakers: int | None = None
 
 
 def _more_chapters(root, sets, seed, train_chapters, jobs, transcripts):
-    n, chapters, per_chapter, hard = sets[TRAIN_SET]
+    _, chapters, per_chapter, _ = sets[TRAIN_SET]
     if train_chapters < chapters:
         raise SystemExit(f"--train_chapters {train_chapters}: must be at least the training set's "
                          f"{chapters} chapters a speaker")
