@@ -287,3 +287,28 @@ def test_without_lr_scales_espnets_optimizer_is_unchanged(ckpt_dir, tmp_path):
         _fusion_frontend(ckpt_dir, tmp_path, fusion_lr_scale=0.0)
     with pytest.raises(ValueError, match="fusion_lr_scale needs a composition mode"):
         frontend(ckpt_dir, "fusion", tasks=["a"], method_conf={"mode": "single", "fusion_lr_scale": 0.5})
+
+
+def test_beam_search_at_the_vocabulary_size_is_refused_naming_the_config(tmp_path):
+    """At the vocabulary's size ESPnet's beam search decodes garbage silently (100 % WER on the
+    full profile's dev set), above it dies in topk: refuse both, naming the config and the limit;
+    the transducer clamps its own beam, so it is not refused."""
+    import yaml
+
+    from adapters.bin.asr_inference import check_beam_size
+
+    tokens = ["<blank>", "<unk>", "A", "B", "<sos/eos>"]
+    ctc = tmp_path / "ctc.yaml"
+    ctc.write_text(yaml.safe_dump({"token_list": tokens, "decoder": None}))
+    check_beam_size(4, str(ctc))
+    for beam in (5, 6):
+        with pytest.raises(SystemExit, match=rf"--beam_size {beam} is not below the 5 tokens of .*ctc.yaml.*at most 4"):
+            check_beam_size(beam, str(ctc))
+    (tmp_path / "tokens.txt").write_text("".join(t + "\n" for t in tokens))
+    by_path = tmp_path / "by_path.yaml"
+    by_path.write_text(yaml.safe_dump({"token_list": str(tmp_path / "tokens.txt")}))
+    with pytest.raises(SystemExit, match="5 tokens"):
+        check_beam_size(5, str(by_path))
+    rnnt = tmp_path / "rnnt.yaml"
+    rnnt.write_text(yaml.safe_dump({"token_list": tokens, "decoder": "transducer"}))
+    check_beam_size(10, str(rnnt))

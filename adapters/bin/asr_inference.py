@@ -68,6 +68,30 @@ def _recording_model_info(base, exp):
     return RecordingSpeech2Text
 
 
+def check_beam_size(beam_size: int, train_config) -> None:
+    """ESPnet's label-synchronous beam search (CTC prefix scoring, attention) needs a beam below
+    the model's vocabulary: at the vocabulary's size it expands every token, blank included, and
+    decodes garbage without a word of warning (a 30-character model scored 100 % WER on
+    LibriSpeech's dev set at beam 30, 47 % at beam 29); above it, it dies in ``topk``.  The
+    transducer's search clamps the beam itself, so only the other models are checked."""
+    if not train_config:
+        return
+    import yaml
+
+    with open(train_config, encoding="utf-8") as f:
+        conf = yaml.safe_load(f) or {}
+    tokens = conf.get("token_list")
+    if isinstance(tokens, str):  # a path, as in a hand-written config
+        with open(tokens, encoding="utf-8") as f:
+            tokens = [line for line in f if line.strip()]
+    if conf.get("decoder") == "transducer" or not tokens:
+        return
+    if beam_size >= len(tokens):
+        raise SystemExit(f"--beam_size {beam_size} is not below the {len(tokens)} tokens of {train_config}: "
+                         f"ESPnet's beam search then expands every token and decodes garbage; "
+                         f"use at most {len(tokens) - 1}")
+
+
 def main(cmd=None):
     register_asr()
     from espnet2.bin import asr_inference
@@ -87,6 +111,8 @@ def main(cmd=None):
     task_list, fallback = kwargs.pop("task_list"), kwargs.pop("fallback_task")
     if kwargs.pop("ctc_greedy"):
         asr_inference.Speech2Text = _greedy_speech2text()
+    else:
+        check_beam_size(kwargs["beam_size"], kwargs.get("asr_train_config"))
     if task_list:
         with open(task_list, encoding="utf-8") as f:
             names = [line.strip() for line in f if line.strip()]
