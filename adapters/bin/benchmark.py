@@ -201,8 +201,10 @@ SIZES = {
     # 8 (the model decoded is the best one), so 8 epochs decode the same models for 2/3 of the training.
     # make demo-quick at 23bbe69 (EPYC): 21.4 min, those same numbers; the ASR-CTC data stage (13.2 min
     # beside the other columns' runs, the LM's 3 epochs included) is the profile's longest path.
+    # CTC decodes the average of its 4 best epochs, as the full profile does since 4158cb7 (2026-12-06;
+    # make demo-quick at d14f1a3+, egs/superb_demo/RESULTS.md: paired against the best epoch).
     "quick": dict(ls="--synth_scale 0.3 --synth_test_scale 0.5", ls_epochs=2, rnnt=False,
-                  ctc_args="--max_epoch 8 --scheduler_conf warmup_steps=27", ctc_specaug=True,
+                  ctc_args="--max_epoch 8 --scheduler_conf warmup_steps=27 --keep_nbest_models 4", ctc_specaug=True,
                   ks="--synth_speakers 24", ks_epochs=5, ks_warmup=8,
                   er="--synth_utts_per_actor 10", er_folds=1, er_epochs=5, er_warmup=4,
                   vox="--synth_speakers 12 --synth_test_speakers 5 --dev_trials 24 --synth_videos 5 --synth_utts_per_video 3",
