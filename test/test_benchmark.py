@@ -346,6 +346,21 @@ def test_data_options_of_a_shared_data_dir(bench):
     assert "| frozen | **61.0** |" in md and (d / "exp_q/cls_frozen/results.json").exists()
 
 
+def test_a_first_preparation_is_not_called_a_change_of_options(tmp_path):
+    """A fresh clone has no data/: its first preparation with a profile's options is no change (the
+    driver said "data options changed" for every recipe of a first make demo); a later switch is."""
+    d = tmp_path / "ks1"
+    d.mkdir()
+    sig = benchmark.data_signature({"SYNTH_CACHE": "dq"}, "--small 1")
+    assert benchmark.ensure_data_profile(d, sig) is False
+    assert (d / "data" / benchmark.DATA_STAMP).read_text().strip() == sig
+    assert benchmark.ensure_data_profile(d, sig) is False
+    (d / "data/train").mkdir(parents=True)
+    (d / "data/train/.done").touch()
+    other = benchmark.data_signature({"SYNTH_CACHE": "downloads"}, "")
+    assert benchmark.ensure_data_profile(d, other) is True and not (d / "data/train/.done").exists()
+
+
 def test_dry_run_prints_and_runs_nothing(bench, capsys):
     egs, out, run = bench
     assert run(TWO, "--dry_run", "--only", "corpa/ks1", "--methods", "hra") == 0

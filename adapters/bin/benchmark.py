@@ -636,7 +636,8 @@ def lock_recipes(egs: Path, entries) -> list:
 
 
 def ensure_data_profile(recipe_dir: Path, signature: str) -> bool:
-    """Make stage 1 prepare data/ again when its options changed; True when it will."""
+    """Make stage 1 prepare data/ again when its options changed; True when it will (False when
+    nothing was prepared yet: a fresh clone's first preparation is not a change)."""
     data = recipe_dir / "data"
     stamp = data / DATA_STAMP
     if not recipe_dir.is_dir():
@@ -644,11 +645,12 @@ def ensure_data_profile(recipe_dir: Path, signature: str) -> bool:
     old = stamp.read_text().strip() if stamp.is_file() else data_signature({"SYNTH_CACHE": "downloads"}, "")
     if old == signature:
         return False
-    for done in data.rglob(".done"):
-        done.unlink()
+    done = list(data.rglob(".done"))
+    for d in done:
+        d.unlink()
     data.mkdir(parents=True, exist_ok=True)
     stamp.write_text(signature + "\n")  # before stage 1: an interrupted preparation resumes with these options
-    return True
+    return bool(done)
 
 
 # ---------------------------------------------------------------- progress
