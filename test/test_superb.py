@@ -303,6 +303,21 @@ def test_pareto_front_by_hand():
     assert pareto_front([]) == []
 
 
+def test_tick_labels_of_near_sizes_give_way():
+    """make demo's CTC plot: frozen, BitFit and LoRA at 1.64-1.67 M (the downstream) printed three
+    labels over one another; the thinned ticks stay 5 % of the log axis apart, ends kept."""
+    import math
+
+    xs = [1.64e6, 1.65e6, 1.67e6, 1.77e6, 1.90e6, 2.07e6, 4.57e6]
+    kept = superb.spaced_ticks(xs, margin=0.15)
+    assert kept == [1.64e6, 1.77e6, 1.90e6, 2.07e6, 4.57e6]
+    axis = (math.log10(xs[-1]) - math.log10(xs[0])) * 1.3
+    assert all(math.log10(b / a) >= 0.05 * axis for a, b in zip(kept, kept[1:]))
+    # the largest keeps its label where its neighbour is too close
+    assert superb.spaced_ticks([1e5, 1e6, 1.01e6]) == [1e5, 1.01e6]
+    assert superb.spaced_ticks([3e5]) == [3e5] and superb.spaced_ticks([1e5, 1e5 + 1]) == [1e5]
+
+
 def test_runs_of_one_method_are_filed_under_their_own_row(tmp_path):
     """The multi-task recipe's A-AF stages are all method 'fusion': each run's 'row' keeps them apart."""
     egs, eu = tmp_path / "egs", "euphonia/asr1"

@@ -70,6 +70,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import re
 import statistics
 import sys
@@ -797,6 +798,23 @@ def column_points(col: Column, cells, methods):
     return points, left
 
 
+def spaced_ticks(xs, margin: float = 0.0, min_gap: float = 0.05) -> list:
+    """The sorted sizes ``xs`` thinned so that labelled ticks on a log axis stay ``min_gap`` of the
+    axis apart (the axis: their span plus ``margin`` of it each side): methods that differ by a few
+    thousand parameters beside a 1.6 M downstream printed their labels over one another."""
+    if len(xs) < 2:
+        return list(xs)
+    logs = [math.log10(x) for x in xs]
+    gap = min_gap * max(logs[-1] - logs[0], 0.1) * (1 + 2 * margin)
+    kept = [0]
+    for i in range(1, len(xs)):
+        if logs[i] - logs[kept[-1]] >= gap:
+            kept.append(i)
+        elif i == len(xs) - 1 and len(kept) > 1:  # the largest size keeps its label, its neighbour gives way
+            kept[-1] = i
+    return [xs[i] for i in kept]
+
+
 def plot_column(col: Column, points, path: Path, cis: dict | None = None) -> list:
     import matplotlib
 
@@ -819,7 +837,7 @@ def plot_column(col: Column, points, path: Path, cis: dict | None = None) -> lis
         ax.annotate(m, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xscale("log")
     ax.margins(x=0.15, y=0.12)  # room for the labels
-    xs = sorted({p[1] for p in points})  # ticks at the methods' sizes, not at powers of ten
+    xs = spaced_ticks(sorted({p[1] for p in points}), margin=0.15)  # at the methods' sizes, not powers of ten
     ax.set_xticks(xs, [fmt_params(x) for x in xs], rotation=30, fontsize=8)
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("trainable parameters per task (log)")
