@@ -255,8 +255,10 @@ def test_plots_and_index(run):
         assert len(data) > 1000 and data.startswith(PNG)
     index = (out / "plots" / "index.md").read_text()
     assert all(f"({p.name})" in index for p in pngs)
-    # KS: frozen 200k/90.0, hra 300k/95.5, finetune 3.2M/97.0 -- none beaten on both
-    assert "## KS acc↑" in index and "frozen, hra, finetune" in index
+    # KS: frozen 200k/90.0, hra 300k/95.5, finetune 3.2M/97.0 -- none beaten on both; hra is no
+    # different from frozen (the table's ≈), and the front's list says so
+    assert "## KS acc↑" in index and "frozen, hra ≈, finetune\n" in index
+    assert "drawn on point estimates; ≈: not significantly different from `frozen`" in index
 
 
 def test_corrupt_results_named_and_skipped(run):

@@ -852,9 +852,13 @@ def plot_column(col: Column, points, path: Path, cis: dict | None = None) -> lis
     return front
 
 
-def write_plots(columns, cells, methods, plots: Path) -> list:
-    """One PNG per column with at least one point; returns the paths, writes index.md."""
-    lines, written = ["# SUPERB plots: metric against trainable parameters", ""], []
+def write_plots(columns, cells, methods, plots: Path, judgements: dict | None = None) -> list:
+    """One PNG per column with at least one point; returns the paths, writes index.md.  The front is
+    drawn on the point estimates; its list marks the members the table marks ``≈`` (no different
+    from the baseline), so a front made of noise reads as such."""
+    lines, written = ["# SUPERB plots: metric against trainable parameters", "",
+                      f"The fronts are drawn on point estimates; {SAME_AS_BASELINE}: not significantly different "
+                      f"from `{BASELINE}` (the table's test); bars: 95 % confidence intervals.", ""], []
     for col in columns:
         points, left = column_points(col, cells, methods)
         lines.append(f"## {col.header}")
@@ -865,10 +869,11 @@ def write_plots(columns, cells, methods, plots: Path) -> list:
         png = plots / f"{col.slug}.png"
         cis = {m: cells[(col.key, m)].ci for m, _, _ in points if cells[(col.key, m)].ci is not None}
         front = plot_column(col, points, png, cis)
+        same = ((judgements or {}).get(col.key) or Judgement()).same_as_baseline
         written.append(png)
         lines += [f"![{col.name}]({png.name})", "",
                   "Pareto front (no other method has both fewer parameters and a better metric): "
-                  + ", ".join(p[0] for p in front)]
+                  + ", ".join(p[0] + (f" {SAME_AS_BASELINE}" if p[0] in same else "") for p in front)]
         if left:
             lines.append(f"not plotted (no trainable parameter count): {', '.join(left)}")
         lines.append("")
@@ -1143,7 +1148,7 @@ def main(argv=None):
     md, csv_path = out / "superb.md", out / "superb.csv"
     md.write_text(markdown(s, egs, bench_lines))
     csv_path.write_text(csv_text(s))
-    pngs = write_plots(s.columns, s.cells, s.methods, out / "plots")
+    pngs = write_plots(s.columns, s.cells, s.methods, out / "plots", s.judgements)
     table, footnotes = markdown_table(s)
     print("\n".join(table + ([""] + footnotes if footnotes else [])))
     if s.skipped:
