@@ -142,6 +142,19 @@ def test_progress_from_the_log_and_time_left(tmp_path):
             {"status": "running"}, {"status": "pending"}, {"status": "pending"}, {"status": "pending"}]
     assert benchmark.eta(recs, jobs=2) == 200.0 * 4 / 2
     assert benchmark.eta([{"status": "pending"}], jobs=2) is None
+    # a column's own finished runs say what its pending ones take; running ones, their epochs
+    recs = [{"entry": "ks", "status": "done", "duration_s": 60.0}, {"entry": "ks", "status": "pending"},
+            {"entry": "asr", "status": "running", "elapsed_s": 120.0, "epochs": (2, 8)},
+            {"entry": "asr", "status": "running", "elapsed_s": 30.0}, {"entry": "er", "status": "pending"}]
+    # ks: 60; asr running: 120 x 6 / 2 = 360, and 60 - 30 = 30 (no epoch yet, no asr run finished:
+    # all finished runs' mean); er: 60
+    assert benchmark.eta(recs, jobs=2) == (60 + 360 + 30 + 60) / 2
+    # nothing finished yet: the running runs' epochs project a run's length for the pending ones
+    recs = [{"entry": "asr", "status": "running", "elapsed_s": 100.0, "epochs": (1, 4)},
+            {"entry": "asr", "status": "pending"}]
+    assert benchmark.eta(recs, jobs=1) == 300 + 400
+    assert benchmark.epochs_of("stage 11, epoch 3 of 6") == (3, 6) and benchmark.epochs_of("stage 12") is None
+    assert benchmark.epochs_of("stage 11, epoch 3 of ?") is None
     assert benchmark.fmt_duration(None) == "unknown" and benchmark.fmt_duration(7200) == "2.0 h"
 
 

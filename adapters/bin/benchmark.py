@@ -674,13 +674,47 @@ def log_progress(path) -> str:
     return out
 
 
+def epochs_of(progress: str):
+    """(epochs done, epochs in all) from ``log_progress``'s 'stage 11, epoch 3 of 6'; None without."""
+    m = re.search(r"epoch (\d+) of (\d+)", progress)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 def eta(records, jobs: int):
-    """Mean duration of the finished runs x the runs left / jobs; None before one finished."""
-    done = [r["duration_s"] for r in records if r["status"] in ("done", "failed") and r.get("duration_s")]
-    left = sum(r["status"] in ("pending", "running") for r in records)
-    if not done:
-        return None if left else 0.0
-    return sum(done) / len(done) * left / jobs
+    """Seconds left, over ``jobs`` at a time; None before anything finished or trained an epoch.
+
+    A pending run takes the mean duration of its column's finished runs (of all finished runs while
+    its column has none: the columns differ several-fold).  A running run with ``elapsed_s`` and
+    ``epochs`` (done, all) takes what its epochs say is left, elapsed x epochs to go / epochs done;
+    without them, its expected duration less its elapsed time.  (The mean of all finished runs x
+    the runs left said "72 s" while the quick profile's three CTC runs had 8 epochs each to go.)"""
+    done = [r for r in records if r["status"] in ("done", "failed") and r.get("duration_s")]
+    by_entry = {}
+    for r in done:
+        by_entry.setdefault(r.get("entry"), []).append(r["duration_s"])
+    overall = sum(r["duration_s"] for r in done) / len(done) if done else None
+    if overall is None:  # nothing finished yet: what the running runs' epochs say a run takes
+        projected = [r["elapsed_s"] * r["epochs"][1] / r["epochs"][0] for r in records
+                     if r["status"] == "running" and r.get("epochs") and r["epochs"][0] > 0
+                     and r.get("elapsed_s") is not None]
+        overall = sum(projected) / len(projected) if projected else None
+
+    def expected(r):
+        same = by_entry.get(r.get("entry"))
+        return sum(same) / len(same) if same else overall
+
+    left = 0.0
+    for r in records:
+        if r["status"] not in ("pending", "running"):
+            continue
+        ep, elapsed = r.get("epochs"), r.get("elapsed_s")
+        if r["status"] == "running" and ep and ep[0] > 0 and elapsed is not None:
+            left += elapsed * max(ep[1] - ep[0], 0) / ep[0]
+        elif expected(r) is None:
+            return None
+        else:
+            left += max(expected(r) - (elapsed or 0.0), 0.0) if r["status"] == "running" else expected(r)
+    return left / jobs
 
 
 def counts(records) -> str:
@@ -812,12 +846,15 @@ class Driver:
         log(f"{line}; {counts([self.state['runs'][j.key] for j in jobs])}")
 
     def status_line(self, jobs, running, prepping=()) -> str:
-        recs = [self.state["runs"][j.key] for j in jobs]
+        recs = {j.key: self.state["runs"][j.key] for j in jobs}
+        progress = {j.key: log_progress(self.state["runs"][j.key]["log"]) for j in running.values()}
         now_running = ", ".join(
             [f"{e.label} data ({log_progress(self.state['prep'][e.id]['log'])})" for e in prepping]
-            + [f"{j.label} ({log_progress(self.state['runs'][j.key]['log'])})" for j in running.values()]) or "nothing"
-        return (f"status: running {now_running}; {counts(recs)}; "
-                f"time left ~ {fmt_duration(eta(recs, self.jobs))}")
+            + [f"{j.label} ({progress[j.key]})" for j in running.values()]) or "nothing"
+        timed = [dict(r, epochs=epochs_of(progress[k]), elapsed_s=time.time() - self.children[k].start)
+                 if k in progress and k in self.children else r for k, r in recs.items()]
+        return (f"status: running {now_running}; {counts(list(recs.values()))}; "
+                f"time left ~ {fmt_duration(eta(timed, self.jobs))}")
 
     def run_all(self, todo, jobs, preps=()) -> None:
         """The data stages of ``preps`` and every job of todo, --jobs at a time in all; a failure
