@@ -719,7 +719,7 @@ def eta(records, jobs: int):
 
 def counts(records) -> str:
     n = {s: sum(r["status"] == s for r in records) for s in ("done", "failed", "pending", "running")}
-    return f"done {n['done']}, failed {n['failed']}, pending {n['pending']}"
+    return f"done {n['done']}, failed {n['failed']}, running {n['running']}, pending {n['pending']}"
 
 
 # ---------------------------------------------------------------- running
