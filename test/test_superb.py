@@ -320,6 +320,22 @@ def test_tick_labels_of_near_sizes_give_way():
     assert superb.spaced_ticks([3e5]) == [3e5] and superb.spaced_ticks([1e5, 1e5 + 1]) == [1e5]
 
 
+def test_point_labels_do_not_cover_one_another():
+    """Near points (same size, nearly the same score) had their names printed over one another: a
+    label that would cover another label or a marker moves down, then up, in line steps."""
+    assert superb.label_offsets([(100.0, 100.0)], ["frozen"]) == [(4, 4)]
+    far = superb.label_offsets([(100.0, 100.0), (300.0, 100.0)], ["frozen", "hra"])
+    assert far == [(4, 4), (4, 4)]
+    at, names = [(100.0, 100.0), (101.0, 103.0), (102.0, 98.0)], ["frozen", "bitfit", "lora"]
+    near = superb.label_offsets(at, names)
+    assert len(set(near)) == 3
+    boxes = [(x + dx, y + dy, 4.8 * len(n), 9.0) for (x, y), (dx, dy), n in zip(at, near, names)]
+    markers = [(x - 3.5, y - 3.5, 7.0, 7.0) for x, y in at]
+    for i, (x0, y0, w0, h0) in enumerate(boxes):  # no label box covers another label or a marker
+        for x1, y1, w1, h1 in boxes[i + 1:] + markers:
+            assert not (x0 < x1 + w1 and x1 < x0 + w0 and y0 < y1 + h1 and y1 < y0 + h0)
+
+
 def test_runs_of_one_method_are_filed_under_their_own_row(tmp_path):
     """The multi-task recipe's A-AF stages are all method 'fusion': each run's 'row' keeps them apart."""
     egs, eu = tmp_path / "egs", "euphonia/asr1"

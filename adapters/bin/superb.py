@@ -815,6 +815,24 @@ def spaced_ticks(xs, margin: float = 0.0, min_gap: float = 0.05) -> list:
     return [xs[i] for i in kept]
 
 
+def label_offsets(at, names, char_w: float = 4.8, line_h: float = 9.0) -> list:
+    """Offsets (points) of each name's label from its point, ``at`` the points' positions in points:
+    up and to the right, or a line below, a line above, two below, two above, the first that covers
+    no marker and no label already placed (methods of nearly the same size and score printed their
+    names over one another); where every place is taken, the last."""
+    placed, out = [(px - 3.5, py - 3.5, 7.0, 7.0) for px, py in at], []  # the markers, 7 points across
+    for (px, py), name in zip(at, names):
+        w = char_w * len(name)
+        for dy in (4, -4 - line_h, 4 + line_h, -4 - 2 * line_h, 4 + 2 * line_h):
+            x0, y0 = px + 4, py + dy
+            if not any(x0 < bx + bw and bx < x0 + w and y0 < by + bh and by < y0 + line_h
+                       for bx, by, bw, bh in placed):
+                break
+        placed.append((x0, y0, w, line_h))
+        out.append((4, dy))
+    return out
+
+
 def plot_column(col: Column, points, path: Path, cis: dict | None = None) -> list:
     import matplotlib
 
@@ -833,10 +851,12 @@ def plot_column(col: Column, points, path: Path, cis: dict | None = None) -> lis
                     label="95 % CI")
     ax.plot([p[1] for p in front], [p[2] for p in front], "o--", color="tab:red", zorder=3,
             label="Pareto front")
-    for m, x, y in points:
-        ax.annotate(m, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xscale("log")
     ax.margins(x=0.15, y=0.12)  # room for the labels
+    fig.canvas.draw()  # fixes the axes' limits, so that the labels can be placed in points
+    at = [ax.transData.transform((x, y)) * 72.0 / fig.dpi for _, x, y in points]
+    for (m, x, y), off in zip(points, label_offsets(at, [p[0] for p in points])):
+        ax.annotate(m, (x, y), textcoords="offset points", xytext=off, fontsize=8)
     xs = spaced_ticks(sorted({p[1] for p in points}), margin=0.15)  # at the methods' sizes, not powers of ten
     ax.set_xticks(xs, [fmt_params(x) for x in xs], rotation=30, fontsize=8)
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
