@@ -158,6 +158,25 @@ def test_progress_from_the_log_and_time_left(tmp_path):
     assert benchmark.fmt_duration(None) == "unknown" and benchmark.fmt_duration(7200) == "2.0 h"
 
 
+def test_status_says_which_data_preparations_its_time_left_leaves_out(tmp_path):
+    from types import SimpleNamespace as NS
+
+    log = tmp_path / "ks_hra.log"
+    log.write_text("x (cls.sh) Stage 11: training hra\nx (cls.sh)   hra: epoch 1 of 4, took 10s\n")
+    runs = {"ks_frozen": {"entry": "ks", "status": "done", "duration_s": 40.0, "log": str(log)},
+            "ks_hra": {"entry": "ks", "status": "running", "log": str(log)},
+            "asr_frozen": {"entry": "asr", "status": "pending", "log": str(log)}}
+    prep_log = tmp_path / "asr_prep.log"
+    prep_log.write_text("x (asr.sh) Stage 7: LM\n")
+    d = benchmark.Driver(tmp_path, tmp_path / "out", 2, {"runs": runs, "prep": {"asr": {"log": str(prep_log)}}})
+    jobs = [NS(key=k, label=k.replace("_", "/")) for k in runs]
+    line = d.status_line(jobs, {"ks_hra": jobs[1]}, {"asr": NS(label="ASR-CTC", id="asr")}.values())
+    assert "running ASR-CTC data (stage 7), ks/hra (stage 11, epoch 1 of 4)" in line
+    assert "done 1, failed 0, running 1, pending 1" in line
+    assert line.endswith("time left ~ 40 s + ASR-CTC data")
+    assert not d.status_line(jobs, {"ks_hra": jobs[1]}).endswith("data")
+
+
 def test_one_failing_method_does_not_stop_the_others(bench):
     egs, out, run = bench
     (egs / "corpa/ks1/FAIL_hra").touch()

@@ -856,8 +856,11 @@ class Driver:
             + [f"{j.label} ({progress[j.key]})" for j in running.values()]) or "nothing"
         timed = [dict(r, epochs=epochs_of(progress[k]), elapsed_s=time.time() - self.children[k].start)
                  if k in progress and k in self.children else r for k, r in recs.items()]
+        # a column still preparing its data has neither runs that finished nor epochs: its runs
+        # count at the other columns' mean, so the estimate says what it leaves out
+        waiting = f" + {', '.join(e.label for e in prepping)} data" if prepping else ""
         return (f"status: running {now_running}; {counts(list(recs.values()))}; "
-                f"time left ~ {fmt_duration(eta(timed, self.jobs))}")
+                f"time left ~ {fmt_duration(eta(timed, self.jobs))}{waiting}")
 
     def run_all(self, todo, jobs, preps=()) -> None:
         """The data stages of ``preps`` and every job of todo, --jobs at a time in all; a failure
