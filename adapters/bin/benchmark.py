@@ -713,10 +713,11 @@ def eta(records, jobs: int):
         ep, elapsed = r.get("epochs"), r.get("elapsed_s")
         if r["status"] == "running" and ep and ep[0] > 0 and elapsed is not None:
             left += elapsed * max(ep[1] - ep[0], 0) / ep[0]
-        elif expected(r) is None:
+            continue
+        e = expected(r)
+        if e is None:
             return None
-        else:
-            left += max(expected(r) - (elapsed or 0.0), 0.0) if r["status"] == "running" else expected(r)
+        left += max(e - (elapsed or 0.0), 0.0)  # a pending run has no elapsed time
     return left / jobs
 
 
